@@ -1,0 +1,52 @@
+# meta-ingest: run-scoped TradingView metadata ingestion.
+# Every target that needs Deno uses tools/deno, which installs the pinned
+# Deno (2.9.6) from the npm registry into .tools/ when it is not on PATH.
+
+DENO            := tools/deno
+CATALOG_PATH    ?= data/lakehouse/symbols.parquet
+WORKERS         ?= 3
+CANDIDATES_FILE ?=
+BASE_URL        ?=
+REPORT          ?=
+ARGS            ?=
+
+# A loopback mirror needs the ingest:local permission set.
+TASK := $(if $(BASE_URL),ingest:local,ingest)
+TARGETS := $(if $(CANDIDATES_FILE),--candidates-file $(CANDIDATES_FILE),--from-catalog)
+RUN_ARGS := $(TARGETS) --workers $(WORKERS) --catalog-path $(CATALOG_PATH) \
+	$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(REPORT),--json) $(ARGS)
+
+.DEFAULT_GOAL := help
+.PHONY: help meta-ingest deps test check bench demo dist clean
+
+help: ## List the targets and variables
+	@echo "make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
+	@echo ""
+	@echo "variables: CANDIDATES_FILE=path (else --from-catalog), WORKERS=$(WORKERS),"
+	@echo "  CATALOG_PATH=$(CATALOG_PATH), BASE_URL=url (a loopback mirror),"
+	@echo "  REPORT=path (JSON run report), ARGS='more flags'"
+
+meta-ingest: deps ## Refresh metadata: CANDIDATES_FILE's symbols, or the whole catalog
+	@$(DENO) task -q $(TASK) $(RUN_ARGS) $(if $(REPORT),> $(REPORT))
+
+deps: ## Install the pinned Deno and the locked npm packages
+	@$(DENO) install --frozen -q
+
+test: deps ## Run the test suite
+	@$(DENO) task -q test
+
+check: deps ## Format check, lint and type check
+	@$(DENO) task -q check
+
+bench: deps ## Run the benchmarks (prints a table)
+	@$(DENO) task -q bench
+
+demo: deps ## Ingest a sample into a scratch catalog from a local TradingView mirror
+	@$(DENO) task -q demo
+
+dist: deps ## Compile dist/meta-ingest and dist/meta-ingest-local
+	@$(DENO) task -q dist
+
+clean: ## Remove build output and scratch files (keeps .tools/)
+	rm -rf dist .scratch

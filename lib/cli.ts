@@ -1,0 +1,249 @@
+/**
+ * The command-line contract: flags in, a validated job description out.
+ *
+ * Promises: {@linkcode parseCli} never exits or prints. It returns a
+ * {@linkcode CliCommand} or throws an {@linkcode IngestError} of kind `usage`
+ * (exit 2) naming the flag at fault. Numbers are whole numbers in their range
+ * or an error; nothing is silently clamped.
+ *
+ * @example
+ * ```ts
+ * import { parseCli } from "./cli.ts";
+ * const command = parseCli(["--symbols", "NASDAQ:AAPL", "--dry-run"], {});
+ * // { kind: "run", options: { source: { kind: "symbols", ... }, dryRun: true, ... } }
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { IngestError } from "./errors.ts";
+import { isExchangeCode } from "./symbols.ts";
+
+/** Where this run's targets come from. */
+export type TargetSource =
+  | { kind: "candidates-file"; path: string }
+  | { kind: "symbols"; list: string[] }
+  | { kind: "from-catalog" };
+
+/** Everything a run needs to know, validated. */
+export interface RunOptions {
+  source: TargetSource;
+  catalogPath: string;
+  workers: number;
+  defaultExchange?: string;
+  baseUrl: string;
+  timeoutMs: number;
+  maxRetries: number;
+  lockTimeoutMs: number;
+  retireNotFound: boolean;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** What the command line asks for. */
+export type CliCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; options: RunOptions };
+
+/** The environment variables the tool reads (and nothing else). */
+export interface CliEnv {
+  META_INGEST_BASE_URL?: string;
+}
+
+/** Defaults, as documented in `--help` and the README. */
+export const DEFAULTS = {
+  catalogPath: "data/lakehouse/symbols.parquet",
+  workers: 3,
+  baseUrl: "https://scanner.tradingview.com",
+  timeoutMs: 10_000,
+  maxRetries: 4,
+  lockTimeoutMs: 60_000,
+} as const;
+
+/** The text `--help` prints. */
+export const HELP = `meta-ingest: refresh TradingView instrument metadata for this run's symbols
+and merge it into the catalog (data/lakehouse/symbols.parquet) with history.
+
+Usage:
+  meta-ingest --candidates-file PATH [options]
+  meta-ingest --symbols EX:TICKER,EX:TICKER [options]
+  meta-ingest --from-catalog [options]
+
+Targets (exactly one):
+  --candidates-file PATH   JSON list of symbols or {"symbol": ...} objects,
+                           or {"data": [...]}; must lie inside this directory
+  --symbols LIST           comma-separated symbols, e.g. BINANCE:BTCUSDT,NASDAQ:AAPL
+  --from-catalog           every symbol whose current catalog row is active
+
+Options:
+  --catalog-path PATH      catalog Parquet file (default ${DEFAULTS.catalogPath});
+                           exchanges.parquet is written beside it
+  --workers N              requests in flight, 1..16 (default ${DEFAULTS.workers})
+  --default-exchange EX    exchange for bare tickers (BTCUSDT -> EX:BTCUSDT)
+  --base-url URL           scanner API base (default ${DEFAULTS.baseUrl};
+                           env META_INGEST_BASE_URL)
+  --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
+  --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
+  --lock-timeout-ms N      wait for the catalog lock, 0..3600000 (default ${DEFAULTS.lockTimeoutMs})
+  --retire-not-found       mark symbols TradingView does not know as inactive
+  --dry-run                fetch and show what would change; write nothing
+  --json                   print the run report as one JSON object on stdout
+  --quiet                  no progress or summary on stderr (errors still shown)
+  --help, --version
+
+Exit codes: 0 done, 3 partial (some invalid or failed; the rest merged),
+1 failed (nothing written), 2 usage error.`;
+
+const wholeNumber = (flag: string, min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const value = /^\d{1,10}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${flag} must be a whole number from ${min} to ${max}, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const httpUrl = (source: string) =>
+  z.string().transform((text, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      ctx.addIssue({ code: "custom", message: `${source} must be an http(s) URL, got "${text}"` });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, "");
+  });
+
+const flagsSchema = z.object({
+  "candidates-file": z.string().min(1, "--candidates-file needs a path").optional(),
+  "symbols": z.string().optional(),
+  "from-catalog": z.boolean().optional(),
+  "catalog-path": z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
+  "workers": wholeNumber("--workers", 1, 16).optional(),
+  "default-exchange": z.string().transform((text, ctx) => {
+    const value = text.trim().toUpperCase();
+    if (!isExchangeCode(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `--default-exchange must be an exchange code like BINANCE, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  }).optional(),
+  "base-url": httpUrl("--base-url").optional(),
+  "timeout-ms": wholeNumber("--timeout-ms", 100, 120_000).optional(),
+  "max-retries": wholeNumber("--max-retries", 0, 10).optional(),
+  "lock-timeout-ms": wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional(),
+  "retire-not-found": z.boolean().optional(),
+  "dry-run": z.boolean().optional(),
+  "json": z.boolean().optional(),
+  "quiet": z.boolean().optional(),
+  "help": z.boolean().optional(),
+  "version": z.boolean().optional(),
+});
+
+const parseConfig = {
+  "candidates-file": { type: "string" },
+  "symbols": { type: "string" },
+  "from-catalog": { type: "boolean" },
+  "catalog-path": { type: "string" },
+  "workers": { type: "string" },
+  "default-exchange": { type: "string" },
+  "base-url": { type: "string" },
+  "timeout-ms": { type: "string" },
+  "max-retries": { type: "string" },
+  "lock-timeout-ms": { type: "string" },
+  "retire-not-found": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  "json": { type: "boolean" },
+  "quiet": { type: "boolean" },
+  "help": { type: "boolean", short: "h" },
+  "version": { type: "boolean" },
+} as const;
+
+function usage(message: string): IngestError {
+  return new IngestError("usage", message, "run meta-ingest --help for usage");
+}
+
+/**
+ * Parses and validates the command line; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { parseCli } from "./cli.ts";
+ * parseCli(["--from-catalog", "--workers", "4"], {}).kind; // "run"
+ * parseCli(["--help"], {}).kind;                           // "help"
+ * ```
+ */
+export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
+  let values: Record<string, unknown>;
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      options: parseConfig,
+      strict: true,
+      allowPositionals: false,
+    });
+    values = parsed.values;
+  } catch (err) {
+    throw usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
+  }
+  const result = flagsSchema.safeParse(values);
+  if (!result.success) throw usage(result.error.issues[0].message);
+  const flags = result.data;
+  if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+
+  const sources: TargetSource[] = [];
+  if (flags["candidates-file"] !== undefined) {
+    sources.push({ kind: "candidates-file", path: flags["candidates-file"] });
+  }
+  if (flags.symbols !== undefined) {
+    sources.push({ kind: "symbols", list: flags.symbols.split(",") });
+  }
+  if (flags["from-catalog"]) sources.push({ kind: "from-catalog" });
+  if (sources.length !== 1) {
+    throw usage(
+      sources.length === 0
+        ? "no targets: give one of --candidates-file, --symbols or --from-catalog"
+        : "give only one of --candidates-file, --symbols or --from-catalog",
+    );
+  }
+
+  let baseUrl = flags["base-url"];
+  if (baseUrl === undefined && env.META_INGEST_BASE_URL) {
+    const fromEnv = httpUrl("META_INGEST_BASE_URL").safeParse(env.META_INGEST_BASE_URL);
+    if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
+    baseUrl = fromEnv.data;
+  }
+
+  return {
+    kind: "run",
+    options: {
+      source: sources[0],
+      catalogPath: flags["catalog-path"],
+      workers: flags.workers ?? DEFAULTS.workers,
+      defaultExchange: flags["default-exchange"],
+      baseUrl: baseUrl ?? DEFAULTS.baseUrl,
+      timeoutMs: flags["timeout-ms"] ?? DEFAULTS.timeoutMs,
+      maxRetries: flags["max-retries"] ?? DEFAULTS.maxRetries,
+      lockTimeoutMs: flags["lock-timeout-ms"] ?? DEFAULTS.lockTimeoutMs,
+      retireNotFound: flags["retire-not-found"] ?? false,
+      dryRun: flags["dry-run"] ?? false,
+      json: flags.json ?? false,
+      quiet: flags.quiet ?? false,
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * meta-ingest: run-scoped TradingView metadata ingestion.
+ *
+ * Thin on purpose: parse the command line, run the job, print the report,
+ * exit with its code (0 done, 3 partial, 1 failed, 2 usage error).
+ *
+ * @module
+ */
+import { HELP, parseCli } from "./lib/cli.ts";
+import { describeError, IngestError } from "./lib/errors.ts";
+import { runJob } from "./lib/job.ts";
+import { stderrLogger } from "./lib/log.ts";
+import { formatSummary } from "./lib/report.ts";
+import { TOOL_NAME, VERSION } from "./lib/version.ts";
+
+async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCli(args, { META_INGEST_BASE_URL: Deno.env.get("META_INGEST_BASE_URL") });
+  } catch (err) {
+    if (err instanceof IngestError && err.kind === "usage") {
+      stderrLogger({ quiet: false }).error(describeError(err));
+      return 2;
+    }
+    throw err;
+  }
+  if (command.kind === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (command.kind === "version") {
+    console.log(`${TOOL_NAME} ${VERSION}`);
+    return 0;
+  }
+  const options = command.options;
+  const log = stderrLogger({ quiet: options.quiet });
+  const report = await runJob(options, { log });
+  // A run refused before it had targets gets one line: the error.
+  if (!report.error || report.requested > 0) log.info(formatSummary(report));
+  if (report.error) log.error(report.error);
+  if (options.json) console.log(JSON.stringify(report));
+  return report.exit_code;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import {
+  describeEntry,
+  MAX_ENTRIES,
+  normalizeTargets,
+  parseCandidatesJson,
+  readCandidatesFile,
+} from "../lib/candidates.ts";
+import { IngestError } from "../lib/errors.ts";
+import { tempProject } from "./support/tmp.ts";
+
+Deno.test("a list of strings is accepted, folded and sorted", () => {
+  const targets = normalizeTargets(["nasdaq:aapl", "BINANCE:BTCUSDT", "NASDAQ:AAPL "]);
+  assert.deepEqual(targets, {
+    requested: 3,
+    valid: ["BINANCE:BTCUSDT", "NASDAQ:AAPL"],
+    invalid: [],
+  });
+});
+
+Deno.test("objects with symbol are accepted, other keys ignored, mixed with strings", () => {
+  const targets = normalizeTargets([
+    { symbol: "BINANCE:ETHUSDT", score: 0.9, meta: { a: 1 } },
+    "NYSE:BRK.B",
+  ]);
+  assert.deepEqual(targets.valid, ["BINANCE:ETHUSDT", "NYSE:BRK.B"]);
+  assert.deepEqual(targets.invalid, []);
+});
+
+Deno.test("junk entries are reported with index and reason, never thrown", () => {
+  const targets = normalizeTargets([
+    null,
+    42,
+    {},
+    "",
+    ["NASDAQ:AAPL"],
+    { symbol: 7 },
+    { symbol: null },
+    "BIN\u0007ANCE:X",
+    true,
+    "NASDAQ:MSFT",
+  ]);
+  assert.deepEqual(targets.valid, ["NASDAQ:MSFT"]);
+  assert.deepEqual(targets.invalid.map((e) => [e.index, e.input, e.reason]), [
+    [0, "null", "null is not a symbol"],
+    [1, "42", "a number is not a symbol"],
+    [2, "{}", "object without a 'symbol' key"],
+    [3, '""', "empty symbol"],
+    [4, "array(1)", "a list is not a symbol"],
+    [5, "object{symbol}", "'symbol' is a number, not a string"],
+    [6, "object{symbol}", "'symbol' is null, not a string"],
+    [7, '"BIN\\u0007ANCE:X"', "contains control characters"],
+    [8, "true", "a boolean is not a symbol"],
+  ]);
+});
+
+Deno.test("bare tickers take --default-exchange", () => {
+  const targets = normalizeTargets(["btcusdt", { symbol: "ETHUSDT" }], {
+    defaultExchange: "BINANCE",
+  });
+  assert.deepEqual(targets.valid, ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT"]);
+});
+
+Deno.test("too many entries is one clear error", () => {
+  assert.throws(
+    () => normalizeTargets(new Array(MAX_ENTRIES + 1).fill("A:B")),
+    (err) => err instanceof IngestError && /limit is 100000/.test(err.message),
+  );
+});
+
+Deno.test("the {data: [...]} wrapper is unwrapped", () => {
+  assert.deepEqual(parseCandidatesJson('{"data": ["A:B"], "generated": "x"}', "f"), ["A:B"]);
+});
+
+Deno.test("a root of another shape is an error naming the file", () => {
+  for (const text of ['{"symbols": []}', '"A:B"', "null", "3", '{"data": "A:B"}']) {
+    assert.throws(
+      () => parseCandidatesJson(text, "candidates file c.json"),
+      (err) =>
+        err instanceof IngestError && /c\.json has a root of the wrong shape/.test(err.message),
+      text,
+    );
+  }
+});
+
+Deno.test("a JSON syntax error names the file, line and column", () => {
+  assert.throws(
+    () => parseCandidatesJson('[\n  "A:B",\n  oops\n]', "candidates file c.json"),
+    (err) =>
+      err instanceof IngestError && /c\.json is not valid JSON/.test(err.message) &&
+      /line 3 column 3/.test(err.message),
+  );
+});
+
+Deno.test("a UTF-8 byte order mark is ignored", () => {
+  assert.deepEqual(parseCandidatesJson('\ufeff["A:B"]', "f"), ["A:B"]);
+});
+
+Deno.test("describeEntry never recurses into deep nesting", () => {
+  let deep: unknown = [];
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  assert.equal(describeEntry(deep), "array(1)");
+  assert.equal(describeEntry("x".repeat(200)).length, 80);
+});
+
+Deno.test("readCandidatesFile reads a file inside the root", async () => {
+  await using project = await tempProject();
+  await project.write("run/c.json", JSON.stringify({ data: ["nasdaq:aapl", { symbol: "A:B" }] }));
+  const targets = await readCandidatesFile("run/c.json", { root: project.dir });
+  assert.deepEqual(targets.valid, ["A:B", "NASDAQ:AAPL"]);
+});
+
+async function refused(path: string, root: string, pattern: RegExp, maxBytes?: number) {
+  await assert.rejects(
+    () => readCandidatesFile(path, { root, maxBytes }),
+    (err) => err instanceof IngestError && err.kind === "input" && pattern.test(err.message),
+  );
+}
+
+Deno.test("a file outside the root is refused", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  const outside = await other.write("c.json", '["A:B"]');
+  await refused(outside, project.dir, /outside the project root/);
+  await refused(
+    "../" + outside.split("/").slice(-2).join("/"),
+    project.dir,
+    /outside the project root/,
+  );
+});
+
+Deno.test("a symlink inside the root that points outside is refused", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  const outside = await other.write("c.json", '["A:B"]');
+  await Deno.symlink(outside, `${project.dir}/link.json`);
+  await refused("link.json", project.dir, /outside the project root \(it resolves to/);
+});
+
+Deno.test("a symlink to a file inside the root is followed", async () => {
+  await using project = await tempProject();
+  await project.write("real.json", '["A:B"]');
+  await Deno.symlink(`${project.dir}/real.json`, `${project.dir}/link.json`);
+  assert.deepEqual((await readCandidatesFile("link.json", { root: project.dir })).valid, ["A:B"]);
+});
+
+Deno.test("a missing file, a directory and a FIFO are refused", async () => {
+  await using project = await tempProject();
+  await refused("nope.json", project.dir, /not found: nope\.json/);
+  await Deno.mkdir(`${project.dir}/dir.json`);
+  await refused("dir.json", project.dir, /not a regular file \(a directory\)/);
+  const mkfifo = await new Deno.Command("mkfifo", { args: [`${project.dir}/fifo.json`] }).output();
+  assert.equal(mkfifo.code, 0);
+  await refused("fifo.json", project.dir, /not a regular file \(a FIFO\)/);
+});
+
+Deno.test("an oversize file is refused", async () => {
+  await using project = await tempProject();
+  await project.write("big.json", JSON.stringify(new Array(100).fill("BINANCE:BTCUSDT")));
+  await refused("big.json", project.dir, /larger than 1000 bytes/, 1000);
+});
+
+Deno.test("invalid UTF-8 is refused", async () => {
+  await using project = await tempProject();
+  await project.write("bad.json", new Uint8Array([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]));
+  await refused("bad.json", project.dir, /not valid UTF-8/);
+});

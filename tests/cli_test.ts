@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { DEFAULTS, parseCli, type RunOptions } from "../lib/cli.ts";
+import { IngestError } from "../lib/errors.ts";
+
+function options(args: string[], env = {}): RunOptions {
+  const command = parseCli(args, env);
+  assert.equal(command.kind, "run");
+  return (command as { options: RunOptions }).options;
+}
+
+function usageError(args: string[], pattern: RegExp, env = {}) {
+  assert.throws(
+    () => parseCli(args, env),
+    (err) => err instanceof IngestError && err.kind === "usage" && pattern.test(err.message),
+    args.join(" "),
+  );
+}
+
+Deno.test("defaults are documented values", () => {
+  const o = options(["--from-catalog"]);
+  assert.deepEqual(o, {
+    source: { kind: "from-catalog" },
+    catalogPath: "data/lakehouse/symbols.parquet",
+    workers: 3,
+    defaultExchange: undefined,
+    baseUrl: "https://scanner.tradingview.com",
+    timeoutMs: DEFAULTS.timeoutMs,
+    maxRetries: DEFAULTS.maxRetries,
+    lockTimeoutMs: 60_000,
+    retireNotFound: false,
+    dryRun: false,
+    json: false,
+    quiet: false,
+  });
+});
+
+Deno.test("exactly one target source is required", () => {
+  usageError([], /no targets/);
+  usageError(["--symbols", "A:B", "--from-catalog"], /only one of/);
+  usageError(["--candidates-file", "c.json", "--symbols", "A:B"], /only one of/);
+  assert.deepEqual(options(["--candidates-file", "c.json"]).source, {
+    kind: "candidates-file",
+    path: "c.json",
+  });
+  assert.deepEqual(options(["--symbols", "A:B,c:d"]).source, {
+    kind: "symbols",
+    list: ["A:B", "c:d"],
+  });
+});
+
+Deno.test("--workers is a whole number 1..16, never clamped", () => {
+  assert.equal(options(["--from-catalog", "--workers", "16"]).workers, 16);
+  assert.equal(options(["--from-catalog", "--workers=1"]).workers, 1);
+  for (const bad of ["0", "17", "-1", "2.5", "three", "", "1e1", "0x3"]) {
+    usageError(
+      ["--from-catalog", `--workers=${bad}`],
+      /--workers must be a whole number from 1 to 16/,
+    );
+  }
+  usageError(["--from-catalog", "--workers", "-1"], /--workers/);
+});
+
+Deno.test("timeouts and retries are validated", () => {
+  const o = options([
+    "--from-catalog",
+    "--timeout-ms",
+    "2500",
+    "--max-retries",
+    "0",
+    "--lock-timeout-ms",
+    "0",
+  ]);
+  assert.deepEqual([o.timeoutMs, o.maxRetries, o.lockTimeoutMs], [2500, 0, 0]);
+  usageError(["--from-catalog", "--timeout-ms", "5"], /--timeout-ms/);
+  usageError(["--from-catalog", "--max-retries", "11"], /--max-retries/);
+  usageError(["--from-catalog", "--lock-timeout-ms", "x"], /--lock-timeout-ms/);
+});
+
+Deno.test("--default-exchange is upper-cased and checked", () => {
+  assert.equal(
+    options(["--from-catalog", "--default-exchange", "binance"]).defaultExchange,
+    "BINANCE",
+  );
+  usageError(["--from-catalog", "--default-exchange", "BIN ANCE"], /--default-exchange/);
+});
+
+Deno.test("base URL: flag, then META_INGEST_BASE_URL, then the default", () => {
+  assert.equal(
+    options(["--from-catalog", "--base-url", "http://127.0.0.1:8080/"]).baseUrl,
+    "http://127.0.0.1:8080",
+  );
+  assert.equal(
+    options(["--from-catalog"], { META_INGEST_BASE_URL: "http://localhost:9" }).baseUrl,
+    "http://localhost:9",
+  );
+  assert.equal(
+    options(["--from-catalog", "--base-url", "https://a.example"], {
+      META_INGEST_BASE_URL: "http://b",
+    })
+      .baseUrl,
+    "https://a.example",
+  );
+  usageError(["--from-catalog", "--base-url", "ftp://x"], /--base-url must be an http\(s\) URL/);
+  usageError(["--from-catalog"], /META_INGEST_BASE_URL must be/, { META_INGEST_BASE_URL: "nope" });
+});
+
+Deno.test("unknown flags, missing values and positionals are usage errors", () => {
+  usageError(["--from-catalog", "--wrokers", "3"], /Unknown option '--wrokers'/);
+  usageError(["--from-catalog", "extra"], /positional/i);
+  usageError(["--candidates-file"], /argument missing|--candidates-file/);
+});
+
+Deno.test("--help and --version win over everything else", () => {
+  assert.equal(parseCli(["--help", "--from-catalog"], {}).kind, "help");
+  assert.equal(parseCli(["-h"], {}).kind, "help");
+  assert.equal(parseCli(["--version"], {}).kind, "version");
+});
+
+Deno.test("flags for the run", () => {
+  const o = options(["--from-catalog", "--dry-run", "--json", "--retire-not-found", "--quiet"]);
+  assert.deepEqual([o.dryRun, o.json, o.retireNotFound, o.quiet], [true, true, true, true]);
+});

@@ -1,0 +1,102 @@
+/**
+ * The permission sets in deno.json are the one source of truth, and Deno
+ * itself enforces them on the tool's process.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
+import { tempProject } from "./support/tmp.ts";
+
+const denoJson = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json")));
+
+async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record<string, string>) {
+  const flags = await permissionFlags(set, "run");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "--no-prompt",
+      ...flags,
+      join(REPO_ROOT, "tests/support/probe.ts"),
+      JSON.stringify(wanted),
+    ],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+Deno.test("tasks use the deno.json permission sets, nothing broader", () => {
+  assert.match(denoJson.tasks.ingest, /^deno run -q -P=ingest main\.ts$/);
+  assert.match(denoJson.tasks["ingest:local"], /^deno run -q -P=ingest-local main\.ts$/);
+});
+
+Deno.test("the production set: project root, TradingView, DuckDB's addon, one env var", async () => {
+  const set = await readPermissionSet("ingest");
+  assert.deepEqual(set.read, ["."]);
+  assert.deepEqual(set.write, ["."]);
+  assert.deepEqual(set.net, ["scanner.tradingview.com"]);
+  assert.deepEqual(set.env, ["META_INGEST_BASE_URL"]);
+  assert.deepEqual(set.sys, ["hostname"]);
+  assert.equal(set.ffi?.length, 1);
+  assert.match(set.ffi![0], /^node_modules\/.*@duckdb\/node-bindings-linux-x64\/duckdb\.node$/);
+  const local = await readPermissionSet("ingest-local");
+  assert.deepEqual({ ...local, net: undefined }, { ...set, net: undefined });
+  assert.deepEqual(local.net, ["scanner.tradingview.com", "127.0.0.1", "localhost"]);
+});
+
+Deno.test("compile flags stay relative so the binary is scoped where it runs", async () => {
+  const flags = await permissionFlags("ingest", "compile");
+  assert.ok(flags.includes("--allow-read=."));
+  assert.ok(flags.includes("--allow-write=."));
+  assert.ok(!flags.some((f) => f.includes(REPO_ROOT)), flags.join(" "));
+});
+
+Deno.test("Deno refuses reads and writes outside the root under the set", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  const secret = await other.write("secret.json", "[]");
+  await project.write("inside.json", "[]");
+  const results = await probe("ingest", project.dir, {
+    "read:inside": "inside.json",
+    "read:outside": secret,
+    "read:etc": "/etc/hostname",
+    "read:parent": "../" + secret.split("/").slice(-2).join("/"),
+    "write:inside": "out.txt",
+    "write:outside": `${other.dir}/x.txt`,
+  });
+  assert.deepEqual(results, {
+    "read:inside": "allowed",
+    "read:outside": "refused",
+    "read:etc": "refused",
+    "read:parent": "refused",
+    "write:inside": "allowed",
+    "write:outside": "refused",
+  });
+});
+
+Deno.test("Deno refuses other hosts, env vars, subprocesses and libraries", async () => {
+  await using project = await tempProject();
+  const prod = await probe("ingest", project.dir, {
+    "net:loopback": "127.0.0.1",
+    "net:other": "example.com",
+    "env:home": "HOME",
+    "env:ours": "META_INGEST_BASE_URL",
+    "run:sh": "sh",
+    "ffi:libc": "libc.so.6",
+    "sys:release": "osRelease",
+  });
+  assert.deepEqual(prod, {
+    "net:loopback": "refused",
+    "net:other": "refused",
+    "env:home": "refused",
+    "env:ours": "allowed",
+    "run:sh": "refused",
+    "ffi:libc": "refused",
+    "sys:release": "refused",
+  });
+  const local = await probe("ingest-local", project.dir, { "net:other": "example.com" });
+  assert.equal(local["net:other"], "refused");
+});

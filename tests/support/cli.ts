@@ -1,0 +1,171 @@
+/**
+ * Runs meta-ingest as a child process, the way users do, under the exact
+ * permission set the tasks and the compiled binary get (tools/permissions.ts).
+ *
+ * {@linkcode cliTest} registers a test once per runner: `deno run main.ts`
+ * always, and the compiled binary from `make dist` when it exists. When it
+ * does not, the compiled variant is registered as ignored with a name that
+ * says so, so the test output shows plainly that it was skipped.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { permissionFlags, type PermissionSetName, REPO_ROOT } from "../../tools/permissions.ts";
+
+/** What a finished CLI process left. */
+export interface CliResult {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for one CLI invocation. */
+export interface CliOptions {
+  /** Working directory: the project root the tool sees. */
+  cwd: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Permission set; `ingest-local` (loopback allowed) by default. */
+  set?: PermissionSetName;
+}
+
+/** A way of starting the CLI. */
+export interface CliRunner {
+  /** Short name shown in test names. */
+  name: string;
+  /** Builds the command for the given arguments. */
+  command(args: string[], options: CliOptions): Promise<Deno.Command>;
+  /** Why this runner is not available, or null. */
+  unavailable: string | null;
+}
+
+function baseEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "DENO_DIR", "TMPDIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** `deno run` of main.ts with flags derived from deno.json's permission set. */
+export const denoRunner: CliRunner = {
+  name: "deno run",
+  unavailable: null,
+  async command(args, options) {
+    const flags = await permissionFlags(options.set ?? "ingest-local", "run");
+    return new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-q",
+        "--no-prompt",
+        "--config",
+        join(REPO_ROOT, "deno.json"),
+        ...flags,
+        join(REPO_ROOT, "main.ts"),
+        ...args,
+      ],
+      cwd: options.cwd,
+      env: baseEnv(options.env),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  },
+};
+
+function binaryPath(set: PermissionSetName): string {
+  return join(REPO_ROOT, "dist", set === "ingest" ? "meta-ingest" : "meta-ingest-local");
+}
+
+function compiledUnavailable(): string | null {
+  try {
+    Deno.statSync(binaryPath("ingest-local"));
+    return null;
+  } catch {
+    return "dist/meta-ingest-local not built (make dist)";
+  }
+}
+
+/** The compiled binaries from `make dist`. */
+export const compiledRunner: CliRunner = {
+  name: "compiled",
+  unavailable: compiledUnavailable(),
+  command(args, options) {
+    return Promise.resolve(
+      new Deno.Command(binaryPath(options.set ?? "ingest-local"), {
+        args,
+        cwd: options.cwd,
+        env: baseEnv(options.env),
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
+  },
+};
+
+/** Every runner, available or not. */
+export const RUNNERS: readonly CliRunner[] = [denoRunner, compiledRunner];
+
+const decoder = new TextDecoder();
+
+/**
+ * Runs the CLI to completion.
+ *
+ * @example
+ * ```ts
+ * const result = await runCli(denoRunner, ["--version"], { cwd: Deno.cwd() });
+ * ```
+ */
+export async function runCli(
+  runner: CliRunner,
+  args: string[],
+  options: CliOptions,
+): Promise<CliResult> {
+  const output = await (await runner.command(args, options)).output();
+  return {
+    code: output.code,
+    signal: output.signal,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** A CLI bound to one runner, handed to each {@linkcode cliTest}. */
+export interface Cli {
+  runner: CliRunner;
+  run(args: string[], options: CliOptions): Promise<CliResult>;
+  spawn(args: string[], options: CliOptions): Promise<Deno.ChildProcess>;
+}
+
+/**
+ * Registers `fn` as a test for every runner (see the module doc).
+ *
+ * @example
+ * ```ts
+ * cliTest("--version prints the version", async (cli) => {
+ *   const result = await cli.run(["--version"], { cwd: Deno.cwd() });
+ * });
+ * ```
+ */
+export function cliTest(name: string, fn: (cli: Cli) => Promise<void>): void {
+  for (const runner of RUNNERS) {
+    const label = runner.unavailable
+      ? `${name} [${runner.name}: skipped, ${runner.unavailable}]`
+      : `${name} [${runner.name}]`;
+    Deno.test({
+      name: label,
+      ignore: runner.unavailable !== null,
+      fn: () =>
+        fn({
+          runner,
+          run: (args, options) => runCli(runner, args, options),
+          spawn: async (args, options) => (await runner.command(args, options)).spawn(),
+        }),
+    });
+  }
+}
