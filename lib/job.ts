@@ -23,13 +23,17 @@ import type { RunOptions } from "./cli.ts";
 import { describeError, IngestError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { projectRoot, resolveWritableInside } from "./paths.ts";
+import { startProgress } from "./progress.ts";
 import { emptyReport, outcomeCode, type RunReport } from "./report.ts";
+import { fetchAll, TradingViewClient } from "./tradingview.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
   log: Logger;
   /** Project root (real path); defaults to the working directory. */
   root?: string;
+  /** Cancels the run (SIGINT/SIGTERM). */
+  signal?: AbortSignal;
 }
 
 async function resolveTargets(options: RunOptions, root: string): Promise<Targets> {
@@ -68,7 +72,28 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     report.valid = targets.valid.length;
     report.invalid = targets.invalid;
     if (targets.valid.length) {
-      deps.log.info(`targets (${targets.valid.length}): ${targets.valid.join(", ")}`);
+      const client = new TradingViewClient({
+        baseUrl: options.baseUrl,
+        timeoutMs: options.timeoutMs,
+        maxRetries: options.maxRetries,
+        signal: deps.signal,
+      });
+      report.http = client.stats;
+      deps.log.info(
+        `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+      );
+      const progress = startProgress(targets.valid.length, deps.log, () => client.stats);
+      const outcomes = await fetchAll(
+        client,
+        targets.valid,
+        options.workers,
+        () => progress.done(),
+      );
+      progress.stop();
+      for (const outcome of outcomes) {
+        if (outcome.kind === "fetched") report.fetched++;
+        else report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
+      }
     }
     report.exit_code = outcomeCode(report);
   } catch (err) {

@@ -1,0 +1,239 @@
+/**
+ * From a TradingView `/symbol` response to a catalog record.
+ *
+ * Promises: {@linkcode toRecord} never throws. A response either becomes a
+ * {@linkcode CatalogRecord} (validated: `pricescale` and `minmov` positive
+ * whole numbers, numeric strings accepted; `type` present) or a reason the
+ * symbol fails; an invalid response never reaches the catalog. API values
+ * are authoritative; the built-in exchange table only fills what the API
+ * leaves null.
+ *
+ * @example
+ * ```ts
+ * import { toRecord } from "./records.ts";
+ * const result = toRecord("BINANCE:BTCUSDT", { pricescale: 100, minmov: 1, type: "spot", currency: "USDT" });
+ * // { ok: true, record: { symbol: "BINANCE:BTCUSDT", tick_size: 0.01, timezone: "UTC", session: "24x7", ... } }
+ * ```
+ *
+ * @module
+ */
+import { z } from "zod";
+import { exchangeDefaults, type Profile } from "./exchanges.ts";
+import { splitSymbol } from "./symbols.ts";
+
+/** The fields requested from TradingView, in request order. */
+export const REQUESTED_FIELDS = [
+  "pricescale",
+  "minmov",
+  "minmove2",
+  "currency",
+  "base_currency",
+  "exchange",
+  "type",
+  "subtype",
+  "description",
+  "sector",
+  "industry",
+  "country",
+  "root",
+  "expiration",
+  "contract_type",
+  "timezone",
+  "session",
+] as const;
+
+/** One catalog record, as fetched (before history columns). */
+export interface CatalogRecord {
+  symbol: string;
+  exchange: string;
+  base: string | null;
+  quote: string | null;
+  type: string;
+  subtype: string | null;
+  profile: Profile;
+  description: string | null;
+  sector: string | null;
+  industry: string | null;
+  country: string | null;
+  pricescale: number;
+  minmov: number;
+  tick_size: number;
+  lot_size: number | null;
+  contract_size: number | null;
+  timezone: string | null;
+  session: string | null;
+  active: boolean;
+}
+
+/** The record fields the catalog compares and stores, in column order. */
+export const RECORD_FIELDS = [
+  "symbol",
+  "exchange",
+  "base",
+  "quote",
+  "type",
+  "subtype",
+  "profile",
+  "description",
+  "sector",
+  "industry",
+  "country",
+  "pricescale",
+  "minmov",
+  "tick_size",
+  "lot_size",
+  "contract_size",
+  "timezone",
+  "session",
+  "active",
+] as const satisfies readonly (keyof CatalogRecord)[];
+
+const MAX_TEXT = 1024;
+
+/** Text: trimmed, empty -> null, capped; numbers become text. */
+const text = z.union([z.string(), z.number(), z.null()]).optional().transform((value) => {
+  const trimmed = value === null || value === undefined ? undefined : String(value).trim();
+  return trimmed ? trimmed.slice(0, MAX_TEXT) : null;
+});
+
+/** A positive whole number, possibly sent as a numeric string. */
+const positiveWhole = (field: string) =>
+  z.union([z.number(), z.string()], { error: `${field} is missing or not a number` })
+    .transform((value, ctx) => {
+      const n = typeof value === "number"
+        ? value
+        : /^\s*\d+(\.0+)?\s*$/.test(value)
+        ? Number(value)
+        : NaN;
+      if (!Number.isSafeInteger(n) || n <= 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${field} must be a positive whole number, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** A positive finite number or nothing. */
+const optionalPositive = z.union([z.number(), z.string(), z.null()]).optional().transform(
+  (value) => {
+    const n = typeof value === "string" ? Number(value) : value;
+    return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : null;
+  },
+);
+
+/** The `/symbol` response: an object; unknown keys are ignored. */
+export const symbolResponseSchema = z.looseObject({
+  pricescale: positiveWhole("pricescale"),
+  minmov: positiveWhole("minmov"),
+  type: z.string({ error: "type is missing" }).trim().min(1, "type is missing").max(64),
+  currency: text,
+  base_currency: text,
+  subtype: text,
+  description: text,
+  sector: text,
+  industry: text,
+  country: text,
+  timezone: text,
+  session: text,
+  lot_size: optionalPositive,
+  contract_size: optionalPositive,
+});
+
+const TYPE_PROFILES: Readonly<Record<string, Profile>> = {
+  spot: "CRYPTO",
+  swap: "CRYPTO",
+  crypto: "CRYPTO",
+  stock: "EQUITY",
+  fund: "EQUITY",
+  dr: "EQUITY",
+  index: "EQUITY",
+  futures: "FUTURES",
+  commodity: "FUTURES",
+  forex: "FOREX",
+  fx: "FOREX",
+};
+
+/**
+ * The profile of an instrument: from its type, else its exchange's default,
+ * else UNKNOWN.
+ *
+ * @example
+ * ```ts
+ * import { profileOf } from "./records.ts";
+ * profileOf("swap", "BYBIT");  // "CRYPTO"
+ * profileOf("bond", "NASDAQ"); // "EQUITY"
+ * profileOf("bond", "XETR");   // "UNKNOWN"
+ * ```
+ */
+export function profileOf(type: string, exchange: string): Profile {
+  const t = type.toLowerCase();
+  if (Object.hasOwn(TYPE_PROFILES, t)) return TYPE_PROFILES[t];
+  return exchangeDefaults(exchange)?.profile ?? "UNKNOWN";
+}
+
+/** True when a response body means "TradingView does not know this symbol". */
+export function isEmptyResponse(body: unknown): boolean {
+  return body !== null && typeof body === "object" && !Array.isArray(body) &&
+    Object.values(body).every((v) => v === null || v === undefined);
+}
+
+function baseOf(ticker: string, quote: string | null, profile: Profile): string | null {
+  if (profile !== "CRYPTO" || !quote) return null;
+  const bare = ticker.replace(/\.P$/, "");
+  return bare.endsWith(quote) && bare.length > quote.length ? bare.slice(0, -quote.length) : null;
+}
+
+/** The outcome of validating one response. */
+export type RecordResult = { ok: true; record: CatalogRecord } | { ok: false; reason: string };
+
+/**
+ * Validates a parsed `/symbol` body for `symbol` and maps it to a catalog
+ * record; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { toRecord } from "./records.ts";
+ * toRecord("NASDAQ:AAPL", { pricescale: 0, minmov: 1, type: "stock" });
+ * // { ok: false, reason: "invalid response: pricescale must be a positive whole number, got 0" }
+ * ```
+ */
+export function toRecord(symbol: string, body: unknown): RecordResult {
+  const parsed = symbolResponseSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `invalid response: ${issue.message}` };
+  }
+  const r = parsed.data;
+  const { exchange, ticker } = splitSymbol(symbol);
+  const defaults = exchangeDefaults(exchange);
+  const type = r.type.toLowerCase();
+  const profile = profileOf(type, exchange);
+  const crypto24x7 = profile === "CRYPTO" &&
+    (type === "spot" || type === "swap" || type === "crypto");
+  return {
+    ok: true,
+    record: {
+      symbol,
+      exchange,
+      base: r.base_currency ?? baseOf(ticker, r.currency, profile),
+      quote: r.currency,
+      type,
+      subtype: r.subtype,
+      profile,
+      description: r.description,
+      sector: r.sector,
+      industry: r.industry,
+      country: r.country ?? defaults?.country ?? null,
+      pricescale: r.pricescale,
+      minmov: r.minmov,
+      tick_size: r.minmov / r.pricescale,
+      lot_size: r.lot_size,
+      contract_size: r.contract_size,
+      timezone: r.timezone ?? defaults?.timezone ?? null,
+      session: r.session ?? (crypto24x7 ? "24x7" : "Unknown"),
+      active: true,
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { isEmptyResponse, profileOf, toRecord } from "../lib/records.ts";
+
+const crypto = { pricescale: 100, minmov: 1, type: "spot", currency: "USDT", base_currency: "BTC" };
+
+function record(symbol: string, body: Record<string, unknown>) {
+  const result = toRecord(symbol, body);
+  if (!result.ok) throw new Error(result.reason);
+  return result.record;
+}
+
+function reason(symbol: string, body: unknown): string {
+  const result = toRecord(symbol, body);
+  assert.equal(result.ok, false);
+  return result.ok ? "" : result.reason;
+}
+
+Deno.test("a response maps to a catalog record with tick_size = minmov / pricescale", () => {
+  assert.deepEqual(record("BINANCE:BTCUSDT", { ...crypto, description: "Bitcoin / TetherUS" }), {
+    symbol: "BINANCE:BTCUSDT",
+    exchange: "BINANCE",
+    base: "BTC",
+    quote: "USDT",
+    type: "spot",
+    subtype: null,
+    profile: "CRYPTO",
+    description: "Bitcoin / TetherUS",
+    sector: null,
+    industry: null,
+    country: "Global",
+    pricescale: 100,
+    minmov: 1,
+    tick_size: 0.01,
+    lot_size: null,
+    contract_size: null,
+    timezone: "UTC",
+    session: "24x7",
+    active: true,
+  });
+  assert.equal(
+    record("CME_MINI:ES1!", { pricescale: 100, minmov: 25, type: "futures" }).tick_size,
+    0.25,
+  );
+});
+
+Deno.test("numeric strings are accepted for pricescale and minmov", () => {
+  const r = record("NASDAQ:AAPL", { pricescale: "100", minmov: " 1 ", type: "stock" });
+  assert.deepEqual([r.pricescale, r.minmov, r.tick_size], [100, 1, 0.01]);
+  assert.equal(
+    record("NASDAQ:AAPL", { pricescale: "100.0", minmov: 1, type: "stock" }).pricescale,
+    100,
+  );
+});
+
+Deno.test("pricescale and minmov must be positive whole numbers", () => {
+  for (const bad of [0, -100, 1.5, "1e2", "abc", "", null, true, Number.NaN, 2 ** 60]) {
+    assert.match(
+      reason("NASDAQ:AAPL", { pricescale: bad, minmov: 1, type: "stock" }),
+      /pricescale/,
+      String(bad),
+    );
+  }
+  assert.match(reason("NASDAQ:AAPL", { pricescale: 100, type: "stock" }), /minmov is missing/);
+  assert.match(
+    reason("NASDAQ:AAPL", { pricescale: 100, minmov: 0, type: "stock" }),
+    /minmov must be a positive/,
+  );
+});
+
+Deno.test("type is required", () => {
+  assert.match(reason("NASDAQ:AAPL", { pricescale: 100, minmov: 1 }), /type is missing/);
+  assert.match(
+    reason("NASDAQ:AAPL", { pricescale: 100, minmov: 1, type: "  " }),
+    /type is missing/,
+  );
+});
+
+Deno.test("API values are authoritative; defaults fill only nulls", () => {
+  const given = record("BINANCE:BTCUSDT", {
+    ...crypto,
+    timezone: "Etc/UTC",
+    session: "0000-2400",
+    country: "MT",
+  });
+  assert.deepEqual([given.timezone, given.session, given.country], ["Etc/UTC", "0000-2400", "MT"]);
+  const filled = record("NYSE:KO", {
+    pricescale: 100,
+    minmov: 1,
+    type: "stock",
+    timezone: null,
+    country: "",
+  });
+  assert.deepEqual([filled.timezone, filled.country, filled.session], [
+    "America/New_York",
+    "United States",
+    "Unknown",
+  ]);
+  const unknown = record("XETR:SAP", { pricescale: 100, minmov: 1, type: "stock" });
+  assert.deepEqual([unknown.timezone, unknown.country, unknown.profile], [null, null, "EQUITY"]);
+});
+
+Deno.test("the exchange table covers the documented exchanges", () => {
+  const tz = (symbol: string) => record(symbol, { pricescale: 1, minmov: 1, type: "x" }).timezone;
+  assert.equal(tz("OKX:A"), "UTC");
+  assert.equal(tz("AMEX:A"), "America/New_York");
+  for (const ex of ["CME", "CME_MINI", "CBOT", "COMEX", "NYMEX"]) {
+    assert.equal(tz(`${ex}:A`), "America/Chicago");
+  }
+  assert.equal(tz("ICE:A"), "America/New_York");
+  assert.equal(tz("ICEUS:A"), "America/New_York");
+  assert.equal(tz("EUREX:A"), "Europe/Berlin");
+  assert.equal(tz("OANDA:A"), "America/New_York");
+  assert.equal(tz("FX_IDC:A"), "UTC");
+  assert.equal(tz("FOREX:A"), "America/New_York");
+});
+
+Deno.test("session defaults to 24x7 for crypto spot and swap only", () => {
+  assert.equal(record("BYBIT:BTCUSDT.P", { ...crypto, type: "swap" }).session, "24x7");
+  assert.equal(record("BYBIT:BTCUSDT", { ...crypto, type: "index" }).session, "Unknown");
+  assert.equal(
+    record("NASDAQ:AAPL", { pricescale: 1, minmov: 1, type: "stock" }).session,
+    "Unknown",
+  );
+});
+
+Deno.test("profile: from type, else the exchange's default, else UNKNOWN", () => {
+  const cases: [string, string, string][] = [
+    ["spot", "X", "CRYPTO"],
+    ["swap", "X", "CRYPTO"],
+    ["crypto", "X", "CRYPTO"],
+    ["stock", "X", "EQUITY"],
+    ["fund", "X", "EQUITY"],
+    ["dr", "X", "EQUITY"],
+    ["index", "X", "EQUITY"],
+    ["futures", "X", "FUTURES"],
+    ["commodity", "X", "FUTURES"],
+    ["forex", "X", "FOREX"],
+    ["fx", "X", "FOREX"],
+    ["Stock", "X", "EQUITY"],
+    ["bond", "CME", "FUTURES"],
+    ["bond", "OANDA", "FOREX"],
+    ["bond", "X", "UNKNOWN"],
+    ["constructor", "X", "UNKNOWN"],
+  ];
+  for (const [type, exchange, profile] of cases) {
+    assert.equal(profileOf(type, exchange), profile, type);
+  }
+});
+
+Deno.test("crypto base is derived from the ticker when the API leaves it null", () => {
+  const r = record("BYBIT:ETHUSDT.P", {
+    pricescale: 100,
+    minmov: 1,
+    type: "swap",
+    currency: "USDT",
+  });
+  assert.equal(r.base, "ETH");
+  const stock = record("NASDAQ:AAPL", {
+    pricescale: 100,
+    minmov: 1,
+    type: "stock",
+    currency: "USD",
+  });
+  assert.equal(stock.base, null);
+});
+
+Deno.test("a non-object body is a validation failure", () => {
+  for (const body of [null, [], "x", 3]) assert.match(reason("A:B", body), /invalid response/);
+});
+
+Deno.test("empty objects (all nulls) mean not found", () => {
+  assert.equal(isEmptyResponse({}), true);
+  assert.equal(isEmptyResponse({ pricescale: null, type: null }), true);
+  assert.equal(isEmptyResponse({ pricescale: 1 }), false);
+  assert.equal(isEmptyResponse([]), false);
+});

@@ -1,0 +1,590 @@
+/**
+ * A local TradingView mirror: the scanner API's `/symbol` endpoint served on
+ * 127.0.0.1 from a deterministic universe of a few thousand instruments
+ * (crypto, equities, futures, forex), with switches for the ways a real API
+ * hurts: latency and jitter, a max-in-flight limit answered with 429 +
+ * Retry-After, a token-bucket rate limit, and injected 403, 5xx, malformed
+ * bodies and hangs. It counts what it served, including the highest number
+ * of requests it ever had in flight. Used by the tests, the benchmarks and
+ * `make demo`; never the real API.
+ *
+ * In-process:
+ * ```ts
+ * import { startMirror } from "./mirror.ts";
+ * await using mirror = startMirror({ latencyMs: 200, maxInFlight: 3 });
+ * // ... run meta-ingest with --base-url mirror.url ...
+ * console.log(mirror.stats.peakInFlight);
+ * ```
+ *
+ * As a process: `deno run -A tools/mirror.ts --port 8787 --latency-ms 200`
+ * (prints its URL, serves until SIGINT/SIGTERM; `GET /__stats` answers the
+ * counters as JSON).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** One injected misbehaviour for one request. */
+export type Fault =
+  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "malformed" }
+  | { kind: "hang" }
+  | { kind: "body"; body: unknown };
+
+/** What a fault hook sees about a request. */
+export interface FaultContext {
+  symbol: string;
+  /** 1-based index of this request among all requests. */
+  request: number;
+  /** 1-based index of this request among this symbol's requests. */
+  attempt: number;
+}
+
+/** Mirror switches; all optional. Can be changed while running via `configure`. */
+export interface MirrorOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Added to every answered request. */
+  latencyMs?: number;
+  /** Uniform extra delay in [0, jitterMs). */
+  jitterMs?: number;
+  /** More requests than this in flight get 429 + Retry-After. */
+  maxInFlight?: number;
+  /** Token bucket: requests per second allowed (429 + Retry-After beyond). */
+  rate?: number;
+  /** Token bucket size (default: one second's worth, at least 1). */
+  burst?: number;
+  /** Retry-After style: delay-seconds (default) or an HTTP date. */
+  retryAfter?: "seconds" | "date";
+  /** Probabilities (0..1) of injected faults per request, seeded. */
+  rate403?: number;
+  rate5xx?: number;
+  rateMalformed?: number;
+  rateHang?: number;
+  /** How long a hung request stays open (default 30 s, or until close). */
+  hangMs?: number;
+  /** Seed of the fault dice. */
+  seed?: number;
+  /** Per-request hook; wins over the probabilities. */
+  fault?: (ctx: FaultContext) => Fault | undefined;
+  /** Replace a symbol's answer: an object body, or "not-found". */
+  overrides?: Record<string, Record<string, unknown> | "not-found">;
+  /** Bump to change the data of about one symbol in ten per step. */
+  revision?: number;
+}
+
+/** What the mirror counted. */
+export interface MirrorStats {
+  requests: number;
+  byStatus: Record<number, number>;
+  status429: number;
+  hangs: number;
+  inFlight: number;
+  /** Highest number of requests in flight at once (refused ones included). */
+  peakInFlight: number;
+  perSymbol: Record<string, number>;
+}
+
+/** A running mirror. */
+export interface Mirror extends AsyncDisposable {
+  url: string;
+  stats: MirrorStats;
+  configure(options: Partial<MirrorOptions>): void;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// The universe
+
+type Body = Record<string, unknown>;
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return h >>> 0;
+}
+
+const CRYPTO_BASES = (
+  "BTC ETH SOL XRP BNB ADA DOGE TRX AVAX LINK DOT MATIC TON SHIB LTC BCH UNI ATOM XLM ETC FIL APT " +
+  "ARB OP NEAR ICP HBAR VET INJ SUI SEI TIA AAVE MKR GRT RNDR IMX STX ALGO EGLD FTM SAND MANA AXS " +
+  "THETA FLOW KAVA CHZ CRV SNX COMP YFI SUSHI 1INCH ZEC DASH XMR NEO QTUM IOTA ZIL ENJ BAT PEPE WIF"
+).split(" ");
+const CRYPTO_NAMES: Record<string, string> = { BTC: "Bitcoin", ETH: "Ethereum", SOL: "Solana" };
+const CRYPTO_EXCHANGES = ["BINANCE", "OKX", "BYBIT", "BITGET"];
+
+const EQUITIES: [string, string, string, string, string][] = [
+  ["NASDAQ", "AAPL", "Apple Inc.", "Electronic Technology", "Telecommunications Equipment"],
+  ["NASDAQ", "MSFT", "Microsoft Corporation", "Technology Services", "Packaged Software"],
+  ["NASDAQ", "NVDA", "NVIDIA Corporation", "Electronic Technology", "Semiconductors"],
+  ["NASDAQ", "AMZN", "Amazon.com, Inc.", "Retail Trade", "Internet Retail"],
+  ["NASDAQ", "GOOGL", "Alphabet Inc.", "Technology Services", "Internet Software/Services"],
+  ["NASDAQ", "META", "Meta Platforms, Inc.", "Technology Services", "Internet Software/Services"],
+  ["NASDAQ", "TSLA", "Tesla, Inc.", "Consumer Durables", "Motor Vehicles"],
+  ["NASDAQ", "QQQ", "Invesco QQQ Trust", "Miscellaneous", "Investment Trusts/Mutual Funds"],
+  ["NYSE", "BRK.B", "Berkshire Hathaway Inc.", "Finance", "Multi-Line Insurance"],
+  ["NYSE", "JPM", "JPMorgan Chase & Co.", "Finance", "Major Banks"],
+  ["NYSE", "XOM", "Exxon Mobil Corporation", "Energy Minerals", "Integrated Oil"],
+  ["NYSE", "BF.B", "Brown-Forman Corporation", "Consumer Non-Durables", "Beverages: Alcoholic"],
+  ["NYSE", "KO", "The Coca-Cola Company", "Consumer Non-Durables", "Beverages: Non-Alcoholic"],
+  ["AMEX", "SPY", "SPDR S&P 500 ETF Trust", "Miscellaneous", "Investment Trusts/Mutual Funds"],
+  ["AMEX", "GLD", "SPDR Gold Shares", "Miscellaneous", "Investment Trusts/Mutual Funds"],
+];
+const SECTORS = [
+  ["Finance", "Regional Banks"],
+  ["Health Technology", "Pharmaceuticals: Major"],
+  ["Technology Services", "Packaged Software"],
+  ["Producer Manufacturing", "Industrial Machinery"],
+  ["Utilities", "Electric Utilities"],
+  ["Retail Trade", "Specialty Stores"],
+];
+
+const FUTURES: [string, string, string, number, number][] = [
+  // exchange, root, description, pricescale, minmov
+  ["CME_MINI", "ES", "E-mini S&P 500 Futures", 100, 25],
+  ["CME_MINI", "NQ", "E-mini Nasdaq-100 Futures", 100, 25],
+  ["CME_MINI", "MES", "Micro E-mini S&P 500 Futures", 100, 25],
+  ["CME", "6E", "Euro FX Futures", 100000, 5],
+  ["CME", "LE", "Live Cattle Futures", 1000, 25],
+  ["CBOT", "ZC", "Corn Futures", 400, 1],
+  ["CBOT", "ZN", "10 Year T-Note Futures", 640, 1],
+  ["CBOT", "YM", "E-mini Dow Futures", 1, 1],
+  ["COMEX", "GC", "Gold Futures", 10, 1],
+  ["COMEX", "SI", "Silver Futures", 1000, 5],
+  ["NYMEX", "CL", "Crude Oil Futures", 100, 1],
+  ["NYMEX", "NG", "Henry Hub Natural Gas Futures", 1000, 1],
+  ["ICEUS", "KC", "Coffee C Futures", 100, 5],
+  ["ICEUS", "SB", "Sugar No. 11 Futures", 100, 1],
+  ["EUREX", "FDAX", "DAX Futures", 1, 1],
+  ["EUREX", "FGBL", "Euro-Bund Futures", 100, 1],
+];
+const MONTHS = "FGHJKMNQUVXZ";
+const CURRENCIES = [
+  "EUR",
+  "USD",
+  "JPY",
+  "GBP",
+  "AUD",
+  "CAD",
+  "CHF",
+  "NZD",
+  "SEK",
+  "NOK",
+  "MXN",
+  "ZAR",
+];
+
+function buildUniverse(): Map<string, Body> {
+  const u = new Map<string, Body>();
+  for (const exchange of CRYPTO_EXCHANGES) {
+    const sparse = exchange === "OKX" || exchange === "BITGET";
+    for (const base of CRYPTO_BASES) {
+      for (const quote of ["USDT", "USDC"]) {
+        const h = hash(`${exchange}${base}${quote}`);
+        const pricescale = 10 ** (1 + (h % 7));
+        const name = CRYPTO_NAMES[base] ?? base;
+        for (const perp of [false, true]) {
+          u.set(`${exchange}:${base}${quote}${perp ? ".P" : ""}`, {
+            pricescale,
+            minmov: 1,
+            minmove2: 0,
+            currency: quote,
+            base_currency: base,
+            exchange,
+            type: perp ? "swap" : "spot",
+            subtype: perp ? null : "crypto",
+            description: perp ? `${base}${quote} Perpetual Contract` : `${name} / ${quote}`,
+            sector: null,
+            industry: null,
+            country: null,
+            root: perp ? base : null,
+            expiration: null,
+            contract_type: perp ? "perpetual" : null,
+            timezone: sparse ? null : "Etc/UTC",
+            session: sparse ? null : "24x7",
+          });
+        }
+      }
+    }
+  }
+  const equity = (
+    exchange: string,
+    ticker: string,
+    description: string,
+    sector: string,
+    industry: string,
+  ) => {
+    const fund = /Trust|ETF|Shares/.test(description);
+    u.set(`${exchange}:${ticker}`, {
+      pricescale: 100,
+      minmov: 1,
+      minmove2: 0,
+      currency: "USD",
+      base_currency: null,
+      exchange,
+      type: fund ? "fund" : "stock",
+      subtype: fund ? "etf" : "common",
+      description,
+      sector,
+      industry,
+      country: "United States",
+      root: null,
+      expiration: null,
+      contract_type: null,
+      timezone: "America/New_York",
+      session: "0930-1600",
+    });
+  };
+  for (const [exchange, ticker, description, sector, industry] of EQUITIES) {
+    equity(exchange, ticker, description, sector, industry);
+  }
+  const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const equityExchanges = ["NASDAQ", "NYSE", "AMEX"];
+  for (let i = 0; i < 1500; i++) {
+    // Synthetic tickers end in Q (no real words), e.g. "BKQ", "BKDQ".
+    const ticker = letters[i % 26] + letters[Math.floor(i / 26) % 26] +
+      (i >= 676 ? letters[Math.floor(i / 676)] : "") + "Q";
+    const exchange = equityExchanges[i % 3];
+    if (u.has(`${exchange}:${ticker}`)) continue;
+    const [sector, industry] = SECTORS[hash(ticker) % SECTORS.length];
+    equity(exchange, ticker, `${ticker} Holdings Corp.`, sector, industry);
+  }
+  for (const [exchange, root, description, pricescale, minmov] of FUTURES) {
+    const contracts = [
+      "1!",
+      "2!",
+      ...[2026, 2027].flatMap((y) => [...MONTHS].map((m) => `${m}${y}`)),
+    ];
+    for (const suffix of contracts) {
+      const continuous = suffix.endsWith("!");
+      u.set(`${exchange}:${root}${suffix}`, {
+        pricescale,
+        minmov,
+        minmove2: 0,
+        currency: exchange === "EUREX" ? "EUR" : "USD",
+        base_currency: null,
+        exchange,
+        type: "futures",
+        subtype: continuous ? "continuous" : null,
+        description: continuous
+          ? `${description} (continuous: ${suffix})`
+          : `${description} ${suffix}`,
+        sector: null,
+        industry: null,
+        country: null,
+        root,
+        expiration: continuous ? null : 20260000 + MONTHS.indexOf(suffix[0]) * 100 + 15,
+        contract_type: continuous ? "continuous" : "single",
+        timezone: exchange === "EUREX"
+          ? "Europe/Berlin"
+          : exchange === "ICEUS"
+          ? "America/New_York"
+          : "America/Chicago",
+        session: "1700-1600",
+      });
+    }
+  }
+  for (const exchange of ["FX_IDC", "OANDA", "FOREX"]) {
+    for (const a of CURRENCIES) {
+      for (const b of CURRENCIES) {
+        if (a === b) continue;
+        const jpy = b === "JPY";
+        u.set(`${exchange}:${a}${b}`, {
+          pricescale: jpy ? 1000 : 100000,
+          minmov: 1,
+          minmove2: 0,
+          currency: b,
+          base_currency: a,
+          exchange,
+          type: "forex",
+          subtype: null,
+          description: `${a} / ${b}`,
+          sector: null,
+          industry: null,
+          country: null,
+          root: null,
+          expiration: null,
+          contract_type: null,
+          timezone: exchange === "FX_IDC" ? null : "America/New_York",
+          session: exchange === "FX_IDC" ? null : "1700-1700",
+        });
+      }
+    }
+  }
+  return u;
+}
+
+let universe: Map<string, Body> | undefined;
+
+/**
+ * Every symbol the mirror knows, sorted; optionally only some exchanges.
+ *
+ * @example
+ * ```ts
+ * import { mirrorSymbols } from "./mirror.ts";
+ * mirrorSymbols().length > 2000;          // true
+ * mirrorSymbols(["BINANCE"]).slice(0, 1); // ["BINANCE:1INCHUSDC"]
+ * ```
+ */
+export function mirrorSymbols(exchanges?: readonly string[]): string[] {
+  universe ??= buildUniverse();
+  const all = [...universe.keys()].sort();
+  return exchanges ? all.filter((s) => exchanges.includes(s.slice(0, s.indexOf(":")))) : all;
+}
+
+/**
+ * The body the mirror answers for a symbol (at a revision), or null when it
+ * does not know it.
+ *
+ * @example
+ * ```ts
+ * import { mirrorBody } from "./mirror.ts";
+ * mirrorBody("NASDAQ:AAPL")?.description; // "Apple Inc."
+ * ```
+ */
+export function mirrorBody(symbol: string, revision = 0): Body | null {
+  universe ??= buildUniverse();
+  const body = universe.get(symbol);
+  if (!body) return null;
+  if (revision === 0) return body;
+  const changedAt = 1 + (hash(symbol) % 10);
+  if (changedAt > revision) return body;
+  return { ...body, description: `${body.description} (rev ${revision})` };
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+function dice(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function emptyStats(): MirrorStats {
+  return {
+    requests: 0,
+    byStatus: {},
+    status429: 0,
+    hangs: 0,
+    inFlight: 0,
+    peakInFlight: 0,
+    perSymbol: {},
+  };
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+
+/**
+ * Starts a mirror on 127.0.0.1; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { startMirror } from "./mirror.ts";
+ * const mirror = startMirror({ rate: 5 });
+ * await mirror.close();
+ * ```
+ */
+export function startMirror(initial: MirrorOptions = {}): Mirror {
+  let options: MirrorOptions = { ...initial };
+  let random = dice(options.seed ?? 1);
+  let stats = emptyStats();
+  let tokens = options.burst ?? Math.max(1, options.rate ?? 1);
+  let lastRefill = performance.now();
+  const closing = new AbortController();
+
+  const retryAfterHeader = (seconds: number): string =>
+    options.retryAfter === "date"
+      ? new Date(Date.now() + seconds * 1000).toUTCString()
+      : String(seconds);
+
+  const count = (status: number) => {
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+    if (status === 429) stats.status429++;
+  };
+
+  const delay = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+
+  function takeToken(): number {
+    // Answers 0 when a token was taken, else the seconds until one is due.
+    if (!options.rate) return 0;
+    const burst = options.burst ?? Math.max(1, options.rate);
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * options.rate);
+    lastRefill = now;
+    if (tokens >= 1) {
+      tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - tokens) / options.rate));
+  }
+
+  async function handle(request: Request): Promise<Response> {
+    // request.signal is not used: Deno's legacy semantics abort it on success.
+    const url = new URL(request.url);
+    if (url.pathname === "/__stats") return json(stats);
+    if (url.pathname === "/__symbols") return json(mirrorSymbols());
+    if (url.pathname !== "/symbol") return json({ error: "no such endpoint" }, 404);
+
+    stats.requests++;
+    const requestNo = stats.requests;
+    const symbol = url.searchParams.get("symbol") ?? "";
+    const attempt = (stats.perSymbol[symbol] = (stats.perSymbol[symbol] ?? 0) + 1);
+    stats.inFlight++;
+    stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
+    try {
+      if (options.maxInFlight !== undefined && stats.inFlight > options.maxInFlight) {
+        count(429);
+        return json({ error: "too many requests in flight" }, 429, {
+          "retry-after": retryAfterHeader(1),
+        });
+      }
+      const wait = takeToken();
+      if (wait > 0) {
+        count(429);
+        return json({ error: "rate limited" }, 429, { "retry-after": retryAfterHeader(wait) });
+      }
+      const signal = closing.signal;
+      await delay((options.latencyMs ?? 0) + random() * (options.jitterMs ?? 0), signal);
+
+      let fault = options.fault?.({ symbol, request: requestNo, attempt });
+      if (!fault) {
+        const roll = random();
+        let edge = 0;
+        if (roll < (edge += options.rate403 ?? 0)) fault = { kind: "status", status: 403 };
+        else if (roll < (edge += options.rate5xx ?? 0)) fault = { kind: "status", status: 502 };
+        else if (roll < (edge += options.rateMalformed ?? 0)) fault = { kind: "malformed" };
+        else if (roll < (edge += options.rateHang ?? 0)) fault = { kind: "hang" };
+      }
+      if (fault?.kind === "hang") {
+        stats.hangs++;
+        // Until the mirror closes or hangMs passes; the client gives up first.
+        await delay(options.hangMs ?? 30_000, signal);
+        count(504);
+        return json({ error: "hung" }, 504);
+      }
+      if (fault?.kind === "status") {
+        count(fault.status);
+        const headers: Record<string, string> = fault.retryAfter
+          ? { "retry-after": fault.retryAfter }
+          : {};
+        return json({ error: `injected ${fault.status}` }, fault.status, headers);
+      }
+      if (fault?.kind === "malformed") {
+        count(200);
+        return new Response('{"pricescale": 100, "minmov": 1, "ty', {
+          headers: { "content-type": "application/json" },
+        });
+      }
+      if (fault?.kind === "body") {
+        count(200);
+        return json(fault.body);
+      }
+      const override = options.overrides?.[symbol];
+      if (override === "not-found") {
+        count(404);
+        return json({ error: "symbol not found" }, 404);
+      }
+      const body = override ?? mirrorBody(symbol, options.revision ?? 0);
+      if (!body) {
+        count(404);
+        return json({ error: "symbol not found" }, 404);
+      }
+      const fields = url.searchParams.get("fields")?.split(",");
+      const answer = fields ? Object.fromEntries(fields.map((f) => [f, body[f] ?? null])) : body;
+      count(200);
+      return json(answer);
+    } finally {
+      // Decremented before the response leaves, so a client that sees the
+      // answer can never be counted twice.
+      stats.inFlight--;
+    }
+  }
+
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
+    handle,
+  );
+  const close = async () => {
+    closing.abort();
+    await server.shutdown();
+  };
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    get stats() {
+      return stats;
+    },
+    configure(changes) {
+      options = { ...options, ...changes };
+      if (changes.seed !== undefined) random = dice(changes.seed);
+      if (changes.rate !== undefined || changes.burst !== undefined) {
+        tokens = options.burst ?? Math.max(1, options.rate ?? 1);
+        lastRefill = performance.now();
+      }
+    },
+    resetStats() {
+      stats = emptyStats();
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      port: { type: "string", default: "8787" },
+      "latency-ms": { type: "string", default: "0" },
+      "jitter-ms": { type: "string", default: "0" },
+      "max-in-flight": { type: "string" },
+      rate: { type: "string" },
+      burst: { type: "string" },
+      "rate-403": { type: "string" },
+      "rate-5xx": { type: "string" },
+      "rate-malformed": { type: "string" },
+      "rate-hang": { type: "string" },
+    },
+  });
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const mirror = startMirror({
+    port: num(values.port),
+    latencyMs: num(values["latency-ms"]),
+    jitterMs: num(values["jitter-ms"]),
+    maxInFlight: num(values["max-in-flight"]),
+    rate: num(values.rate),
+    burst: num(values.burst),
+    rate403: num(values["rate-403"]),
+    rate5xx: num(values["rate-5xx"]),
+    rateMalformed: num(values["rate-malformed"]),
+    rateHang: num(values["rate-hang"]),
+  });
+  console.log(mirror.url);
+  const stop = async () => {
+    await mirror.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
