@@ -1,0 +1,175 @@
+/**
+ * Replacing a file so that readers see the old version or the new one, never
+ * a mix, whatever instant the process dies at.
+ *
+ * {@linkcode atomicReplace} has a writer fill a temp file in the target's
+ * folder (same filesystem, so the rename is atomic), then:
+ * 1. fsyncs the temp file (its bytes are on disk before its name is);
+ * 2. keeps the version being replaced as `<target>.bak` (a hard link, so
+ *    no copy; itself swapped in by rename);
+ * 3. renames the temp file over the target;
+ * 4. fsyncs the folder (the rename itself survives a power cut).
+ *
+ * On any failure the temp file is removed and the target is untouched.
+ * {@linkcode prepareReplace} splits this in two (write + fsync, then
+ * commit), so several files can all be written before any is replaced.
+ *
+ * Guarantees: atomic replacement and durability on POSIX local filesystems.
+ * Not guaranteed: on network filesystems without atomic rename; if the
+ * process is killed (SIGKILL) mid-write a temp file named
+ * `.<target>.<pid>.<random>.tmp` may stay behind, which
+ * {@linkcode removeStaleTemps} clears (call it only while holding the lock).
+ * It does not lock: callers serialise writers themselves (lib/lock.ts).
+ *
+ * @example
+ * ```ts
+ * import { atomicReplace } from "./atomic.ts";
+ * await atomicReplace("/p/data/symbols.parquet", async (tmp) => {
+ *   await Deno.writeTextFile(tmp, "new content");
+ * }, { backup: true });
+ * ```
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+
+/** Options for {@linkcode atomicReplace}. */
+export interface AtomicOptions {
+  /** Keep the replaced version as `<target>.bak` (default false). */
+  backup?: boolean;
+}
+
+const TEMP_RE = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * The temp path for `target`: hidden, in the same folder, unique per call.
+ *
+ * @example
+ * ```ts
+ * import { tempPathFor } from "./atomic.ts";
+ * tempPathFor("/p/symbols.parquet"); // "/p/.symbols.parquet.4242.1a2b3c4d.tmp"
+ * ```
+ */
+export function tempPathFor(target: string): string {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(16).padStart(8, "0");
+  return join(dirname(target), `.${basename(target)}.${Deno.pid}.${random}.tmp`);
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  using file = await Deno.open(path, { read: true });
+  await file.sync();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** A written, fsynced temp file waiting to replace its target. */
+export interface PreparedReplace {
+  /** The temp file's path. */
+  readonly temp: string;
+  /** Backs up the target (if asked), renames the temp over it, fsyncs the folder. */
+  commit(): Promise<void>;
+  /** Removes the temp file; the target stays as it was. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Steps 0-1 of the module doc: has `write` fill a temp file and fsyncs it,
+ * without touching the target yet, so that several files can be prepared
+ * first and committed together. On failure the temp file is removed.
+ *
+ * @example
+ * ```ts
+ * import { prepareReplace } from "./atomic.ts";
+ * const a = await prepareReplace("/p/a.parquet", (tmp) => Deno.writeTextFile(tmp, "a"));
+ * const b = await prepareReplace("/p/b.parquet", (tmp) => Deno.writeTextFile(tmp, "b"));
+ * await a.commit();
+ * await b.commit();
+ * ```
+ */
+export async function prepareReplace(
+  target: string,
+  write: (tempPath: string) => Promise<void>,
+  options: AtomicOptions = {},
+): Promise<PreparedReplace> {
+  const temp = tempPathFor(target);
+  const discard = () => Deno.remove(temp).catch(() => {});
+  try {
+    await write(temp);
+    await fsyncPath(temp);
+  } catch (err) {
+    await discard();
+    throw err;
+  }
+  return {
+    temp,
+    discard,
+    async commit() {
+      try {
+        if (options.backup && (await exists(target))) {
+          const backupTemp = tempPathFor(`${target}.bak`);
+          try {
+            await Deno.link(target, backupTemp);
+          } catch {
+            // No hard links here (some filesystems): copy instead.
+            await Deno.copyFile(target, backupTemp);
+            await fsyncPath(backupTemp);
+          }
+          await Deno.rename(backupTemp, `${target}.bak`);
+        }
+        await Deno.rename(temp, target);
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+      await fsyncPath(dirname(target));
+    },
+  };
+}
+
+/**
+ * Replaces `target` with what `write` puts in the temp path it is given; see
+ * the module doc for the steps and guarantees.
+ *
+ * @example
+ * ```ts
+ * import { atomicReplace } from "./atomic.ts";
+ * await atomicReplace("/p/x.json", (tmp) => Deno.writeTextFile(tmp, "{}"));
+ * ```
+ */
+export async function atomicReplace(
+  target: string,
+  write: (tempPath: string) => Promise<void>,
+  options: AtomicOptions = {},
+): Promise<void> {
+  await (await prepareReplace(target, write, options)).commit();
+}
+
+/**
+ * Removes temp files that crashed writers left beside `target`. Safe only
+ * while holding the lock that serialises writers of `target`.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * const removed = await removeStaleTemps("/p/data/symbols.parquet"); // e.g. 1
+ * ```
+ */
+export async function removeStaleTemps(target: string): Promise<number> {
+  const prefixes = [`.${basename(target)}.`, `.${basename(target)}.bak.`];
+  let removed = 0;
+  for await (const entry of Deno.readDir(dirname(target))) {
+    if (!entry.isFile || !TEMP_RE.test(entry.name)) continue;
+    if (!prefixes.some((p) => entry.name.startsWith(p))) continue;
+    await Deno.remove(join(dirname(target), entry.name)).catch(() => {});
+    removed++;
+  }
+  return removed;
+}

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { atomicReplace, prepareReplace, removeStaleTemps, tempPathFor } from "../lib/atomic.ts";
+import { tempProject } from "./support/tmp.ts";
+
+async function listing(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("the target is replaced with what the writer wrote, temp file gone", async () => {
+  await using project = await tempProject();
+  const target = await project.write("x.json", "old");
+  await atomicReplace(target, (temp) => Deno.writeTextFile(temp, "new"));
+  assert.equal(await Deno.readTextFile(target), "new");
+  assert.deepEqual(await listing(project.dir), ["x.json"]);
+});
+
+Deno.test("the temp file is hidden, in the same folder, and unique", () => {
+  const a = tempPathFor("/p/data/symbols.parquet");
+  const b = tempPathFor("/p/data/symbols.parquet");
+  assert.match(a, new RegExp(`^/p/data/\\.symbols\\.parquet\\.${Deno.pid}\\.[0-9a-f]{8}\\.tmp$`));
+  assert.notEqual(a, b);
+});
+
+Deno.test("with backup, the replaced version becomes <target>.bak", async () => {
+  await using project = await tempProject();
+  const target = await project.write("symbols.parquet", "v1");
+  await atomicReplace(target, (temp) => Deno.writeTextFile(temp, "v2"), { backup: true });
+  await atomicReplace(target, (temp) => Deno.writeTextFile(temp, "v3"), { backup: true });
+  assert.equal(await Deno.readTextFile(target), "v3");
+  assert.equal(await Deno.readTextFile(`${target}.bak`), "v2");
+  assert.deepEqual(await listing(project.dir), ["symbols.parquet", "symbols.parquet.bak"]);
+});
+
+Deno.test("a first write creates the target and no backup", async () => {
+  await using project = await tempProject();
+  const target = `${project.dir}/symbols.parquet`;
+  await atomicReplace(target, (temp) => Deno.writeTextFile(temp, "v1"), { backup: true });
+  assert.deepEqual(await listing(project.dir), ["symbols.parquet"]);
+});
+
+Deno.test("a writer failing half-way (disk full) leaves the old file intact and no temp", async () => {
+  await using project = await tempProject();
+  const target = await project.write("symbols.parquet", "precious");
+  await assert.rejects(
+    () =>
+      atomicReplace(target, async (temp) => {
+        await Deno.writeTextFile(temp, "half a fi");
+        throw new Deno.errors.WriteZero("No space left on device (os error 28)");
+      }, { backup: true }),
+    /No space left/,
+  );
+  assert.equal(await Deno.readTextFile(target), "precious");
+  assert.deepEqual(await listing(project.dir), ["symbols.parquet"]);
+});
+
+Deno.test("a failing rename leaves the target intact and no temp", async () => {
+  await using project = await tempProject();
+  const target = `${project.dir}/taken`;
+  await Deno.mkdir(`${target}/non-empty`, { recursive: true }); // rename over a non-empty dir fails
+  await assert.rejects(() => atomicReplace(target, (temp) => Deno.writeTextFile(temp, "x")));
+  assert.deepEqual(await listing(project.dir), ["taken"]);
+});
+
+Deno.test("removeStaleTemps clears crashed writers' temp files and nothing else", async () => {
+  await using project = await tempProject();
+  const target = await project.write("symbols.parquet", "x");
+  await project.write(".symbols.parquet.123.0a1b2c3d.tmp", "crashed");
+  await project.write(".symbols.parquet.bak.123.0a1b2c3d.tmp", "crashed");
+  await project.write(".exchanges.parquet.123.0a1b2c3d.tmp", "someone else's");
+  await project.write("symbols.parquet.lock", "{}");
+  assert.equal(await removeStaleTemps(target), 2);
+  assert.deepEqual(await listing(project.dir), [
+    ".exchanges.parquet.123.0a1b2c3d.tmp",
+    "symbols.parquet",
+    "symbols.parquet.lock",
+  ]);
+});
+
+Deno.test("prepared replacements touch nothing until committed; discard removes the temp", async () => {
+  await using project = await tempProject();
+  const a = await project.write("a", "a1");
+  const b = await project.write("b", "b1");
+  const pa = await prepareReplace(a, (temp) => Deno.writeTextFile(temp, "a2"), { backup: true });
+  const pb = await prepareReplace(b, (temp) => Deno.writeTextFile(temp, "b2"));
+  assert.deepEqual([await Deno.readTextFile(a), await Deno.readTextFile(b)], ["a1", "b1"]);
+  await pa.commit();
+  await pb.discard();
+  assert.deepEqual([await Deno.readTextFile(a), await Deno.readTextFile(b)], ["a2", "b1"]);
+  assert.deepEqual(await listing(project.dir), ["a", "a.bak", "b"]);
+});
