@@ -1,0 +1,309 @@
+/**
+ * A lock file that loses no update: `<catalog>.lock`.
+ *
+ * The lock is made with `Deno.open(path, { createNew: true })` and holds its
+ * owner as JSON (pid, host, start time, tool and version, a random token).
+ * The holder also keeps an exclusive kernel lock (flock) on the file for as
+ * long as it lives; the kernel drops that lock when the process dies, even
+ * by SIGKILL. That is how waiters tell a live holder from a dead one without
+ * probing pids (which get reused) or needing --allow-run.
+ *
+ * Promises:
+ * - Mutual exclusion: a process owns the lock only while it holds the flock
+ *   on the inode that the lock path names. Taking over a stale lock means
+ *   taking that flock, so two waiters can never both win; a waiter whose
+ *   inode was unlinked or replaced meanwhile starts over.
+ * - Stale locks are taken over promptly: a lock whose flock is free and whose
+ *   owner is on this host (or unreadable) is dead. A lock owned by another
+ *   host (a shared folder) is taken over only once its lease has expired:
+ *   the holder refreshes the file's mtime every `leaseMs / 3`.
+ * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
+ *   an {@linkcode IngestError} naming the holder.
+ * - `release()` unlinks the file (only if it is still ours) and closes it;
+ *   it is idempotent. Callers release on success, error and signals.
+ *
+ * Not promised: exclusion on filesystems where flock is a no-op, against
+ * writers that ignore the lock, or for a holder that is alive but hung (it is
+ * never robbed; stop it to free the lock).
+ *
+ * @example
+ * ```ts
+ * import { acquireLock } from "./lock.ts";
+ * await using lock = await acquireLock("/p/data/symbols.parquet.lock", { timeoutMs: 60_000 });
+ * // ... re-read, merge, write ...
+ * ```
+ *
+ * @module
+ */
+import { z } from "zod";
+import { IngestError } from "./errors.ts";
+import { TOOL_NAME, VERSION } from "./version.ts";
+
+/** Who holds a lock. */
+export interface LockOwner {
+  pid: number;
+  host: string;
+  started_at: string;
+  tool: string;
+  version: string;
+  token: string;
+}
+
+const ownerSchema = z.object({
+  pid: z.number().int(),
+  host: z.string(),
+  started_at: z.string(),
+  tool: z.string(),
+  version: z.string(),
+  token: z.string(),
+});
+
+/** Options for {@linkcode acquireLock}. */
+export interface LockOptions {
+  /** Give up after waiting this long (0 = one try). */
+  timeoutMs: number;
+  /** Lease of a lock owned by another host (default 30 s). */
+  leaseMs?: number;
+  /** Told about waiting and take-overs. */
+  onEvent?: (message: string) => void;
+  /** Stops waiting. */
+  signal?: AbortSignal;
+}
+
+/** A held lock. */
+export interface Lock extends AsyncDisposable {
+  readonly path: string;
+  readonly owner: LockOwner;
+  /** True when we took over a stale lock (a dead or expired owner). */
+  readonly tookOver: boolean;
+  /** That stale lock's owner, when its record was readable. */
+  readonly previousOwner: LockOwner | null;
+  /** Releases the lock; safe to call twice. */
+  release(): Promise<void>;
+  /** Releases synchronously (for exit paths). */
+  releaseSync(): void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+function describeOwner(owner: LockOwner | null): string {
+  if (!owner) return "an unknown process";
+  return `pid ${owner.pid} on ${owner.host} (${owner.tool} ${owner.version}, since ${owner.started_at})`;
+}
+
+async function readOwner(file: Deno.FsFile): Promise<LockOwner | null> {
+  try {
+    await file.seek(0, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(4096);
+    const n = await file.read(buffer);
+    if (!n) return null;
+    const parsed = ownerSchema.safeParse(JSON.parse(decoder.decode(buffer.subarray(0, n))));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readOwnerAt(path: string): Promise<LockOwner | null> {
+  try {
+    using file = await Deno.open(path, { read: true });
+    return await readOwner(file);
+  } catch {
+    return null;
+  }
+}
+
+async function writeOwner(file: Deno.FsFile, owner: LockOwner): Promise<void> {
+  await file.truncate(0);
+  await file.seek(0, Deno.SeekMode.Start);
+  const bytes = encoder.encode(JSON.stringify(owner) + "\n");
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  await file.sync();
+}
+
+/** True when `path` names the inode `file` has open. */
+async function stillNamed(path: string, file: Deno.FsFile): Promise<boolean> {
+  try {
+    const [byPath, byFile] = await Promise.all([Deno.stat(path), file.stat()]);
+    return byPath.ino === byFile.ino && byPath.dev === byFile.dev;
+  } catch {
+    return false;
+  }
+}
+
+type Attempt =
+  | { kind: "acquired"; file: Deno.FsFile; tookOver: boolean; previous: LockOwner | null }
+  | { kind: "held"; owner: LockOwner | null }
+  | { kind: "retry" };
+
+async function tryAcquire(path: string, me: LockOwner, leaseMs: number): Promise<Attempt> {
+  let file: Deno.FsFile;
+  let created = true;
+  try {
+    file = await Deno.open(path, { createNew: true, read: true, write: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    created = false;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch (openErr) {
+      if (openErr instanceof Deno.errors.NotFound) return { kind: "retry" };
+      throw openErr;
+    }
+  }
+  let keep = false;
+  try {
+    if (!(await file.tryLock(true))) {
+      if (created) return { kind: "retry" }; // a waiter judged our empty file stale: it won
+      return { kind: "held", owner: await readOwner(file) };
+    }
+    if (!(await stillNamed(path, file))) return { kind: "retry" }; // released meanwhile
+    let previous: LockOwner | null = null;
+    if (!created) {
+      previous = await readOwner(file);
+      if (previous && previous.host !== me.host) {
+        const age = Date.now() - (await file.stat()).mtime!.getTime();
+        if (age < leaseMs) return { kind: "held", owner: previous };
+      }
+    }
+    await writeOwner(file, me);
+    keep = true;
+    return { kind: "acquired", file, tookOver: !created, previous };
+  } finally {
+    if (!keep) file.close();
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+/**
+ * Acquires the lock at `path`, waiting up to `options.timeoutMs`; see the
+ * module doc.
+ *
+ * @example
+ * ```ts
+ * import { acquireLock } from "./lock.ts";
+ * const lock = await acquireLock("/p/symbols.parquet.lock", { timeoutMs: 5_000 });
+ * await lock.release();
+ * ```
+ */
+export async function acquireLock(path: string, options: LockOptions): Promise<Lock> {
+  const leaseMs = options.leaseMs ?? 30_000;
+  const me: LockOwner = {
+    pid: Deno.pid,
+    host: hostName(),
+    started_at: new Date().toISOString(),
+    tool: TOOL_NAME,
+    version: VERSION,
+    token: crypto.randomUUID(),
+  };
+  const deadline = Date.now() + options.timeoutMs;
+  let delay = 25;
+  let announced = false;
+  for (;;) {
+    const attempt = await tryAcquire(path, me, leaseMs);
+    if (attempt.kind === "acquired") {
+      if (attempt.tookOver) {
+        options.onEvent?.(`took over a stale lock from ${describeOwner(attempt.previous)}`);
+      }
+      return held(path, me, attempt.file, attempt.tookOver, attempt.previous, leaseMs);
+    }
+    if (attempt.kind === "held") {
+      if (Date.now() >= deadline) {
+        throw new IngestError(
+          "lock",
+          `catalog is locked by ${
+            describeOwner(attempt.owner)
+          }; gave up after ${options.timeoutMs} ms`,
+          `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
+        );
+      }
+      if (!announced) {
+        options.onEvent?.(`waiting for the catalog lock held by ${describeOwner(attempt.owner)}`);
+        announced = true;
+      }
+      const remaining = Math.max(0, deadline - Date.now());
+      await sleep(Math.min(remaining, delay * (0.5 + Math.random())), options.signal);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
+function held(
+  path: string,
+  owner: LockOwner,
+  file: Deno.FsFile,
+  tookOver: boolean,
+  previousOwner: LockOwner | null,
+  leaseMs: number,
+): Lock {
+  let released = false;
+  // Refresh the lease (mtime) while we work, for waiters on other hosts.
+  const refresher = setInterval(() => {
+    const now = new Date();
+    file.utime(now, now).catch(() => {});
+  }, Math.max(100, leaseMs / 3));
+  Deno.unrefTimer(refresher);
+
+  const releaseSync = () => {
+    if (released) return;
+    released = true;
+    clearInterval(refresher);
+    try {
+      const byPath = Deno.statSync(path);
+      const byFile = file.statSync();
+      if (byPath.ino === byFile.ino && byPath.dev === byFile.dev) Deno.removeSync(path);
+    } catch {
+      // Already gone: nothing to unlink.
+    }
+    try {
+      file.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  return {
+    path,
+    owner,
+    tookOver,
+    previousOwner,
+    release: () => Promise.resolve(releaseSync()),
+    releaseSync,
+    [Symbol.asyncDispose]: () => Promise.resolve(releaseSync()),
+  };
+}
+
+/**
+ * The current owner recorded in a lock file, if any (for messages and tests).
+ *
+ * @example
+ * ```ts
+ * import { lockOwner } from "./lock.ts";
+ * (await lockOwner("/p/symbols.parquet.lock"))?.pid;
+ * ```
+ */
+export function lockOwner(path: string): Promise<LockOwner | null> {
+  return readOwnerAt(path);
+}

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { IngestError } from "../lib/errors.ts";
+import { acquireLock, lockOwner } from "../lib/lock.ts";
+import { VERSION } from "../lib/version.ts";
+import { REPO_ROOT } from "../tools/permissions.ts";
+import { tempProject } from "./support/tmp.ts";
+
+const HOLDER = join(REPO_ROOT, "tests/support/hold_lock.ts");
+
+function holder(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", "-A", HOLDER, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+/** Starts a child that holds the lock; resolves once it has it. */
+async function heldByChild(path: string, holdMs: number) {
+  const child = holder([path, String(holdMs)]);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  assert.match(value ?? "", /^acquired \d+/);
+  reader.releaseLock();
+  return child;
+}
+
+Deno.test("the lock file is created with createNew and names its owner", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const lock = await acquireLock(path, { timeoutMs: 0 });
+  const owner = await lockOwner(path);
+  assert.equal(owner?.pid, Deno.pid);
+  assert.equal(owner?.host, hostname());
+  assert.equal(owner?.tool, "meta-ingest");
+  assert.equal(owner?.version, VERSION);
+  assert.ok(!Number.isNaN(Date.parse(owner?.started_at ?? "")));
+  assert.equal(lock.tookOver, false);
+  await lock.release();
+  await lock.release(); // idempotent
+  assert.equal(await Deno.stat(path).catch(() => null), null);
+});
+
+Deno.test("a waiter gives up after the timeout, naming the holder", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const child = await heldByChild(path, 3000);
+  const started = performance.now();
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 400 }),
+    (err) =>
+      err instanceof IngestError && err.kind === "lock" &&
+      err.message.includes(`catalog is locked by pid ${child.pid} on ${hostname()}`) &&
+      /gave up after 400 ms/.test(err.message),
+  );
+  assert.ok(performance.now() - started >= 390);
+  child.kill("SIGKILL");
+  await child.status;
+});
+
+Deno.test("a waiter gets the lock as soon as the holder releases it", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const child = await heldByChild(path, 300);
+  const lock = await acquireLock(path, { timeoutMs: 10_000 });
+  assert.equal(lock.tookOver, false);
+  assert.equal((await child.status).code, 0);
+  await lock.release();
+});
+
+Deno.test("a SIGKILLed holder's lock is taken over at once", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const child = await heldByChild(path, 60_000);
+  child.kill("SIGKILL");
+  await child.status;
+  assert.equal((await lockOwner(path))?.pid, child.pid, "the dead owner's file is still there");
+  const events: string[] = [];
+  const started = performance.now();
+  const lock = await acquireLock(path, { timeoutMs: 5_000, onEvent: (m) => events.push(m) });
+  assert.ok(performance.now() - started < 500, "promptly");
+  assert.equal(lock.tookOver, true);
+  assert.equal(lock.previousOwner?.pid, child.pid);
+  assert.match(events.join("\n"), new RegExp(`took over a stale lock from pid ${child.pid}`));
+  await lock.release();
+});
+
+Deno.test("a lock file left by a dead process (or empty) is stale", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      pid: 999999,
+      host: hostname(),
+      started_at: "2026-01-01T00:00:00Z",
+      tool: "meta-ingest",
+      version: "0.0.1",
+      token: "x",
+    }),
+  );
+  const lock = await acquireLock(path, { timeoutMs: 0 });
+  assert.equal(lock.previousOwner?.pid, 999999);
+  await lock.release();
+  await Deno.writeTextFile(path, "");
+  const again = await acquireLock(path, { timeoutMs: 0 });
+  assert.equal(again.tookOver, true);
+  assert.equal(again.previousOwner, null);
+  await again.release();
+});
+
+Deno.test("another host's lock is respected until its lease expires", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      pid: 1,
+      host: "some-other-host",
+      started_at: "2026-01-01T00:00:00Z",
+      tool: "meta-ingest",
+      version: "0.0.1",
+      token: "x",
+    }),
+  );
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 200, leaseMs: 10_000 }),
+    /locked by pid 1 on some-other-host/,
+  );
+  const old = new Date(Date.now() - 20_000);
+  await Deno.utime(path, old, old);
+  const lock = await acquireLock(path, { timeoutMs: 0, leaseMs: 10_000 });
+  assert.equal(lock.previousOwner?.host, "some-other-host");
+  await lock.release();
+});
+
+Deno.test("the holder refreshes its lease while it works", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const lock = await acquireLock(path, { timeoutMs: 0, leaseMs: 300 });
+  const first = (await Deno.stat(path)).mtime!.getTime();
+  await new Promise((resolve) => setTimeout(resolve, 450));
+  const later = (await Deno.stat(path)).mtime!.getTime();
+  assert.ok(later > first, `mtime ${first} -> ${later}`);
+  await lock.release();
+});
+
+Deno.test("release never removes a lock that is no longer ours", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const lock = await acquireLock(path, { timeoutMs: 0 });
+  await Deno.rename(path, `${path}.moved`);
+  await Deno.writeTextFile(path, "someone else");
+  await lock.release();
+  assert.equal(await Deno.readTextFile(path), "someone else");
+});
+
+Deno.test("eight processes contending (from a stale lock) never overlap", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const log = `${project.dir}/log.txt`;
+  // Start from a stale lock: every contender sees a dead owner at once.
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      pid: 999999,
+      host: hostname(),
+      started_at: "2026-01-01T00:00:00Z",
+      tool: "meta-ingest",
+      version: "0.0.1",
+      token: "x",
+    }),
+  );
+  const children = Array.from({ length: 8 }, () => holder([path, "5", log, "5"]));
+  const statuses = await Promise.all(children.map((c) => c.status));
+  assert.ok(statuses.every((s) => s.code === 0));
+  const lines = (await Deno.readTextFile(log)).trim().split("\n");
+  assert.equal(lines.length, 8 * 5 * 2);
+  for (let i = 0; i < lines.length; i += 2) {
+    const [enter, exit] = [lines[i].split(" "), lines[i + 1].split(" ")];
+    assert.deepEqual(
+      [enter[0], exit[0], enter[1]],
+      ["enter", "exit", exit[1]],
+      `overlap at line ${i}`,
+    );
+  }
+  assert.equal(await Deno.stat(path).catch(() => null), null, "no lock file left");
+});
