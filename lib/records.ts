@@ -5,14 +5,16 @@
  * {@linkcode CatalogRecord} (validated: `pricescale` and `minmov` positive
  * whole numbers, numeric strings accepted; `type` present) or a reason the
  * symbol fails; an invalid response never reaches the catalog. API values
- * are authoritative; the built-in exchange table only fills what the API
- * leaves null.
+ * are authoritative: the record keeps them (nulls included), and the
+ * built-in defaults travel beside it, to fill only what the API leaves null
+ * (and, at merge time, only where the catalog knows nothing better).
  *
  * @example
  * ```ts
  * import { toRecord } from "./records.ts";
  * const result = toRecord("BINANCE:BTCUSDT", { pricescale: 100, minmov: 1, type: "spot", currency: "USDT" });
- * // { ok: true, record: { symbol: "BINANCE:BTCUSDT", tick_size: 0.01, timezone: "UTC", session: "24x7", ... } }
+ * // { ok: true, record: { symbol: "BINANCE:BTCUSDT", tick_size: 0.01, timezone: null, ... },
+ * //   defaults: { base: "BTC", country: "Global", timezone: "UTC", session: "24x7" } }
  * ```
  *
  * @module
@@ -185,12 +187,45 @@ function baseOf(ticker: string, quote: string | null, profile: Profile): string 
   return bare.endsWith(quote) && bare.length > quote.length ? bare.slice(0, -quote.length) : null;
 }
 
+/** Built-in values for fields the API may leave null. */
+export interface RecordDefaults {
+  base: string | null;
+  country: string | null;
+  timezone: string | null;
+  session: string;
+}
+
 /** The outcome of validating one response. */
-export type RecordResult = { ok: true; record: CatalogRecord } | { ok: false; reason: string };
+export type RecordResult =
+  | { ok: true; record: CatalogRecord; defaults: RecordDefaults }
+  | { ok: false; reason: string };
+
+/**
+ * The record as a new catalog row shows it: API values, and the defaults
+ * where the API left a field null. (The merge puts a value the catalog
+ * already knows between the two.)
+ *
+ * @example
+ * ```ts
+ * import { applyDefaults, toRecord } from "./records.ts";
+ * const r = toRecord("OKX:BTCUSDT", { pricescale: 10, minmov: 1, type: "spot" });
+ * if (r.ok) applyDefaults(r.record, r.defaults).timezone; // "UTC"
+ * ```
+ */
+export function applyDefaults(record: CatalogRecord, defaults: RecordDefaults): CatalogRecord {
+  return {
+    ...record,
+    base: record.base ?? defaults.base,
+    country: record.country ?? defaults.country,
+    timezone: record.timezone ?? defaults.timezone,
+    session: record.session ?? defaults.session,
+  };
+}
 
 /**
  * Validates a parsed `/symbol` body for `symbol` and maps it to a catalog
- * record; see the module doc.
+ * record (API values, nulls kept) plus the defaults for what is null; see
+ * the module doc.
  *
  * @example
  * ```ts
@@ -207,7 +242,7 @@ export function toRecord(symbol: string, body: unknown): RecordResult {
   }
   const r = parsed.data;
   const { exchange, ticker } = splitSymbol(symbol);
-  const defaults = exchangeDefaults(exchange);
+  const known = exchangeDefaults(exchange);
   const type = r.type.toLowerCase();
   const profile = profileOf(type, exchange);
   const crypto24x7 = profile === "CRYPTO" &&
@@ -217,7 +252,7 @@ export function toRecord(symbol: string, body: unknown): RecordResult {
     record: {
       symbol,
       exchange,
-      base: r.base_currency ?? baseOf(ticker, r.currency, profile),
+      base: r.base_currency,
       quote: r.currency,
       type,
       subtype: r.subtype,
@@ -225,15 +260,21 @@ export function toRecord(symbol: string, body: unknown): RecordResult {
       description: r.description,
       sector: r.sector,
       industry: r.industry,
-      country: r.country ?? defaults?.country ?? null,
+      country: r.country,
       pricescale: r.pricescale,
       minmov: r.minmov,
       tick_size: r.minmov / r.pricescale,
       lot_size: r.lot_size,
       contract_size: r.contract_size,
-      timezone: r.timezone ?? defaults?.timezone ?? null,
-      session: r.session ?? (crypto24x7 ? "24x7" : "Unknown"),
+      timezone: r.timezone,
+      session: r.session,
       active: true,
+    },
+    defaults: {
+      base: baseOf(ticker, r.currency, profile),
+      country: known?.country ?? null,
+      timezone: known?.timezone ?? null,
+      session: crypto24x7 ? "24x7" : "Unknown",
     },
   };
 }

@@ -32,12 +32,18 @@
  */
 import { errorMessage } from "./errors.ts";
 import { pooledMap } from "./pool.ts";
-import { type CatalogRecord, isEmptyResponse, REQUESTED_FIELDS, toRecord } from "./records.ts";
+import {
+  type CatalogRecord,
+  isEmptyResponse,
+  type RecordDefaults,
+  REQUESTED_FIELDS,
+  toRecord,
+} from "./records.ts";
 import { TOOL_NAME, VERSION } from "./version.ts";
 
 /** What TradingView's answers for one symbol came to. */
 export type Answer =
-  | { kind: "fetched"; record: CatalogRecord }
+  | { kind: "fetched"; record: CatalogRecord; defaults: RecordDefaults }
   | { kind: "not-found"; reason: string }
   | { kind: "failed"; reason: string };
 
@@ -308,7 +314,7 @@ export class TradingViewClient {
     }
     const result = toRecord(symbol, parsed);
     if (!result.ok) return { kind: "failed", reason: result.reason };
-    return { kind: "fetched", record: result.record };
+    return { kind: "fetched", record: result.record, defaults: result.defaults };
   }
 }
 

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { isEmptyResponse, profileOf, toRecord } from "../lib/records.ts";
+import { applyDefaults, isEmptyResponse, profileOf, toRecord } from "../lib/records.ts";
 
 const crypto = { pricescale: 100, minmov: 1, type: "spot", currency: "USDT", base_currency: "BTC" };
 
+/** The record as a new catalog row would show it (defaults applied). */
 function record(symbol: string, body: Record<string, unknown>) {
   const result = toRecord(symbol, body);
   if (!result.ok) throw new Error(result.reason);
-  return result.record;
+  return applyDefaults(result.record, result.defaults);
 }
 
 function reason(symbol: string, body: unknown): string {
@@ -73,6 +74,26 @@ Deno.test("type is required", () => {
     reason("NASDAQ:AAPL", { pricescale: 100, minmov: 1, type: "  " }),
     /type is missing/,
   );
+});
+
+Deno.test("the record keeps the API's nulls; defaults travel beside it", () => {
+  const result = toRecord("BINANCE:BTCUSDT", {
+    pricescale: 100,
+    minmov: 1,
+    type: "spot",
+    currency: "USDT",
+  });
+  assert.ok(result.ok);
+  assert.deepEqual(
+    [result.record.base, result.record.timezone, result.record.session, result.record.country],
+    [null, null, null, null],
+  );
+  assert.deepEqual(result.defaults, {
+    base: "BTC",
+    country: "Global",
+    timezone: "UTC",
+    session: "24x7",
+  });
 });
 
 Deno.test("API values are authoritative; defaults fill only nulls", () => {

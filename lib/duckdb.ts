@@ -1,0 +1,70 @@
+/**
+ * A DuckDB instance that cannot reach past the catalog's folder.
+ *
+ * DuckDB's native addon bypasses Deno's permission checks, so DuckDB is
+ * sandboxed on its own: `allowed_directories` = the given folder,
+ * `enable_external_access=false` (no other files, no network, no extension
+ * downloads), `TimeZone=UTC` (timestamps never shift with the machine's
+ * zone), no spilling to disk, bounded threads and memory, and then
+ * `lock_configuration=true` so no later statement can undo any of it.
+ *
+ * @example
+ * ```ts
+ * import { openSandboxedDb } from "./duckdb.ts";
+ * await using db = await openSandboxedDb("/p/data/lakehouse");
+ * await db.connection.run("SELECT 42");
+ * ```
+ *
+ * @module
+ */
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+
+/** Resource bounds of the sandboxed instance. */
+export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
+
+/** An open, sandboxed in-memory database. */
+export interface SandboxedDb extends AsyncDisposable {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * Opens an in-memory DuckDB limited to `folder` (an absolute real path).
+ *
+ * @example
+ * ```ts
+ * import { openSandboxedDb } from "./duckdb.ts";
+ * const db = await openSandboxedDb("/p/data");
+ * db.close();
+ * ```
+ */
+export async function openSandboxedDb(folder: string): Promise<SandboxedDb> {
+  const instance = await DuckDBInstance.create(":memory:", {
+    ...DUCKDB_LIMITS,
+    autoload_known_extensions: "false",
+    autoinstall_known_extensions: "false",
+  });
+  const connection = await instance.connect();
+  const close = () => {
+    connection.closeSync();
+    instance.closeSync();
+  };
+  try {
+    // allowed_directories must be set before external access is switched off.
+    await connection.run("SET allowed_directories = [$1]", [
+      folder.endsWith("/") ? folder : `${folder}/`,
+    ]);
+    await connection.run("SET TimeZone = 'UTC'");
+    await connection.run("SET temp_directory = ''");
+    await connection.run("SET enable_external_access = false");
+    await connection.run("SET lock_configuration = true");
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return {
+    connection,
+    close,
+    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+  };
+}

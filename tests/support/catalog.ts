@@ -1,0 +1,76 @@
+/**
+ * Helpers for catalog tests: records from response bodies, merges as a run
+ * would do them, and reading Parquet files back with DuckDB.
+ *
+ * @module
+ */
+import { DuckDBInstance } from "@duckdb/node-api";
+import { Catalog, type FetchedRecord } from "../../lib/catalog.ts";
+import { toRecord } from "../../lib/records.ts";
+import { mirrorBody } from "../../tools/mirror.ts";
+
+/** A fetched record for `symbol`: the mirror's body with `changes` applied. */
+export function fetched(symbol: string, changes: Record<string, unknown> = {}): FetchedRecord {
+  const body = {
+    ...(mirrorBody(symbol) ?? { pricescale: 100, minmov: 1, type: "stock" }),
+    ...changes,
+  };
+  const result = toRecord(symbol, body);
+  if (!result.ok) throw new Error(result.reason);
+  return { record: result.record, defaults: result.defaults };
+}
+
+/** One merge as a run does it (load, plan, write if needed). */
+export async function mergeOnce(
+  path: string,
+  records: FetchedRecord[],
+  options: { notFound?: string[]; retireNotFound?: boolean; now?: Date } = {},
+) {
+  await using catalog = await Catalog.open(path);
+  await catalog.load();
+  const plan = await catalog.plan(records, options.notFound ?? [], {
+    retireNotFound: options.retireNotFound ?? false,
+  });
+  const wrote = await catalog.hasWork();
+  if (wrote) await catalog.write(options.now ?? new Date());
+  return { plan, wrote };
+}
+
+/** Runs a query with DuckDB (unsandboxed: test-side only) and returns plain rows. */
+export async function query(
+  sql: string,
+  params: string[] = [],
+): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  try {
+    const reader = params.length
+      ? await connection.runAndReadAll(sql, params)
+      : await connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]),
+      )
+    );
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** All rows of a catalog file, ordered by symbol and valid_from. */
+export function catalogRows(path: string): Promise<Record<string, unknown>[]> {
+  return query(
+    "SELECT *, CAST(valid_from AS VARCHAR) AS vf, CAST(valid_until AS VARCHAR) AS vu FROM read_parquet($1) ORDER BY symbol, valid_from NULLS FIRST",
+    [path],
+  );
+}
+
+/** Current rows of a catalog file, by symbol. */
+export async function currentRows(path: string): Promise<Map<string, Record<string, unknown>>> {
+  const rows = await query(
+    "SELECT * FROM read_parquet($1) WHERE valid_until IS NULL ORDER BY symbol",
+    [path],
+  );
+  return new Map(rows.map((r) => [r.symbol as string, r]));
+}
