@@ -2,7 +2,8 @@
  * meta-ingest: run-scoped TradingView metadata ingestion.
  *
  * Thin on purpose: parse the command line, run the job, print the report,
- * exit with its code (0 done, 3 partial, 1 failed, 2 usage error).
+ * exit with its code (0 done, 3 partial, 1 failed, 2 usage error; 130/143
+ * when interrupted by SIGINT/SIGTERM).
  *
  * @module
  */
@@ -12,6 +13,8 @@ import { runJob } from "./lib/job.ts";
 import { stderrLogger } from "./lib/log.ts";
 import { formatSummary } from "./lib/report.ts";
 import { TOOL_NAME, VERSION } from "./lib/version.ts";
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 async function main(args: string[]): Promise<number> {
   let command;
@@ -34,12 +37,27 @@ async function main(args: string[]): Promise<number> {
   }
   const options = command.options;
   const log = stderrLogger({ quiet: options.quiet });
-  const report = await runJob(options, { log });
+
+  // First signal: stop fetching, release the lock, report, exit 130/143 (a
+  // write already under way finishes first). Second signal: exit at once;
+  // the kernel drops our lock and the next run takes the stale file over.
+  const interrupted = new AbortController();
+  let signalled: string | undefined;
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (signalled) Deno.exit(SIGNAL_EXIT[signalled]);
+      signalled = name;
+      log.warn(`${name} received: stopping (send it again to exit at once)`);
+      interrupted.abort(name);
+    });
+  }
+
+  const report = await runJob(options, { log, signal: interrupted.signal });
   // A run refused before it had targets gets one line: the error.
   if (!report.error || report.requested > 0) log.info(formatSummary(report));
   if (report.error) log.error(report.error);
   if (options.json) console.log(JSON.stringify(report));
-  return report.exit_code;
+  return signalled ? SIGNAL_EXIT[signalled] : report.exit_code;
 }
 
 if (import.meta.main) {

@@ -1,9 +1,14 @@
 /**
- * One run, start to end: targets -> fetch -> lock -> merge -> write -> report.
+ * One run, start to end: targets -> fetch -> lock -> re-read -> merge ->
+ * write -> report.
  *
  * Promises: {@linkcode runJob} never throws for expected failures. It returns
  * the {@linkcode RunReport} with `exit_code` set (0, 1 or 3) and `error`
- * filled when the run failed, so `--json` always has a report to print.
+ * filled when the run failed, so `--json` always has a report to print. The
+ * lock is held only around re-read, merge and write (never during the
+ * fetch), so concurrent runs fetch in parallel and serialise their merges;
+ * each merge re-reads the newest catalog under the lock, so no run loses
+ * another's rows. Dry runs fetch and diff but take no lock and write nothing.
  *
  * @example
  * ```ts
@@ -18,14 +23,18 @@
  *
  * @module
  */
+import { dirname } from "node:path";
+import { removeStaleTemps } from "./atomic.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./candidates.ts";
+import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog.ts";
 import type { RunOptions } from "./cli.ts";
-import { describeError, IngestError } from "./errors.ts";
+import { describeError, errorMessage, IngestError } from "./errors.ts";
+import { acquireLock } from "./lock.ts";
 import type { Logger } from "./log.ts";
 import { projectRoot, resolveWritableInside } from "./paths.ts";
 import { startProgress } from "./progress.ts";
 import { emptyReport, outcomeCode, type RunReport } from "./report.ts";
-import { fetchAll, TradingViewClient } from "./tradingview.ts";
+import { fetchAll, type FetchOutcome, TradingViewClient } from "./tradingview.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -36,7 +45,18 @@ export interface JobDeps {
   signal?: AbortSignal;
 }
 
-async function resolveTargets(options: RunOptions, root: string): Promise<Targets> {
+/** Opens the catalog; DuckDB's addon is loaded only when a run needs it. */
+async function openCatalog(path: string): Promise<Catalog> {
+  const { Catalog } = await import("./catalog.ts");
+  return await Catalog.open(path);
+}
+
+async function resolveTargets(
+  options: RunOptions,
+  root: string,
+  catalogPath: string,
+  catalogFolderExists: boolean,
+): Promise<Targets> {
   const source = options.source;
   switch (source.kind) {
     case "candidates-file":
@@ -46,8 +66,30 @@ async function resolveTargets(options: RunOptions, root: string): Promise<Target
       });
     case "symbols":
       return normalizeTargets(source.list, { defaultExchange: options.defaultExchange });
-    case "from-catalog":
-      throw new IngestError("internal", "--from-catalog needs the catalog module");
+    case "from-catalog": {
+      if (!catalogFolderExists) return normalizeTargets([]);
+      await using catalog = await openCatalog(catalogPath);
+      await catalog.load();
+      return normalizeTargets(await catalog.activeSymbols());
+    }
+  }
+}
+
+function checkSignal(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new IngestError(
+      "internal",
+      `interrupted (${String(signal.reason ?? "signal")}); nothing written`,
+    );
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }
 
@@ -63,43 +105,138 @@ async function resolveTargets(options: RunOptions, root: string): Promise<Target
  */
 export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunReport> {
   const started = performance.now();
+  const { log, signal } = deps;
   const report = emptyReport(options.catalogPath, options.dryRun);
+  let catalogPending: Promise<Catalog> | undefined;
   try {
     const root = deps.root ?? await projectRoot();
-    await resolveWritableInside(options.catalogPath, root, "catalog path");
-    const targets = await resolveTargets(options, root);
+    const catalogPath = await resolveWritableInside(options.catalogPath, root, "catalog path");
+    const folder = dirname(catalogPath);
+    const folderExists = await isDirectory(folder);
+    const targets = await resolveTargets(options, root, catalogPath, folderExists);
     report.requested = targets.requested;
     report.valid = targets.valid.length;
     report.invalid = targets.invalid;
-    if (targets.valid.length) {
-      const client = new TradingViewClient({
-        baseUrl: options.baseUrl,
-        timeoutMs: options.timeoutMs,
-        maxRetries: options.maxRetries,
-        signal: deps.signal,
-      });
-      report.http = client.stats;
-      deps.log.info(
-        `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+    if (targets.valid.length === 0) {
+      if (targets.requested === 0) log.info("nothing to do: no targets");
+      report.exit_code = outcomeCode(report);
+      return report;
+    }
+
+    // Fetch (no lock held). DuckDB loads meanwhile, once the first requests
+    // are on their way, so its start-up hides behind network latency.
+    const client = new TradingViewClient({
+      baseUrl: options.baseUrl,
+      timeoutMs: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      signal,
+    });
+    report.http = client.stats;
+    log.info(
+      `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+    );
+    const progress = startProgress(targets.valid.length, log, () => client.stats);
+    const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());
+    if (folderExists) {
+      catalogPending = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+        openCatalog(catalogPath)
       );
-      const progress = startProgress(targets.valid.length, deps.log, () => client.stats);
-      const outcomes = await fetchAll(
-        client,
-        targets.valid,
-        options.workers,
-        () => progress.done(),
-      );
+      catalogPending.catch(() => {}); // awaited below
+    }
+    let outcomes: FetchOutcome[];
+    try {
+      outcomes = await fetching;
+    } finally {
       progress.stop();
-      for (const outcome of outcomes) {
-        if (outcome.kind === "fetched") report.fetched++;
-        else report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
+    }
+    checkSignal(signal);
+
+    const fetched: FetchedRecord[] = [];
+    const notFound: string[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.kind === "fetched") {
+        fetched.push({ record: outcome.record, defaults: outcome.defaults });
+      } else {
+        report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
+        if (outcome.kind === "not-found") notFound.push(outcome.symbol);
       }
+    }
+    report.fetched = fetched.length;
+    const retiring = options.retireNotFound ? notFound : [];
+    if (fetched.length === 0 && retiring.length === 0) {
+      report.exit_code = outcomeCode(report);
+      return report;
+    }
+
+    if (!folderExists && !options.dryRun) await Deno.mkdir(folder, { recursive: true });
+    catalogPending ??= openCatalog(catalogPath);
+    const catalog = await catalogPending;
+    try {
+      if (options.dryRun) {
+        // No lock: reading a file that is only ever replaced by rename is safe.
+        const before = await catalog.load();
+        recordPlan(report, await catalog.plan(fetched, retiring, options), before);
+      } else {
+        await merge(catalog, catalogPath, fetched, retiring, options, report, deps);
+      }
+    } finally {
+      catalog.close();
     }
     report.exit_code = outcomeCode(report);
   } catch (err) {
     report.error = describeError(err);
     report.exit_code = 1;
+    // A catalog opened for a run that failed before using it.
+    catalogPending?.then((c) => c.close(), () => {});
+  } finally {
+    report.duration_ms = Math.round(performance.now() - started);
   }
-  report.duration_ms = Math.round(performance.now() - started);
   return report;
+}
+
+function recordPlan(report: RunReport, plan: MergePlan, catalog: CatalogCounts): void {
+  report.new = plan.new;
+  report.changed = plan.changed;
+  report.unchanged = plan.unchanged;
+  report.retired = plan.retired;
+  report.changes = plan.changes;
+  report.catalog.rows = catalog.rows;
+  report.catalog.current = catalog.current;
+}
+
+async function merge(
+  catalog: Catalog,
+  catalogPath: string,
+  fetched: FetchedRecord[],
+  retiring: string[],
+  options: RunOptions,
+  report: RunReport,
+  deps: JobDeps,
+): Promise<void> {
+  const lockPath = `${catalogPath}.lock`;
+  await using _lock = await acquireLock(lockPath, {
+    timeoutMs: options.lockTimeoutMs,
+    onEvent: (message) => deps.log.info(message),
+    signal: deps.signal,
+  }).catch((err) => {
+    if (err instanceof IngestError || deps.signal?.aborted) throw err;
+    throw new IngestError(
+      "catalog",
+      `cannot create the lock file ${lockPath}: ${errorMessage(err)}`,
+      "check that the catalog folder is writable; nothing was written",
+    );
+  });
+  checkSignal(deps.signal);
+  // Under the lock nobody else writes: temp files here are from crashed runs.
+  await removeStaleTemps(catalogPath);
+  await removeStaleTemps(catalog.exchangesPath);
+  const before = await catalog.load();
+  recordPlan(report, await catalog.plan(fetched, retiring, options), before);
+  if (await catalog.hasWork()) {
+    // Past this point a signal no longer stops the run: the write finishes,
+    // then the lock is released.
+    const after = await catalog.write(new Date());
+    report.catalog.rows = after.rows;
+    report.catalog.current = after.current;
+  }
 }

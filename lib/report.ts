@@ -153,7 +153,7 @@ export function formatSummary(report: RunReport): string {
     lines.push(...listWithLimit(report.failed, (f) => `${f.symbol}: ${f.reason}`));
   }
   if (report.changes?.length) {
-    lines.push(`would change (${report.changes.length}):`);
+    lines.push(`${report.dry_run ? "would change" : "changes"} (${report.changes.length}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
       const fields = c.fields.map((f) => `${f.field}: ${show(f.old)} -> ${show(f.new)}`);
       return `${c.symbol} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;

@@ -1,0 +1,202 @@
+/**
+ * Crash safety with real processes and real signals: SIGKILL at random
+ * moments never leaves an unreadable catalog or a lock that blocks the next
+ * run; SIGTERM releases the lock; a full disk and a read-only folder are
+ * clear errors that leave the old catalog as it was.
+ */
+import assert from "node:assert/strict";
+import { query } from "./support/catalog.ts";
+import { type Cli, cliTest } from "./support/cli.ts";
+import { tempProject } from "./support/tmp.ts";
+import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
+import { writeSyntheticCatalog } from "../tools/synthetic_catalog.ts";
+
+const CATALOG = "data/lakehouse/symbols.parquet";
+const TARGETS = mirrorSymbols(["NASDAQ"]).slice(0, 30);
+
+async function listing(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/** The catalog's state as far as these tests care: readable, and which revision. */
+async function state(path: string): Promise<{ rows: number; revisions: string[] }> {
+  const [counts] = await query("SELECT count(*) AS rows FROM read_parquet($1)", [path]);
+  const revisions = await query(
+    `SELECT DISTINCT coalesce(regexp_extract(description, '\\(rev (\\d+)\\)', 1), '') AS rev
+     FROM read_parquet($1) WHERE valid_until IS NULL AND symbol IN (SELECT unnest($2::VARCHAR[]))`,
+    [path, `[${TARGETS.map((s) => `'${s}'`).join(",")}]`],
+  );
+  return { rows: counts.rows as number, revisions: revisions.map((r) => r.rev as string).sort() };
+}
+
+async function seeded(project: { dir: string }) {
+  await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
+  // Large enough that a merge takes a while: kills land inside it often.
+  await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 40_000, versions: 3 });
+}
+
+function args(url: string): string[] {
+  return ["--symbols", TARGETS.join(","), "--base-url", url, "--lock-timeout-ms", "5000"];
+}
+
+for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+  cliTest(
+    `${signal} at random moments: the catalog is always old or new, the next run proceeds`,
+    async (cli: Cli) => {
+      await using project = await tempProject();
+      await seeded(project);
+      await using mirror = startMirror({ latencyMs: 2 });
+      const path = `${project.dir}/${CATALOG}`;
+
+      // How long does one run take here?
+      mirror.configure({ revision: 10 });
+      const timed = performance.now();
+      assert.equal((await cli.run(args(mirror.url), { cwd: project.dir })).code, 0);
+      const runMs = performance.now() - timed;
+
+      let seed = signal === "SIGKILL" ? 11 : 29;
+      const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+      let interruptedMidMerge = 0;
+      const rounds = 12;
+      for (let round = 0; round < rounds; round++) {
+        const before = await state(path);
+        const revision = 11 + round;
+        mirror.configure({ revision });
+        const child = await cli.spawn(args(mirror.url), { cwd: project.dir });
+        await new Promise((resolve) => setTimeout(resolve, random() * runMs * 1.1));
+        try {
+          child.kill(signal);
+        } catch {
+          // Already finished.
+        }
+        const status = await child.status;
+        const lockLeft = await Deno.stat(`${path}.lock`).then(() => true, () => false);
+        const tempsLeft = (await listing(`${project.dir}/data/lakehouse`)).filter((n) =>
+          n.endsWith(".tmp")
+        );
+        if (lockLeft || tempsLeft.length) interruptedMidMerge++;
+        if (signal === "SIGTERM") {
+          // Graceful: exit 0 (finished first) or 143, and nothing left behind.
+          assert.ok([0, 143].includes(status.code), `exit ${status.code}`);
+          assert.equal(lockLeft, false, "SIGTERM releases the lock");
+          assert.deepEqual(tempsLeft, [], "SIGTERM leaves no temp file");
+        }
+
+        // Old or new, never a mix, always readable.
+        const after = await state(path);
+        const old = before.revisions;
+        const fresh = [String(revision)];
+        assert.ok(
+          JSON.stringify(after.revisions) === JSON.stringify(old) ||
+            JSON.stringify(after.revisions) === JSON.stringify(fresh),
+          `round ${round}: ${JSON.stringify(after.revisions)} is neither ${
+            JSON.stringify(old)
+          } nor ${fresh}`,
+        );
+        assert.ok(after.rows === before.rows || after.rows === before.rows + TARGETS.length);
+
+        // The next run is not blocked by whatever the killed run left.
+        const started = performance.now();
+        const next = await cli.run(args(mirror.url), { cwd: project.dir });
+        assert.equal(next.code, 0, next.stderr);
+        assert.ok(performance.now() - started < 4000, "promptly (no lock wait)");
+        assert.deepEqual((await state(path)).revisions, fresh);
+        assert.deepEqual(
+          (await listing(`${project.dir}/data/lakehouse`)).filter((n) =>
+            n.endsWith(".tmp") || n.endsWith(".lock")
+          ),
+          [],
+        );
+      }
+      // The test is only worth something if some signals landed mid-merge.
+      if (signal === "SIGKILL") assert.ok(interruptedMidMerge > 0, "no kill landed inside a merge");
+    },
+  );
+}
+
+/** Mounts a tmpfs (root only); null when this machine does not allow it. */
+async function mountTmpfs(dir: string, options: string): Promise<(() => Promise<void>) | null> {
+  await Deno.mkdir(dir, { recursive: true });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", options, "tmpfs", dir],
+    stderr: "null",
+  })
+    .output().catch(() => null);
+  if (!mount?.success) return null;
+  return async () => {
+    await new Deno.Command("umount", { args: [dir] }).output();
+  };
+}
+
+const canMount = await (async () => {
+  const dir = await Deno.makeTempDir();
+  const unmount = await mountTmpfs(`${dir}/m`, "size=64k");
+  await unmount?.();
+  await Deno.remove(dir, { recursive: true });
+  return unmount !== null;
+})();
+const noMount = canMount ? "" : " [skipped: mounting a tmpfs needs root here]";
+
+for (const runner of ["a full disk"]) {
+  cliTest(
+    `${runner}: exit 1, the old catalog intact, no temp file left${noMount}`,
+    async (cli: Cli) => {
+      if (!canMount) return;
+      await using project = await tempProject();
+      await using mirror = startMirror();
+      const folder = `${project.dir}/data/lakehouse`;
+      const unmount = await mountTmpfs(folder, "size=192k");
+      assert.ok(unmount);
+      try {
+        await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 2500, noisy: true });
+        const size = (await Deno.stat(`${project.dir}/${CATALOG}`)).size;
+        assert.ok(size > 96 * 1024, `catalog of ${size} bytes cannot be written twice in 192 KiB`);
+        const bytes = await Deno.readFile(`${project.dir}/${CATALOG}`);
+        const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
+          cwd: project.dir,
+        });
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          /cannot write the catalog .*symbols\.parquet: .*(space|No space)/i,
+        );
+        assert.match(result.stderr, /the previous version is intact/);
+        assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
+        assert.deepEqual(await listing(folder), ["symbols.parquet"]);
+      } finally {
+        await unmount();
+      }
+    },
+  );
+}
+
+cliTest(
+  `a read-only catalog folder: a clear error, nothing written${noMount}`,
+  async (cli: Cli) => {
+    if (!canMount) return;
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const folder = `${project.dir}/data/lakehouse`;
+    const unmount = await mountTmpfs(folder, "size=1m");
+    assert.ok(unmount);
+    try {
+      await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 10 });
+      const bytes = await Deno.readFile(`${project.dir}/${CATALOG}`);
+      await new Deno.Command("mount", { args: ["-o", "remount,ro", folder] }).output();
+      const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
+        cwd: project.dir,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /cannot create the lock file .*symbols\.parquet\.lock: .*Read-only file system/,
+      );
+      assert.match(result.stderr, /check that the catalog folder is writable/);
+      assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
+    } finally {
+      await unmount();
+    }
+  },
+);

@@ -1,0 +1,329 @@
+/**
+ * Whole runs, as users make them: the CLI as a child process under the real
+ * permission set, against the local TradingView mirror, on real files.
+ */
+import assert from "node:assert/strict";
+import { catalogRows, currentRows, query } from "./support/catalog.ts";
+import { type Cli, cliTest } from "./support/cli.ts";
+import { tempProject } from "./support/tmp.ts";
+import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
+
+const CATALOG = "data/lakehouse/symbols.parquet";
+
+async function listing(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+function report(stdout: string) {
+  return JSON.parse(stdout);
+}
+
+cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ latencyMs: 5 });
+  await project.write(
+    "run/candidates.json",
+    JSON.stringify({
+      data: ["binance:btcusdt", { symbol: "NASDAQ:AAPL", score: 1 }, "CME_MINI:ES1!", null],
+    }),
+  );
+  const result = await cli.run([
+    "--candidates-file",
+    "run/candidates.json",
+    "--base-url",
+    mirror.url,
+    "--json",
+  ], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 3, result.stderr); // one invalid entry
+  const r = report(result.stdout);
+  assert.deepEqual(
+    [
+      r.requested,
+      r.valid,
+      r.invalid.length,
+      r.fetched,
+      r.failed.length,
+      r.new,
+      r.changed,
+      r.unchanged,
+    ],
+    [4, 3, 1, 3, 0, 3, 0, 0],
+  );
+  assert.deepEqual(r.http, { requests: 3, retries: 0, status429: 0 });
+  assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
+  assert.equal(typeof r.duration_ms, "number");
+  const current = await currentRows(`${project.dir}/${CATALOG}`);
+  assert.deepEqual([...current.keys()], ["BINANCE:BTCUSDT", "CME_MINI:ES1!", "NASDAQ:AAPL"]);
+  assert.equal(current.get("CME_MINI:ES1!")!.tick_size, 0.25);
+  assert.match(result.stderr, /meta-ingest: requested 4, valid 3, invalid 1/);
+  assert.match(result.stderr, /#3 null: null is not a symbol/);
+  assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
+    "exchanges.parquet",
+    "symbols.parquet",
+  ]);
+});
+
+cliTest("an idle rerun changes nothing: exit 0, same bytes and mtime", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const args = ["--symbols", "NASDAQ:AAPL,NYSE:KO", "--base-url", mirror.url, "--json"];
+  assert.equal((await cli.run(args, { cwd: project.dir })).code, 0);
+  const path = `${project.dir}/${CATALOG}`;
+  const bytes = await Deno.readFile(path);
+  const mtime = (await Deno.stat(path)).mtime;
+  const again = await cli.run(args, { cwd: project.dir });
+  assert.equal(again.code, 0);
+  assert.deepEqual([report(again.stdout).unchanged, report(again.stdout).new], [2, 0]);
+  assert.deepEqual(await Deno.readFile(path), bytes);
+  assert.deepEqual((await Deno.stat(path)).mtime, mtime);
+});
+
+cliTest("--dry-run fetches and lists what would change, and writes nothing", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  assert.equal(
+    (await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], { cwd: project.dir }))
+      .code,
+    0,
+  );
+  const path = `${project.dir}/${CATALOG}`;
+  const bytes = await Deno.readFile(path);
+  mirror.configure({
+    overrides: {
+      "NASDAQ:AAPL": { pricescale: 1000, minmov: 1, type: "stock", description: "Apple" },
+    },
+  });
+  const result = await cli.run([
+    "--symbols",
+    "NASDAQ:AAPL,NYSE:KO",
+    "--base-url",
+    mirror.url,
+    "--dry-run",
+    "--json",
+  ], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const r = report(result.stdout);
+  assert.deepEqual([r.dry_run, r.new, r.changed], [true, 1, 1]);
+  const aapl = r.changes.find((c: { symbol: string }) => c.symbol === "NASDAQ:AAPL");
+  assert.deepEqual(aapl.fields.find((f: { field: string }) => f.field === "pricescale"), {
+    field: "pricescale",
+    old: "100",
+    new: "1000",
+  });
+  assert.match(result.stderr, /would change \(2\):/);
+  assert.match(result.stderr, /NASDAQ:AAPL changed \(.*pricescale: "100" -> "1000"/);
+  assert.match(result.stderr, /NYSE:KO new/);
+  assert.deepEqual(await Deno.readFile(path), bytes);
+  assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
+    "exchanges.parquet",
+    "symbols.parquet",
+  ]);
+});
+
+cliTest("--dry-run on a fresh project creates nothing", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const result = await cli.run(
+    ["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--dry-run"],
+    {
+      cwd: project.dir,
+    },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await listing(project.dir), []);
+});
+
+cliTest(
+  "some symbols failing: exit 3, the rest merged, failures listed with reasons",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror({
+      overrides: { "NASDAQ:BAD": { pricescale: -1, minmov: 1, type: "stock" } },
+      fault: (
+        { symbol },
+      ) => (symbol === "NASDAQ:DOWN" ? { kind: "status", status: 503 } : undefined),
+    });
+    const result = await cli.run([
+      "--symbols",
+      "NASDAQ:AAPL,NASDAQ:BAD,NASDAQ:DOWN,NASDAQ:GHOST",
+      "--base-url",
+      mirror.url,
+      "--max-retries",
+      "1",
+      "--json",
+    ], { cwd: project.dir });
+    assert.equal(result.code, 3, result.stderr);
+    const r = report(result.stdout);
+    assert.deepEqual(r.failed, [
+      {
+        symbol: "NASDAQ:BAD",
+        reason: "invalid response: pricescale must be a positive whole number, got -1",
+      },
+      { symbol: "NASDAQ:DOWN", reason: "HTTP 503 (gave up after 2 attempts)" },
+      { symbol: "NASDAQ:GHOST", reason: "not found on TradingView" },
+    ]);
+    assert.deepEqual([...(await currentRows(`${project.dir}/${CATALOG}`)).keys()], ["NASDAQ:AAPL"]);
+    assert.equal(mirror.stats.perSymbol["NASDAQ:GHOST"], 1, "not-found is not retried");
+    assert.equal(mirror.stats.perSymbol["NASDAQ:BAD"], 1, "validation failures are not retried");
+    assert.match(result.stderr, /failed symbols \(3\):\n {2}- NASDAQ:BAD: invalid response/);
+  },
+);
+
+cliTest("every symbol failing: exit 1 and no catalog written", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const result = await cli.run([
+    "--symbols",
+    "NASDAQ:GHOST1,NASDAQ:GHOST2",
+    "--base-url",
+    mirror.url,
+  ], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 1);
+  assert.deepEqual(await listing(project.dir), []);
+});
+
+cliTest("never more requests in flight than --workers", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ latencyMs: 30, jitterMs: 20 });
+  const symbols = mirrorSymbols(["NYSE"]).slice(0, 24).join(",");
+  for (const workers of ["1", "3", "5"]) {
+    mirror.resetStats();
+    const result = await cli.run([
+      "--symbols",
+      symbols,
+      "--workers",
+      workers,
+      "--base-url",
+      mirror.url,
+    ], {
+      cwd: project.dir,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(mirror.stats.peakInFlight, Number(workers));
+    assert.equal(mirror.stats.requests, 24);
+  }
+});
+
+cliTest(
+  "--from-catalog refreshes the active symbols; --retire-not-found retires",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const base = ["--base-url", mirror.url, "--json"];
+    assert.equal(
+      (await cli.run(["--symbols", "NASDAQ:AAPL,NYSE:KO,AMEX:SPY", ...base], { cwd: project.dir }))
+        .code,
+      0,
+    );
+    mirror.configure({ overrides: { "NYSE:KO": "not-found" } });
+    const kept = await cli.run(["--from-catalog", ...base], { cwd: project.dir });
+    assert.equal(kept.code, 3);
+    assert.equal(report(kept.stdout).retired, 0);
+    const retired = await cli.run(["--from-catalog", "--retire-not-found", ...base], {
+      cwd: project.dir,
+    });
+    assert.equal(retired.code, 3);
+    assert.deepEqual([report(retired.stdout).requested, report(retired.stdout).retired], [3, 1]);
+    const next = await cli.run(["--from-catalog", ...base], { cwd: project.dir });
+    assert.equal(report(next.stdout).requested, 2, "retired symbols leave --from-catalog");
+    const ko = (await catalogRows(`${project.dir}/${CATALOG}`)).filter((r) =>
+      r.symbol === "NYSE:KO"
+    );
+    assert.deepEqual(ko.map((r) => r.active), [true, false]);
+  },
+);
+
+cliTest("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
+  const path = await project.write(CATALOG, garbage);
+  const mtime = (await Deno.stat(path)).mtime;
+  const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--json"], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /cannot read catalog .*symbols\.parquet: .*left untouched; restore symbols\.parquet\.bak/,
+  );
+  assert.doesNotMatch(result.stderr, /Uncaught|at file:/);
+  assert.deepEqual(await Deno.readFile(path), garbage);
+  assert.deepEqual((await Deno.stat(path)).mtime, mtime);
+  assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), ["symbols.parquet"]);
+});
+
+cliTest("the lock is waited for, and a timeout names the holder", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-A",
+      new URL("./support/hold_lock.ts", import.meta.url).pathname,
+      `${project.dir}/${CATALOG}.lock`,
+      "4000",
+    ],
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /acquired/);
+  const result = await cli.run(
+    ["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--lock-timeout-ms", "300"],
+    { cwd: project.dir },
+  );
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    new RegExp(`catalog is locked by pid ${holder.pid} .*gave up after 300 ms`),
+  );
+  assert.equal(mirror.stats.requests, 1, "the fetch happened before the lock was needed");
+  holder.kill("SIGKILL");
+  await holder.status;
+  reader.releaseLock();
+  const after = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
+    cwd: project.dir,
+  });
+  assert.equal(after.code, 0, "the dead holder's stale lock is taken over");
+  assert.match(after.stderr, /took over a stale lock from pid/);
+});
+
+cliTest("eight runs at once on one catalog lose no update", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ latencyMs: 10, jitterMs: 20 });
+  const symbols = mirrorSymbols(["BINANCE", "NASDAQ", "CME_MINI", "FX_IDC"]).filter((_, i) =>
+    i % 7 === 0
+  ).slice(0, 80);
+  const slices = Array.from({ length: 8 }, (_, i) => symbols.filter((_, j) => j % 8 === i));
+  const runs = await Promise.all(
+    slices.map((slice) =>
+      cli.run(["--symbols", slice.join(","), "--base-url", mirror.url, "--workers", "2"], {
+        cwd: project.dir,
+      })
+    ),
+  );
+  for (const run of runs) assert.equal(run.code, 0, run.stderr);
+  const rows = await catalogRows(`${project.dir}/${CATALOG}`);
+  assert.equal(rows.length, symbols.length);
+  assert.deepEqual(rows.map((r) => r.symbol), [...symbols].sort());
+  assert.ok(rows.every((r) => r.vu === null && r.active === true));
+  assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
+    "exchanges.parquet",
+    "symbols.parquet",
+    "symbols.parquet.bak",
+  ]);
+  const exchanges = await query("SELECT exchange FROM read_parquet($1) ORDER BY 1", [
+    `${project.dir}/data/lakehouse/exchanges.parquet`,
+  ]);
+  assert.deepEqual(exchanges.map((e) => e.exchange), ["BINANCE", "CME_MINI", "FX_IDC", "NASDAQ"]);
+});
