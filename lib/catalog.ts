@@ -61,6 +61,7 @@ import {
   FIELD_CHANGES,
   FILE_COUNTS,
   INCOMING_SCHEMA,
+  NEW_SYMBOLS,
   parquetViewSql,
   RUN_TIMESTAMP,
   setPathVariableSql,
@@ -174,6 +175,8 @@ export class Catalog implements AsyncDisposable {
   private readonly db: SandboxedDb;
   private loaded = false;
   private before: CatalogCounts = { rows: 0, current: 0 };
+  /** What the last plan() found: symbol changes and exchange rows to upsert. */
+  private planned: { symbols: number; exchanges: number } | null = null;
 
   private constructor(path: string, db: SandboxedDb) {
     this.path = path;
@@ -238,6 +241,7 @@ export class Catalog implements AsyncDisposable {
     }
     this.before = counts;
     this.loaded = true;
+    this.planned = null;
     return { ...counts, exists };
   }
 
@@ -286,29 +290,39 @@ export class Catalog implements AsyncDisposable {
     await this.connection.run(COMPUTE_CHANGES.changes);
     await this.connection.run(EXCHANGE_CHANGES);
     const [counts] = await rows(this.connection, CHANGE_COUNTS, changeCountsRow);
+    const [exchangeCounts] = await rows(
+      this.connection,
+      EXCHANGE_CHANGE_COUNT,
+      z.object({ n: count }),
+    );
+    this.planned = {
+      symbols: counts.new + counts.changed + counts.retired,
+      exchanges: exchangeCounts.n,
+    };
     const bySymbol = new Map<string, SymbolChange>();
     for (const row of await rows(this.connection, FIELD_CHANGES, fieldChangeRow)) {
       let change = bySymbol.get(row.symbol);
       if (!change) {
         bySymbol.set(row.symbol, change = { symbol: row.symbol, action: row.action, fields: [] });
       }
-      if (row.action !== "new") {
-        change.fields.push({ field: row.field, old: row.old, new: row.new });
-      }
+      change.fields.push({ field: row.field, old: row.old, new: row.new });
     }
-    return { ...counts, changes: [...bySymbol.values()] };
+    const news = await rows(this.connection, NEW_SYMBOLS, symbolRow);
+    for (const { symbol } of news) bySymbol.set(symbol, { symbol, action: "new", fields: [] });
+    const changes = [...bySymbol.values()].sort((a, b) => a.symbol < b.symbol ? -1 : 1);
+    return { ...counts, changes };
   }
 
   /** True when the planned merge changes symbols.parquet or exchanges.parquet. */
-  async hasWork(): Promise<boolean> {
-    const [symbols] = await rows(this.connection, CHANGE_COUNTS, changeCountsRow);
-    const [exchanges] = await rows(this.connection, EXCHANGE_CHANGE_COUNT, z.object({ n: count }));
-    return symbols.new + symbols.changed + symbols.retired + exchanges.n > 0;
+  hasWork(): boolean {
+    const planned = this.mustBePlanned();
+    return planned.symbols + planned.exchanges > 0;
   }
 
   /**
-   * Writes the planned merge: exchanges.parquet (if any exchange changed),
-   * then symbols.parquet, each atomically; returns the new catalog's size.
+   * Writes the planned merge: the new symbols.parquet and exchanges.parquet
+   * (whichever changed) are both written, read back and fsynced before
+   * either replaces its file; returns the new catalog's size.
    */
   async write(now: Date): Promise<CatalogCounts> {
     this.mustBeLoaded();
@@ -324,15 +338,14 @@ export class Catalog implements AsyncDisposable {
   }
 
   private async writeFiles(now: Date): Promise<CatalogCounts> {
+    const planned = this.mustBePlanned();
     const [{ ts }] = await rows(this.connection, RUN_TIMESTAMP, tsRow, [now.toISOString()]);
-    const [exchanges] = await rows(this.connection, EXCHANGE_CHANGE_COUNT, z.object({ n: count }));
-    const [symbols] = await rows(this.connection, CHANGE_COUNTS, changeCountsRow);
     // Both files are written and fsynced before either replaces anything, so
     // a failure (a full disk) leaves both as they were.
     const prepared: PreparedReplace[] = [];
     let after = this.before;
     try {
-      if (symbols.new + symbols.changed + symbols.retired > 0) {
+      if (planned.symbols > 0) {
         prepared.push(
           await prepareReplace(this.path, async (temp) => {
             await this.connection.run(WRITE_CATALOG, [ts, temp]);
@@ -341,7 +354,7 @@ export class Catalog implements AsyncDisposable {
           }, { backup: true }),
         );
       }
-      if (exchanges.n > 0) {
+      if (planned.exchanges > 0) {
         prepared.push(
           await prepareReplace(this.exchangesPath, async (temp) => {
             await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
@@ -365,6 +378,11 @@ export class Catalog implements AsyncDisposable {
 
   private mustBeLoaded(): void {
     if (!this.loaded) throw new Error("Catalog.load() must come first");
+  }
+
+  private mustBePlanned(): { symbols: number; exchanges: number } {
+    if (!this.planned) throw new Error("Catalog.plan() must come first");
+    return this.planned;
   }
 
   /** Closes the database. */

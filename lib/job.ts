@@ -137,12 +137,11 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     );
     const progress = startProgress(targets.valid.length, log, () => client.stats);
     const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());
-    if (folderExists) {
-      catalogPending = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
-        openCatalog(catalogPath)
-      );
-      catalogPending.catch(() => {}); // awaited below
-    }
+    // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
+    catalogPending = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+      openCatalog(catalogPath)
+    );
+    catalogPending.catch(() => {}); // awaited below
     let outcomes: FetchOutcome[];
     try {
       outcomes = await fetching;
@@ -169,7 +168,6 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     }
 
     if (!folderExists && !options.dryRun) await Deno.mkdir(folder, { recursive: true });
-    catalogPending ??= openCatalog(catalogPath);
     const catalog = await catalogPending;
     try {
       if (options.dryRun) {
@@ -232,7 +230,7 @@ async function merge(
   await removeStaleTemps(catalog.exchangesPath);
   const before = await catalog.load();
   recordPlan(report, await catalog.plan(fetched, retiring, options), before);
-  if (await catalog.hasWork()) {
+  if (catalog.hasWork()) {
     // Past this point a signal no longer stops the run: the write finishes,
     // then the lock is released.
     const after = await catalog.write(new Date());

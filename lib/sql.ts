@@ -169,13 +169,14 @@ export const RUN_TIMESTAMP =
 export const FILE_COUNTS =
   "SELECT count(*) AS rows, count(*) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)";
 
-const equal = (c: Column, a: string, b: string) => {
-  const x = `${a}.${quoteIdent(c.name)}`;
-  const y = `${b}.${quoteIdent(c.name)}`;
-  return c.type === "DOUBLE"
+/** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
+const sameValue = (type: Column["type"], x: string, y: string) =>
+  type === "DOUBLE"
     ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= 1e-12, false))`
     : `(${x} IS NOT DISTINCT FROM ${y})`;
-};
+
+const equal = (c: Column, a: string, b: string) =>
+  sameValue(c.type, `${a}.${quoteIdent(c.name)}`, `${b}.${quoteIdent(c.name)}`);
 
 const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
 
@@ -231,14 +232,25 @@ export const CHANGE_COUNTS = `SELECT
   (SELECT count(*) FROM incoming) - count(*) FILTER (WHERE action <> 'retired') AS unchanged
   FROM changes`;
 
-/** Each changed field of each changed symbol, old and new as text. */
-export const FIELD_CHANGES = `SELECT symbol, action, field, old, new FROM (${
-  COMPARED.map((c) =>
-    `SELECT ch.symbol, ch.action, '${c.name}' AS field, c.${quoteIdent(c.name)}::VARCHAR AS old,
-            ch.${quoteIdent(c.name)}::VARCHAR AS new, NOT ${equal(c, "ch", "c")} AS differs
-     FROM changes ch LEFT JOIN current_rows c USING (symbol)`
-  ).join(" UNION ALL ")
-}) WHERE differs OR action = 'new' ORDER BY symbol, field`;
+/** Symbols new to the catalog in this run. */
+export const NEW_SYMBOLS = "SELECT symbol FROM changes WHERE action = 'new' ORDER BY symbol";
+
+/** Each changed field of each changed or retired symbol, old and new as text. */
+export const FIELD_CHANGES = `WITH pairs AS (
+    SELECT ch.symbol, ch.action, ${
+  COMPARED.map((c) => {
+    const id = quoteIdent(c.name);
+    return `ch.${id} AS ${quoteIdent(`new_${c.name}`)}, c.${id} AS ${quoteIdent(`old_${c.name}`)}`;
+  }).join(", ")
+}
+    FROM changes ch JOIN current_rows c USING (symbol) WHERE ch.action <> 'new')
+  SELECT symbol, action, field, old, new FROM (${
+  COMPARED.map((c) => {
+    const [n, o] = [quoteIdent(`new_${c.name}`), quoteIdent(`old_${c.name}`)];
+    return `SELECT symbol, action, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
+            NOT ${sameValue(c.type, n, o)} AS differs FROM pairs`;
+  }).join(" UNION ALL ")
+}) WHERE differs ORDER BY symbol, field`;
 
 /**
  * Writes the merged catalog: every old row as it was, except that current

@@ -1,0 +1,35 @@
+/**
+ * `deno task bench`: every benchmark, one table (figure, ideal or target,
+ * ratio). Pass names to run some: `deno task bench fetch50 merge`.
+ * Names: startup, fetch50, stingy, merge, fetch1130 (about 80 s).
+ *
+ * @module
+ */
+import { bench1130, bench50, benchStingy } from "./fetch.ts";
+import { benchMerge } from "./merge.ts";
+import { benchStartup } from "./startup.ts";
+import { type BenchRow, printTable } from "./support.ts";
+
+const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
+  startup: benchStartup,
+  fetch50: async () => [await bench50()],
+  stingy: async () => [await benchStingy()],
+  merge: benchMerge,
+  fetch1130: async () => [await bench1130()],
+};
+
+const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);
+const unknown = wanted.filter((name) => !(name in BENCHES));
+if (unknown.length) {
+  console.error(
+    `unknown benchmark(s): ${unknown.join(", ")}; known: ${Object.keys(BENCHES).join(", ")}`,
+  );
+  Deno.exit(2);
+}
+const rows: BenchRow[] = [];
+for (const name of wanted) {
+  console.error(`running ${name} ...`);
+  rows.push(...(await BENCHES[name]()));
+}
+printTable(rows);
+Deno.exit(rows.every((r) => r.ok) ? 0 : 1);
