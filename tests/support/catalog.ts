@@ -31,7 +31,7 @@ export async function mergeOnce(
   const plan = await catalog.plan(records, options.notFound ?? [], {
     retireNotFound: options.retireNotFound ?? false,
   });
-  const wrote = await catalog.hasWork();
+  const wrote = catalog.hasWork();
   if (wrote) await catalog.write(options.now ?? new Date());
   return { plan, wrote };
 }
