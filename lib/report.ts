@@ -152,10 +152,10 @@ export function formatSummary(report: RunReport): string {
     lines.push(`failed symbols (${report.failed.length}):`);
     lines.push(...listWithLimit(report.failed, (f) => `${f.symbol}: ${f.reason}`));
   }
-  if (report.changes?.length) {
-    lines.push(`${report.dry_run ? "would change" : "changes"} (${report.changes.length}):`);
+  if (report.dry_run && report.changes?.length) {
+    lines.push(`would change (${report.changes.length}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
-      const fields = c.fields.map((f) => `${f.field}: ${show(f.old)} -> ${show(f.new)}`);
+      const fields = c.fields.map((f) => `${f.field}: ${show(f.old)} → ${show(f.new)}`);
       return `${c.symbol} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
     }));
   }

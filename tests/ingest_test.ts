@@ -117,7 +117,7 @@ cliTest("--dry-run fetches and lists what would change, and writes nothing", asy
     new: "1000",
   });
   assert.match(result.stderr, /would change \(2\):/);
-  assert.match(result.stderr, /NASDAQ:AAPL changed \(.*pricescale: "100" -> "1000"/);
+  assert.match(result.stderr, /NASDAQ:AAPL changed \(.*pricescale: "100" → "1000"/);
   assert.match(result.stderr, /NYSE:KO new/);
   assert.deepEqual(await Deno.readFile(path), bytes);
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [

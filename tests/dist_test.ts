@@ -1,0 +1,125 @@
+/**
+ * What `make dist` relies on, proved: how `deno compile` stores permission
+ * flags, and that the dist target fails with one clear line when Deno's
+ * compile runtime (denort) cannot be had.
+ *
+ * The metadata checks compile a tiny probe with DENORT_BIN pointing at this
+ * Deno: the result is not a working binary (the full CLI does not look for an
+ * embedded program), but `deno compile` writes the same metadata, which is
+ * what these tests read.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { permissionFlags, REPO_ROOT } from "../tools/permissions.ts";
+import { tempProject } from "./support/tmp.ts";
+
+/** Reads the JSON metadata `deno compile` embeds (after a "d3n0l4nd" marker). */
+async function compiledMetadata(binary: string): Promise<Record<string, unknown>> {
+  const bytes = await Deno.readFile(binary);
+  const marker = new TextEncoder().encode("d3n0l4nd");
+  const view = new DataView(bytes.buffer);
+  for (let i = bytes.indexOf(marker[0]); i !== -1; i = bytes.indexOf(marker[0], i + 1)) {
+    if (!marker.every((b, k) => bytes[i + k] === b)) continue;
+    const length = Number(view.getBigUint64(i + 8, true));
+    if (length <= 0 || length > 10_000_000) continue;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes.subarray(i + 16, i + 16 + length)));
+    } catch {
+      // another occurrence of the marker bytes; keep looking
+    }
+  }
+  throw new Error(`no compile metadata in ${binary}`);
+}
+
+async function compileProbe(dir: string, flags: string[]): Promise<Record<string, unknown>> {
+  await Deno.writeTextFile(`${dir}/probe.ts`, "console.log('probe');\n");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["compile", "-q", ...flags, "--output", `${dir}/probe`, `${dir}/probe.ts`],
+    cwd: dir,
+    env: { DENORT_BIN: Deno.execPath() },
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  const meta = await compiledMetadata(`${dir}/probe`);
+  await Deno.remove(`${dir}/probe`);
+  return meta;
+}
+
+Deno.test("deno compile stores relative --allow-* paths as written (they resolve where the binary runs)", async () => {
+  await using project = await tempProject();
+  const meta = await compileProbe(project.dir, ["--allow-read=.,data", "--allow-write=."]);
+  const permissions = meta.permissions as Record<string, unknown>;
+  assert.deepEqual(permissions.allow_read, [".", "data"]);
+  assert.deepEqual(permissions.allow_write, ["."]);
+});
+
+Deno.test("deno compile makes a deno.json permission set absolute (why dist does not use -P)", async () => {
+  await using project = await tempProject();
+  await Deno.writeTextFile(
+    `${project.dir}/deno.json`,
+    JSON.stringify({ permissions: { x: { read: ["."] } } }),
+  );
+  const meta = await compileProbe(project.dir, ["-P=x"]);
+  assert.deepEqual((meta.permissions as Record<string, unknown>).allow_read, [project.dir]);
+});
+
+Deno.test("dist's flags: the production set, relative, no prompts, self-extracting", async () => {
+  await using project = await tempProject();
+  const flags = await permissionFlags("ingest", "compile");
+  const meta = await compileProbe(project.dir, ["--self-extracting", "--no-prompt", ...flags]);
+  const p = meta.permissions as Record<string, unknown>;
+  assert.deepEqual(p.allow_read, ["."]);
+  assert.deepEqual(p.allow_write, ["."]);
+  assert.deepEqual(p.allow_net, ["scanner.tradingview.com"]);
+  assert.deepEqual(p.allow_env, ["META_INGEST_BASE_URL"]);
+  assert.deepEqual(p.allow_sys, ["hostname"]);
+  assert.deepEqual(p.allow_run, null);
+  assert.equal(p.prompt, false);
+  assert.ok(meta.self_extracting, "self-extracting, so libduckdb.so lands beside duckdb.node");
+  assert.ok(!JSON.stringify(p).includes(REPO_ROOT), "nothing pinned to the build folder");
+});
+
+async function dist(env: Record<string, string>) {
+  await using out = await tempProject("meta-ingest-dist-");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_ROOT, "tools/dist.ts"), "--out", out.dir],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const built = [];
+  for await (const entry of Deno.readDir(out.dir)) built.push(entry.name);
+  return {
+    code: output.code,
+    stderr: new TextDecoder().decode(output.stderr),
+    built: built.sort(),
+  };
+}
+
+Deno.test("make dist without a reachable runtime or DENORT_BIN fails with one clear line", async () => {
+  // An unreachable proxy makes the download fail the same way everywhere.
+  const result = await dist({
+    DENORT_BIN: "",
+    HTTPS_PROXY: "http://127.0.0.1:9",
+    https_proxy: "http://127.0.0.1:9",
+  });
+  if (result.code === 0) {
+    // A machine with denort already in Deno's cache builds for real.
+    assert.deepEqual(result.built, ["meta-ingest", "meta-ingest-local"]);
+    return;
+  }
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.stderr.trim().split("\n"), [
+    "make dist: cannot get Deno's compile runtime (denort 2.9.6) from dl.deno.land and DENORT_BIN is not set; " +
+    "set DENORT_BIN to a denort 2.9.6 binary, or run on a connected machine",
+  ]);
+  assert.deepEqual(result.built, []);
+});
+
+Deno.test("make dist with DENORT_BIN naming nothing fails with one clear line", async () => {
+  const result = await dist({ DENORT_BIN: "/nonexistent/denort" });
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.stderr.trim().split("\n"), [
+    "make dist: DENORT_BIN=/nonexistent/denort is not a file; point it at a denort 2.9.6 binary",
+  ]);
+});

@@ -1,0 +1,75 @@
+/**
+ * The Makefile as the pipeline uses it: `make meta-ingest` with and without
+ * CANDIDATES_FILE, against the local mirror, from this repository's root.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { currentRows } from "./support/catalog.ts";
+import { REPO_ROOT } from "../tools/permissions.ts";
+import { startMirror } from "../tools/mirror.ts";
+
+async function make(args: string[]) {
+  const output = await new Deno.Command("make", {
+    args: ["-s", ...args],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("make help lists every target", async () => {
+  const result = await make(["help"]);
+  assert.equal(result.code, 0);
+  for (const target of ["meta-ingest", "test", "check", "bench", "demo", "dist", "clean"]) {
+    assert.match(result.stdout, new RegExp(`^  ${target}\\s`, "m"), target);
+  }
+  assert.match(result.stdout, /CANDIDATES_FILE/);
+});
+
+Deno.test("make meta-ingest: CANDIDATES_FILE's symbols, then a full refresh without it", async () => {
+  await using mirror = startMirror();
+  // The project root of `deno task` is this repository, so scratch files live in it.
+  await Deno.mkdir(join(REPO_ROOT, ".scratch"), { recursive: true });
+  const scratch = await Deno.makeTempDir({ dir: join(REPO_ROOT, ".scratch"), prefix: "make-" });
+  try {
+    const rel = scratch.slice(REPO_ROOT.length + 1);
+    await Deno.writeTextFile(
+      join(scratch, "candidates.json"),
+      JSON.stringify(["NASDAQ:AAPL", "btcusdt"]),
+    );
+    const catalog = `${rel}/lakehouse/symbols.parquet`;
+    const first = await make([
+      "meta-ingest",
+      `CANDIDATES_FILE=${rel}/candidates.json`,
+      `BASE_URL=${mirror.url}`,
+      `CATALOG_PATH=${catalog}`,
+      `REPORT=${rel}/report.json`,
+      "WORKERS=2",
+      "ARGS=--default-exchange BINANCE",
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const report = JSON.parse(await Deno.readTextFile(join(scratch, "report.json")));
+    assert.deepEqual([report.requested, report.new, report.exit_code], [2, 2, 0]);
+    assert.ok(
+      mirror.stats.peakInFlight <= 2,
+      `${mirror.stats.peakInFlight} in flight with WORKERS=2`,
+    );
+    assert.deepEqual([...(await currentRows(join(REPO_ROOT, catalog))).keys()], [
+      "BINANCE:BTCUSDT",
+      "NASDAQ:AAPL",
+    ]);
+
+    mirror.resetStats();
+    const full = await make(["meta-ingest", `BASE_URL=${mirror.url}`, `CATALOG_PATH=${catalog}`]);
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stderr, /requested 2, valid 2/);
+    assert.equal(mirror.stats.requests, 2, "--from-catalog refreshed the catalog's symbols");
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});

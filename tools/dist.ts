@@ -1,0 +1,87 @@
+/**
+ * `make dist`: compiles main.ts into dist/meta-ingest (production permission
+ * set) and dist/meta-ingest-local (plus loopback, for mirrors and tests).
+ *
+ * - Permissions come from deno.json's sets, as `--allow-*` flags with
+ *   relative paths (tools/permissions.ts): stored as written, they resolve
+ *   where the binary runs, so it is scoped to the project it runs in, not to
+ *   this build machine's folder.
+ * - `--self-extracting`: DuckDB's `duckdb.node` needs `libduckdb.so` beside
+ *   it, which the default (virtual file system) mode does not provide; the
+ *   self-extracting binary writes its files to disk on first run (next to
+ *   the binary, in `.meta-ingest/`) and loads the addon from there.
+ * - `deno compile` needs Deno's runtime (denort) from dl.deno.land, or a
+ *   local copy named by DENORT_BIN. When neither can be had, this prints one
+ *   line saying so and exits 1.
+ *
+ * Usage: deno run -A tools/dist.ts [--out DIR]
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { permissionFlags, type PermissionSetName, REPO_ROOT } from "./permissions.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { out: { type: "string", default: "dist" } },
+});
+const outDir = resolve(REPO_ROOT, values.out!);
+const version = Deno.version.deno;
+
+function fail(line: string): never {
+  console.error(`make dist: ${line}`);
+  Deno.exit(1);
+}
+
+const denort = Deno.env.get("DENORT_BIN");
+if (denort) {
+  const info = await Deno.stat(denort).catch(() => null);
+  if (!info?.isFile) {
+    fail(`DENORT_BIN=${denort} is not a file; point it at a denort ${version} binary`);
+  }
+}
+
+await Deno.mkdir(outDir, { recursive: true });
+const targets: [string, PermissionSetName][] = [["meta-ingest", "ingest"], [
+  "meta-ingest-local",
+  "ingest-local",
+]];
+for (const [name, set] of targets) {
+  const output = join(outDir, name);
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "compile",
+      "--quiet",
+      "--self-extracting",
+      "--no-prompt",
+      "--config",
+      join(REPO_ROOT, "deno.json"),
+      // Only the glibc build of DuckDB's bindings is needed on this platform.
+      "--exclude",
+      join(REPO_ROOT, "node_modules/.deno/@duckdb+node-bindings-linux-x64-musl@1.5.6-r.1"),
+      ...(await permissionFlags(set, "compile")),
+      "--output",
+      output,
+      join(REPO_ROOT, "main.ts"),
+    ],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const result = await command.output();
+  if (!result.success) {
+    const stderr = new TextDecoder().decode(result.stderr);
+    if (
+      !denort &&
+      /dl\.deno\.land|denort|error sending request|dns error|Setting up base binary/i.test(stderr)
+    ) {
+      fail(
+        `cannot get Deno's compile runtime (denort ${version}) from dl.deno.land and DENORT_BIN is not set; ` +
+          `set DENORT_BIN to a denort ${version} binary, or run on a connected machine`,
+      );
+    }
+    fail(`deno compile of ${name} failed: ${stderr.trim().split("\n").slice(0, 3).join(" | ")}`);
+  }
+  console.log(`built ${output} (${set} permissions)`);
+}
