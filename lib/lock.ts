@@ -16,15 +16,21 @@
  * - Stale locks are taken over promptly: a lock whose flock is free and whose
  *   owner is on this host (or unreadable) is dead. A lock owned by another
  *   host (a shared folder) is taken over only once its lease has expired:
- *   the holder refreshes the file's mtime every `leaseMs / 3`.
+ *   the holder refreshes the file's mtime every `leaseMs / 3`, and a waiter
+ *   takes over after watching the mtime stand still for `leaseMs` by its own
+ *   clock (so clock skew between hosts cannot expire a live lease).
+ * - The lock path must be a plain file: a symlink or folder there is an
+ *   error, never followed.
  * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
  *   an {@linkcode IngestError} naming the holder.
- * - `release()` unlinks the file (only if it is still ours) and closes it;
- *   it is idempotent. Callers release on success, error and signals.
+ * - `release()` unlinks the file (only if it is still ours: same inode, our
+ *   token) and closes it; it is idempotent. Callers release on success,
+ *   error and signals.
  *
  * Not promised: exclusion on filesystems where flock is a no-op, against
- * writers that ignore the lock, or for a holder that is alive but hung (it is
- * never robbed; stop it to free the lock).
+ * writers that ignore the lock, between two hosts with the same name, or for
+ * a holder that is alive but hung (on this host it is never robbed; stop it
+ * to free the lock).
  *
  * @example
  * ```ts
@@ -131,13 +137,55 @@ async function writeOwner(file: Deno.FsFile, owner: LockOwner): Promise<void> {
   await file.sync();
 }
 
-/** True when `path` names the inode `file` has open. */
+/** True when `path` itself (not a symlink) names the inode `file` has open. */
 async function stillNamed(path: string, file: Deno.FsFile): Promise<boolean> {
   try {
-    const [byPath, byFile] = await Promise.all([Deno.stat(path), file.stat()]);
-    return byPath.ino === byFile.ino && byPath.dev === byFile.dev;
+    const [byPath, byFile] = await Promise.all([Deno.lstat(path), file.stat()]);
+    return byPath.isFile && byPath.ino === byFile.ino && byPath.dev === byFile.dev;
   } catch {
     return false;
+  }
+}
+
+/** Refuses a lock path that exists but is not a plain file (a symlink, a folder). */
+async function checkPlainFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!info.isFile) {
+    const kind = info.isSymlink
+      ? "a symlink"
+      : info.isDirectory
+      ? "a folder"
+      : "not a regular file";
+    throw new IngestError(
+      "lock",
+      `lock path ${path} is ${kind}`,
+      "remove it; meta-ingest creates its lock file itself",
+    );
+  }
+}
+
+/**
+ * How long a foreign owner's lock has gone unrefreshed, by our own clock:
+ * its mtime is compared with what we saw before, never with our time, so
+ * clock skew between hosts cannot expire a live lease.
+ */
+class LeaseWatch {
+  private seen = new Map<string, { mtime: number; since: number }>();
+
+  /** Milliseconds the lock (by token) has kept the same mtime while we watched. */
+  unchangedFor(token: string, mtime: number, now: number): number {
+    const last = this.seen.get(token);
+    if (!last || last.mtime !== mtime) {
+      this.seen.set(token, { mtime, since: now });
+      return 0;
+    }
+    return now - last.since;
   }
 }
 
@@ -146,10 +194,17 @@ type Attempt =
   | { kind: "held"; owner: LockOwner | null }
   | { kind: "retry" };
 
-async function tryAcquire(path: string, me: LockOwner, leaseMs: number): Promise<Attempt> {
+async function tryAcquire(
+  path: string,
+  me: LockOwner,
+  leaseMs: number,
+  leases: LeaseWatch,
+): Promise<Attempt> {
+  await checkPlainFile(path);
   let file: Deno.FsFile;
   let created = true;
   try {
+    // createNew never follows a symlink: it fails if anything is at the path.
     file = await Deno.open(path, { createNew: true, read: true, write: true });
   } catch (err) {
     if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
@@ -163,6 +218,9 @@ async function tryAcquire(path: string, me: LockOwner, leaseMs: number): Promise
   }
   let keep = false;
   try {
+    // Nothing is written before this check: a symlink swapped in after the
+    // lstat above is caught here and left alone.
+    if (!(await stillNamed(path, file))) return { kind: "retry" };
     if (!(await file.tryLock(true))) {
       if (created) return { kind: "retry" }; // a waiter judged our empty file stale: it won
       return { kind: "held", owner: await readOwner(file) };
@@ -172,8 +230,11 @@ async function tryAcquire(path: string, me: LockOwner, leaseMs: number): Promise
     if (!created) {
       previous = await readOwner(file);
       if (previous && previous.host !== me.host) {
-        const age = Date.now() - (await file.stat()).mtime!.getTime();
-        if (age < leaseMs) return { kind: "held", owner: previous };
+        // Another host's lock: its flock says nothing here; trust its lease.
+        const mtime = (await file.stat()).mtime?.getTime() ?? 0;
+        if (leases.unchangedFor(previous.token, mtime, Date.now()) < leaseMs) {
+          return { kind: "held", owner: previous };
+        }
       }
     }
     await writeOwner(file, me);
@@ -220,10 +281,12 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     token: crypto.randomUUID(),
   };
   const deadline = Date.now() + options.timeoutMs;
+  const leases = new LeaseWatch();
   let delay = 25;
   let announced = false;
+  let lastOwner: LockOwner | null = null;
   for (;;) {
-    const attempt = await tryAcquire(path, me, leaseMs);
+    const attempt = await tryAcquire(path, me, leaseMs, leases);
     if (attempt.kind === "acquired") {
       if (attempt.tookOver) {
         options.onEvent?.(`took over a stale lock from ${describeOwner(attempt.previous)}`);
@@ -231,23 +294,36 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       return held(path, me, attempt.file, attempt.tookOver, attempt.previous, leaseMs);
     }
     if (attempt.kind === "held") {
-      if (Date.now() >= deadline) {
-        throw new IngestError(
-          "lock",
-          `catalog is locked by ${
-            describeOwner(attempt.owner)
-          }; gave up after ${options.timeoutMs} ms`,
-          `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
-        );
-      }
+      lastOwner = attempt.owner;
       if (!announced) {
         options.onEvent?.(`waiting for the catalog lock held by ${describeOwner(attempt.owner)}`);
         announced = true;
       }
-      const remaining = Math.max(0, deadline - Date.now());
-      await sleep(Math.min(remaining, delay * (0.5 + Math.random())), options.signal);
-      delay = Math.min(delay * 2, 1000);
     }
+    if (Date.now() >= deadline) {
+      throw new IngestError(
+        "lock",
+        `catalog is locked by ${describeOwner(lastOwner)}; gave up after ${options.timeoutMs} ms`,
+        `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
+      );
+    }
+    // A lost race is retried almost at once; a held lock is polled with backoff.
+    const pause = attempt.kind === "retry" ? 1 + Math.random() * 5 : delay * (0.5 + Math.random());
+    await sleep(Math.min(Math.max(0, deadline - Date.now()), pause), options.signal);
+    if (attempt.kind === "held") delay = Math.min(delay * 2, 1000);
+  }
+}
+
+function ownerTokenSync(file: Deno.FsFile): string | null {
+  try {
+    file.seekSync(0, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(4096);
+    const n = file.readSync(buffer);
+    if (!n) return null;
+    const parsed = ownerSchema.safeParse(JSON.parse(decoder.decode(buffer.subarray(0, n))));
+    return parsed.success ? parsed.data.token : null;
+  } catch {
+    return null;
   }
 }
 
@@ -272,9 +348,16 @@ function held(
     released = true;
     clearInterval(refresher);
     try {
-      const byPath = Deno.statSync(path);
+      // Unlink only the file we hold that still names us: after a take-over
+      // (another host judged our lease expired) the same inode is theirs.
+      const byPath = Deno.lstatSync(path);
       const byFile = file.statSync();
-      if (byPath.ino === byFile.ino && byPath.dev === byFile.dev) Deno.removeSync(path);
+      if (
+        byPath.ino === byFile.ino && byPath.dev === byFile.dev &&
+        ownerTokenSync(file) === owner.token
+      ) {
+        Deno.removeSync(path);
+      }
     } catch {
       // Already gone: nothing to unlink.
     }

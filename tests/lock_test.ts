@@ -111,29 +111,77 @@ Deno.test("a lock file left by a dead process (or empty) is stale", async () => 
   await again.release();
 });
 
-Deno.test("another host's lock is respected until its lease expires", async () => {
+function foreignOwner(token = "x") {
+  return JSON.stringify({
+    pid: 1,
+    host: "some-other-host",
+    started_at: "2026-01-01T00:00:00Z",
+    tool: "meta-ingest",
+    version: "0.0.1",
+    token,
+  });
+}
+
+Deno.test("another host's lock is respected while its holder refreshes it", async () => {
   await using project = await tempProject();
   const path = `${project.dir}/symbols.parquet.lock`;
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      pid: 1,
-      host: "some-other-host",
-      started_at: "2026-01-01T00:00:00Z",
-      tool: "meta-ingest",
-      version: "0.0.1",
-      token: "x",
-    }),
-  );
-  await assert.rejects(
-    () => acquireLock(path, { timeoutMs: 200, leaseMs: 10_000 }),
-    /locked by pid 1 on some-other-host/,
-  );
-  const old = new Date(Date.now() - 20_000);
-  await Deno.utime(path, old, old);
-  const lock = await acquireLock(path, { timeoutMs: 0, leaseMs: 10_000 });
+  await Deno.writeTextFile(path, foreignOwner());
+  // The remote holder keeps its lease fresh.
+  const refresher = setInterval(() => {
+    const now = new Date();
+    Deno.utimeSync(path, now, now);
+  }, 50);
+  try {
+    await assert.rejects(
+      () => acquireLock(path, { timeoutMs: 700, leaseMs: 300 }),
+      /locked by pid 1 on some-other-host/,
+    );
+  } finally {
+    clearInterval(refresher);
+  }
+});
+
+Deno.test("another host's lock is taken over once its mtime stands still for a lease, whatever its clock", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  await Deno.writeTextFile(path, foreignOwner());
+  // Its clock is an hour ahead: age by our clock would say "fresh" forever.
+  const ahead = new Date(Date.now() + 3_600_000);
+  await Deno.utime(path, ahead, ahead);
+  const started = performance.now();
+  const lock = await acquireLock(path, { timeoutMs: 3000, leaseMs: 300 });
+  const waited = performance.now() - started;
+  assert.ok(waited >= 290 && waited < 2500, `took over after ${waited} ms`);
   assert.equal(lock.previousOwner?.host, "some-other-host");
   await lock.release();
+});
+
+Deno.test("a symlink at the lock path is refused, never followed (and no busy loop)", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const victim = await other.write("victim.txt", "keep me");
+  for (const target of [victim, `${other.dir}/missing`]) {
+    await Deno.remove(path).catch(() => {});
+    await Deno.symlink(target, path);
+    const started = performance.now();
+    await assert.rejects(
+      () => acquireLock(path, { timeoutMs: 5000 }),
+      (err) => err instanceof IngestError && /lock path .* is a symlink/.test(err.message),
+    );
+    assert.ok(performance.now() - started < 1000);
+  }
+  assert.equal(await Deno.readTextFile(victim), "keep me");
+});
+
+Deno.test("after a take-over of the same file, the old holder's release leaves it alone", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const lock = await acquireLock(path, { timeoutMs: 0 });
+  // As a waiter on another host would after our lease: same inode, new owner.
+  await Deno.writeTextFile(path, foreignOwner("theirs"));
+  await lock.release();
+  assert.equal(JSON.parse(await Deno.readTextFile(path)).token, "theirs");
 });
 
 Deno.test("the holder refreshes its lease while it works", async () => {
