@@ -39,8 +39,6 @@ export interface AtomicOptions {
   backup?: boolean;
 }
 
-const TEMP_RE = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
-
 /**
  * The temp path for `target`: hidden, in the same folder, unique per call.
  *
@@ -72,6 +70,8 @@ async function exists(path: string): Promise<boolean> {
 
 /** A written, fsynced temp file waiting to replace its target. */
 export interface PreparedReplace {
+  /** The file to replace. */
+  readonly target: string;
   /** The temp file's path. */
   readonly temp: string;
   /** Backs up the target (if asked), renames the temp over it, fsyncs the folder. */
@@ -109,6 +109,7 @@ export async function prepareReplace(
     throw err;
   }
   return {
+    target,
     temp,
     discard,
     async commit() {
@@ -163,11 +164,13 @@ export async function atomicReplace(
  * ```
  */
 export async function removeStaleTemps(target: string): Promise<number> {
-  const prefixes = [`.${basename(target)}.`, `.${basename(target)}.bak.`];
+  // Exactly tempPathFor's names for this target (and its .bak): never the
+  // temp files of another file, even one whose name starts the same way.
+  const base = basename(target).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const ours = new RegExp(`^\\.${base}(\\.bak)?\\.\\d+\\.[0-9a-f]{8}\\.tmp$`);
   let removed = 0;
   for await (const entry of Deno.readDir(dirname(target))) {
-    if (!entry.isFile || !TEMP_RE.test(entry.name)) continue;
-    if (!prefixes.some((p) => entry.name.startsWith(p))) continue;
+    if (!entry.isFile || !ours.test(entry.name)) continue;
     await Deno.remove(join(dirname(target), entry.name)).catch(() => {});
     removed++;
   }

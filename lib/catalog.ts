@@ -41,7 +41,7 @@ import { z } from "zod";
 import { type PreparedReplace, prepareReplace } from "./atomic.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { errorMessage, IngestError } from "./errors.ts";
-import { exchangeRow } from "./exchanges.ts";
+import { exchangeRow, EXCHANGES_FILE } from "./exchanges.ts";
 import type { CatalogRecord, RecordDefaults } from "./records.ts";
 import type { SymbolChange } from "./report.ts";
 import {
@@ -180,7 +180,7 @@ export class Catalog implements AsyncDisposable {
 
   private constructor(path: string, db: SandboxedDb) {
     this.path = path;
-    this.exchangesPath = join(dirname(path), "exchanges.parquet");
+    this.exchangesPath = join(dirname(path), EXCHANGES_FILE);
     this.db = db;
   }
 
@@ -329,6 +329,7 @@ export class Catalog implements AsyncDisposable {
     try {
       return await this.writeFiles(now);
     } catch (err) {
+      if (err instanceof IngestError) throw err;
       throw new IngestError(
         "catalog",
         `cannot write the catalog ${this.path}: ${errorMessage(err).split("\n")[0]}`,
@@ -358,7 +359,7 @@ export class Catalog implements AsyncDisposable {
         prepared.push(
           await prepareReplace(this.exchangesPath, async (temp) => {
             await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
-          }),
+          }, { backup: true }),
         );
       }
     } catch (err) {
@@ -370,7 +371,15 @@ export class Catalog implements AsyncDisposable {
         await replace.commit();
       } catch (err) {
         await Promise.all(prepared.slice(i + 1).map((p) => p.discard()));
-        throw err;
+        if (i === 0) throw err;
+        // Renames rarely fail; if the second one does, say exactly what happened.
+        throw new IngestError(
+          "catalog",
+          `${prepared[0].target} was written, but ${replace.target} could not be replaced: ${
+            errorMessage(err).split("\n")[0]
+          }`,
+          "the catalog itself is consistent; rerun to bring the exchanges table up to date",
+        );
       }
     }
     return after;
@@ -385,7 +394,7 @@ export class Catalog implements AsyncDisposable {
     return this.planned;
   }
 
-  /** Closes the database. */
+  /** Closes the database; safe to call twice. */
   close(): void {
     this.db.close();
   }

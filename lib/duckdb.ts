@@ -25,6 +25,7 @@ export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
 /** An open, sandboxed in-memory database. */
 export interface SandboxedDb extends AsyncDisposable {
   connection: DuckDBConnection;
+  /** Closes the database; safe to call twice. */
   close(): void;
 }
 
@@ -45,7 +46,10 @@ export async function openSandboxedDb(folder: string): Promise<SandboxedDb> {
     autoinstall_known_extensions: "false",
   });
   const connection = await instance.connect();
+  let closed = false;
   const close = () => {
+    if (closed) return;
+    closed = true;
     connection.closeSync();
     instance.closeSync();
   };

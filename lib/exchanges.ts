@@ -25,6 +25,9 @@
  * @module
  */
 
+/** The file name of the exchanges table, kept beside the catalog. */
+export const EXCHANGES_FILE = "exchanges.parquet";
+
 /** Instrument family, the catalog's `profile` column. */
 export type Profile = "CRYPTO" | "EQUITY" | "FUTURES" | "FOREX" | "UNKNOWN";
 

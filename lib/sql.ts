@@ -117,8 +117,8 @@ export function parquetViewSql(
     const source = found.get(c.name);
     const id = quoteIdent(c.name);
     if (source === undefined) return `NULL::${c.type} AS ${id}`;
-    if (source === c.type) return id;
     const base = source.replace(/\(.*$/, "");
+    if (source === c.type && !FLOAT_TYPES.has(base)) return id;
     if (c.type === "BIGINT" && FLOAT_TYPES.has(base)) {
       return `CASE WHEN ${id} IS NULL OR isnan(${id}::DOUBLE) THEN NULL ELSE CAST(${id} AS BIGINT) END AS ${id}`;
     }
@@ -172,7 +172,7 @@ export const FILE_COUNTS =
 /** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
 const sameValue = (type: Column["type"], x: string, y: string) =>
   type === "DOUBLE"
-    ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= 1e-12, false))`
+    ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= 1e-12, false) OR coalesce(isnan(${x}) AND isnan(${y}), false))`
     : `(${x} IS NOT DISTINCT FROM ${y})`;
 
 const equal = (c: Column, a: string, b: string) =>
@@ -182,7 +182,8 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
 
 /**
  * The SCD2 diff of this run, in three statements run in order:
- * `current_rows` (the latest current row of each symbol in the run),
+ * `current_rows` (the latest current row of each symbol in the run; a
+ * missing `active` counts as true, as in {@linkcode ACTIVE_SYMBOLS}),
  * `proposed` (what each symbol's current row should say: API values first,
  * then what the catalog already knows, then built-in defaults, so a null from
  * the API never erases a known value; with $1 = true, definite not-founds
@@ -190,7 +191,7 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
  */
 export const COMPUTE_CHANGES = {
   currentRows: `CREATE OR REPLACE TABLE current_rows AS
-   SELECT * FROM catalog
+   SELECT * REPLACE (coalesce(active, true) AS active) FROM catalog
    WHERE valid_until IS NULL
      AND symbol IN (SELECT symbol FROM incoming UNION ALL SELECT symbol FROM not_found)
    QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST) = 1`,
@@ -255,8 +256,9 @@ export const FIELD_CHANGES = `WITH pairs AS (
 /**
  * Writes the merged catalog: every old row as it was, except that current
  * rows of changed or retired symbols are closed at the run timestamp, then
- * one new current row per change starting at that same instant.
- * $1 = run timestamp, $2 = output path.
+ * one new current row per change starting at that same instant. Extra
+ * columns a catalog carries (beyond ours) are copied forward from the row
+ * being closed. $1 = run timestamp, $2 = output path.
  */
 export const WRITE_CATALOG = `COPY (
   SELECT * REPLACE (
@@ -265,9 +267,14 @@ export const WRITE_CATALOG = `COPY (
   FROM catalog
   UNION ALL BY NAME
   SELECT * FROM (
-    SELECT ${cols(RECORD_SCHEMA)}, $1::TIMESTAMP AS updated_at, $1::TIMESTAMP AS valid_from,
-           NULL::TIMESTAMP AS valid_until
-    FROM changes ORDER BY symbol)
+    SELECT ${cols(RECORD_SCHEMA, "ch.")}, $1::TIMESTAMP AS updated_at, $1::TIMESTAMP AS valid_from,
+           NULL::TIMESTAMP AS valid_until, extra.* EXCLUDE (symbol)
+    FROM changes ch
+    LEFT JOIN (SELECT * EXCLUDE (${
+  cols(CATALOG_SCHEMA.filter((c) => c.name !== "symbol"))
+}) FROM current_rows) extra
+      USING (symbol)
+    ORDER BY ch.symbol)
 ) TO $2 (FORMAT parquet, COMPRESSION zstd)`;
 
 /** Exchanges whose built-in row differs from (or is missing in) exchanges.parquet. */

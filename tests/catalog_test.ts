@@ -263,13 +263,14 @@ Deno.test("run timestamps never go backwards, even with a clock behind the catal
 Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async () => {
   await using project = await tempProject();
   const path = await catalogIn(project.dir);
-  // As the Python pipeline wrote it: TIMESTAMP_NS, DOUBLE pricescale (NaN
-  // for missing), no SCD2 columns, no profile, an extra column.
+  // As the Python pipeline wrote it: TIMESTAMP_NS, DOUBLE pricescale and
+  // lot_size (NaN for missing), no SCD2 columns, no profile or active, an
+  // extra column.
   await query(
     `COPY (SELECT * FROM (VALUES
-       ('NASDAQ:AAPL', 'NASDAQ', 'stock', 100.0::DOUBLE, 1.0::DOUBLE, 0.01::DOUBLE, 'America/New_York', TIMESTAMP_NS '2025-06-01 12:00:00.123456789', 'keep-me-1'),
-       ('NYSE:KO', 'NYSE', 'stock', 'NaN'::DOUBLE, 1.0::DOUBLE, NULL, NULL, TIMESTAMP_NS '2025-06-01 12:00:00', 'keep-me-2'))
-       AS t(symbol, exchange, type, pricescale, minmov, tick_size, timezone, updated_at, source_note))
+       ('NASDAQ:AAPL', 'NASDAQ', 'stock', 100.0::DOUBLE, 1.0::DOUBLE, 0.01::DOUBLE, 'NaN'::DOUBLE, 'America/New_York', TIMESTAMP_NS '2025-06-01 12:00:00.123456789', 'keep-me-1'),
+       ('NYSE:KO', 'NYSE', 'stock', 'NaN'::DOUBLE, 1.0::DOUBLE, NULL, 'NaN'::DOUBLE, NULL, TIMESTAMP_NS '2025-06-01 12:00:00', 'keep-me-2'))
+       AS t(symbol, exchange, type, pricescale, minmov, tick_size, lot_size, timezone, updated_at, source_note))
      TO '${path}' (FORMAT parquet)`,
   );
   await using catalog = await Catalog.open(path);
@@ -280,13 +281,19 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     retireNotFound: false,
   });
   assert.deepEqual([plan.new, plan.changed], [1, 1]);
+  // A NaN and a missing `active` are not changes in themselves.
+  const aapl = plan.changes.find((c) => c.symbol === "NASDAQ:AAPL")!;
+  assert.ok(
+    !aapl.fields.some((f) => f.field === "lot_size" || f.field === "active"),
+    JSON.stringify(aapl),
+  );
   await catalog.write(T3);
   const rows = await catalogRows(path);
-  assert.deepEqual(rows.map((r) => [r.symbol, r.source_note, r.pricescale, r.vu]), [
-    ["NASDAQ:AAPL", "keep-me-1", 100, "2026-11-03 00:00:00"],
-    ["NASDAQ:AAPL", null, 100, null],
-    ["NASDAQ:MSFT", null, 100, null],
-    ["NYSE:KO", "keep-me-2", null, null],
+  assert.deepEqual(rows.map((r) => [r.symbol, r.source_note, r.pricescale, r.lot_size, r.vu]), [
+    ["NASDAQ:AAPL", "keep-me-1", 100, null, "2026-11-03 00:00:00"],
+    ["NASDAQ:AAPL", "keep-me-1", 100, null, null], // extra columns carried forward
+    ["NASDAQ:MSFT", null, 100, null, null],
+    ["NYSE:KO", "keep-me-2", null, null, null],
   ]);
   const types = await query(
     "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($1))",
@@ -317,6 +324,19 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     "valid_until TIMESTAMP",
   ]);
   assert.deepEqual(types.slice(22).map((t) => t.column_name), ["source_note"]);
+});
+
+Deno.test("a legacy catalog without `active` or with NaNs is stable across reruns", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  await mergeOnce(path, [fetched("NASDAQ:AAPL")], { now: T1 });
+  // Rewrite it as a legacy file: no active column, NaN lot_size.
+  await query(
+    `COPY (SELECT * EXCLUDE (active) REPLACE ('NaN'::DOUBLE AS lot_size) FROM read_parquet('${path}')) TO '${path}.legacy' (FORMAT parquet)`,
+  );
+  await Deno.rename(`${path}.legacy`, path);
+  const { plan, wrote } = await mergeOnce(path, [fetched("NASDAQ:AAPL")], { now: T2 });
+  assert.deepEqual([plan.changed, plan.unchanged, wrote], [0, 1, false]);
 });
 
 Deno.test("a corrupt catalog is an error naming the file, and it stays byte-for-byte", async () => {
