@@ -23,10 +23,11 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { removeStaleTemps } from "./atomic.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./candidates.ts";
 import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog.ts";
+import { EXCHANGES_FILE } from "./exchanges.ts";
 import type { RunOptions } from "./cli.ts";
 import { describeError, errorMessage, IngestError } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
@@ -75,6 +76,27 @@ async function resolveTargets(
   }
 }
 
+/** The largest share of a run's targets that may be retired at once. */
+export const RETIRE_MAX_SHARE = 0.25;
+
+/**
+ * Not-founds that may be retired. A run where nothing was fetched, or where
+ * more than {@linkcode RETIRE_MAX_SHARE} of the targets were "not found",
+ * looks like a wrong --base-url or an API change, not delistings: nothing is
+ * retired then.
+ */
+function retirable(notFound: string[], fetched: number, targets: number, log: Logger): string[] {
+  if (notFound.length === 0) return [];
+  if (fetched === 0 || notFound.length > Math.max(1, targets * RETIRE_MAX_SHARE)) {
+    log.warn(
+      `not retiring: ${notFound.length} of ${targets} symbols were "not found" and ${fetched} fetched, ` +
+        "which looks like a wrong --base-url or an API change rather than delistings",
+    );
+    return [];
+  }
+  return notFound;
+}
+
 function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
     throw new IngestError(
@@ -111,6 +133,13 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   try {
     const root = deps.root ?? await projectRoot();
     const catalogPath = await resolveWritableInside(options.catalogPath, root, "catalog path");
+    if (basename(catalogPath) === EXCHANGES_FILE) {
+      throw new IngestError(
+        "usage",
+        `--catalog-path cannot be named ${EXCHANGES_FILE}: that is the exchanges table kept beside the catalog`,
+        "use another name, e.g. symbols.parquet",
+      );
+    }
     const folder = dirname(catalogPath);
     const folderExists = await isDirectory(folder);
     const targets = await resolveTargets(options, root, catalogPath, folderExists);
@@ -161,7 +190,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       }
     }
     report.fetched = fetched.length;
-    const retiring = options.retireNotFound ? notFound : [];
+    const retiring = options.retireNotFound
+      ? retirable(notFound, fetched.length, targets.valid.length, log)
+      : [];
     if (fetched.length === 0 && retiring.length === 0) {
       report.exit_code = outcomeCode(report);
       return report;
@@ -169,24 +200,20 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
 
     if (!folderExists && !options.dryRun) await Deno.mkdir(folder, { recursive: true });
     const catalog = await catalogPending;
-    try {
-      if (options.dryRun) {
-        // No lock: reading a file that is only ever replaced by rename is safe.
-        const before = await catalog.load();
-        recordPlan(report, await catalog.plan(fetched, retiring, options), before);
-      } else {
-        await merge(catalog, catalogPath, fetched, retiring, options, report, deps);
-      }
-    } finally {
-      catalog.close();
+    if (options.dryRun) {
+      // No lock: reading a file that is only ever replaced by rename is safe.
+      const before = await catalog.load();
+      recordPlan(report, await catalog.plan(fetched, retiring, options), before);
+    } else {
+      await merge(catalog, catalogPath, fetched, retiring, options, report, deps);
     }
     report.exit_code = outcomeCode(report);
   } catch (err) {
     report.error = describeError(err);
-    report.exit_code = 1;
-    // A catalog opened for a run that failed before using it.
-    catalogPending?.then((c) => c.close(), () => {});
+    report.exit_code = err instanceof IngestError && err.kind === "usage" ? 2 : 1;
   } finally {
+    // However the run ended, the database opened during the fetch is closed.
+    await catalogPending?.then((c) => c.close(), () => {});
     report.duration_ms = Math.round(performance.now() - started);
   }
   return report;
@@ -211,21 +238,26 @@ async function merge(
   report: RunReport,
   deps: JobDeps,
 ): Promise<void> {
-  const lockPath = `${catalogPath}.lock`;
-  await using _lock = await acquireLock(lockPath, {
-    timeoutMs: options.lockTimeoutMs,
-    onEvent: (message) => deps.log.info(message),
-    signal: deps.signal,
-  }).catch((err) => {
-    if (err instanceof IngestError || deps.signal?.aborted) throw err;
-    throw new IngestError(
-      "catalog",
-      `cannot create the lock file ${lockPath}: ${errorMessage(err)}`,
-      "check that the catalog folder is writable; nothing was written",
-    );
-  });
+  const lock = (path: string) =>
+    acquireLock(path, {
+      timeoutMs: options.lockTimeoutMs,
+      onEvent: (message) => deps.log.info(message),
+      signal: deps.signal,
+    }).catch((err) => {
+      if (err instanceof IngestError || deps.signal?.aborted) throw err;
+      throw new IngestError(
+        "catalog",
+        `cannot create the lock file ${path}: ${errorMessage(err)}`,
+        "check that the catalog folder is writable; nothing was written",
+      );
+    });
+  // The catalog's own lock, then the lock of exchanges.parquet, which every
+  // catalog in the folder shares (always in this order: no deadlock).
+  await using _catalogLock = await lock(`${catalogPath}.lock`);
+  await using _exchangesLock = await lock(`${catalog.exchangesPath}.lock`);
   checkSignal(deps.signal);
-  // Under the lock nobody else writes: temp files here are from crashed runs.
+  // Under the locks nobody else writes these files: temp files of theirs
+  // are from crashed runs.
   await removeStaleTemps(catalogPath);
   await removeStaleTemps(catalog.exchangesPath);
   const before = await catalog.load();

@@ -100,8 +100,36 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   return Math.max(0, date - now);
 }
 
+/** Largest response body read; a symbol's metadata is a few hundred bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 class Retryable {
   constructor(readonly reason: string, readonly retryAfterMs: number | null = null) {}
+}
+
+/** Reads a response body as text, refusing more than `max` bytes. */
+async function readCapped(response: Response, max: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel();
+      throw new Retryable(`malformed response body (larger than ${max} bytes)`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -273,8 +301,9 @@ export class TradingViewClient {
     const status = response.status;
     let body: string;
     try {
-      body = await response.text();
+      body = await readCapped(response, MAX_BODY_BYTES);
     } catch (err) {
+      if (err instanceof Retryable) throw err;
       if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
       throw new Retryable(`network error while reading the body: ${errorMessage(err)}`);
     }

@@ -327,3 +327,118 @@ cliTest("eight runs at once on one catalog lose no update", async (cli: Cli) => 
   ]);
   assert.deepEqual(exchanges.map((e) => e.exchange), ["BINANCE", "CME_MINI", "FX_IDC", "NASDAQ"]);
 });
+
+cliTest(
+  "two catalogs in one folder share exchanges.parquet without losing a row",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror({ latencyMs: 10, jitterMs: 10 });
+    const runs = await Promise.all([
+      ...["BINANCE:BTCUSDT", "NASDAQ:AAPL", "CME_MINI:ES1!"].map((symbol) =>
+        cli.run([
+          "--symbols",
+          symbol,
+          "--catalog-path",
+          "data/lakehouse/a.parquet",
+          "--base-url",
+          mirror.url,
+        ], {
+          cwd: project.dir,
+        })
+      ),
+      ...["FX_IDC:EURUSD", "NYSE:KO", "COMEX:GC1!"].map((symbol) =>
+        cli.run([
+          "--symbols",
+          symbol,
+          "--catalog-path",
+          "data/lakehouse/b.parquet",
+          "--base-url",
+          mirror.url,
+        ], {
+          cwd: project.dir,
+        })
+      ),
+    ]);
+    for (const run of runs) assert.equal(run.code, 0, run.stderr);
+    const exchanges = await query("SELECT exchange FROM read_parquet($1) ORDER BY 1", [
+      `${project.dir}/data/lakehouse/exchanges.parquet`,
+    ]);
+    assert.deepEqual(exchanges.map((e) => e.exchange), [
+      "BINANCE",
+      "CME_MINI",
+      "COMEX",
+      "FX_IDC",
+      "NASDAQ",
+      "NYSE",
+    ]);
+    assert.equal((await catalogRows(`${project.dir}/data/lakehouse/a.parquet`)).length, 3);
+    assert.equal((await catalogRows(`${project.dir}/data/lakehouse/b.parquet`)).length, 3);
+    const left = (await listing(`${project.dir}/data/lakehouse`)).filter((n) =>
+      n.endsWith(".tmp") || n.endsWith(".lock")
+    );
+    assert.deepEqual(left, []);
+  },
+);
+
+cliTest("a catalog path named exchanges.parquet is a usage error", async (cli: Cli) => {
+  await using project = await tempProject();
+  const result = await cli.run([
+    "--symbols",
+    "NASDAQ:AAPL",
+    "--catalog-path",
+    "data/exchanges.parquet",
+  ], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--catalog-path cannot be named exchanges\.parquet/);
+  assert.deepEqual(await listing(project.dir), []);
+});
+
+cliTest(
+  "a symlink planted at the lock path is refused and its target left alone",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using other = await tempProject();
+    await using mirror = startMirror();
+    const victim = await other.write("victim.txt", "keep me");
+    await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
+    await Deno.symlink(victim, `${project.dir}/${CATALOG}.lock`);
+    const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
+      cwd: project.dir,
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /lock path .*symbols\.parquet\.lock is a symlink/);
+    assert.equal(await Deno.readTextFile(victim), "keep me");
+  },
+);
+
+cliTest(
+  "--retire-not-found retires nothing when 'not found' is everywhere (a wrong --base-url)",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    assert.equal(
+      (await cli.run(["--symbols", "NASDAQ:AAPL,NYSE:KO", "--base-url", mirror.url], {
+        cwd: project.dir,
+      })).code,
+      0,
+    );
+    const path = `${project.dir}/${CATALOG}`;
+    const bytes = await Deno.readFile(path);
+    const wrong = `${mirror.url}/wrong-prefix`; // every request answers 404
+    const result = await cli.run([
+      "--from-catalog",
+      "--retire-not-found",
+      "--base-url",
+      wrong,
+      "--json",
+    ], {
+      cwd: project.dir,
+    });
+    assert.equal(result.code, 1);
+    assert.equal(report(result.stdout).retired, 0);
+    assert.match(result.stderr, /not retiring: 2 of 2 symbols were "not found"/);
+    assert.deepEqual(await Deno.readFile(path), bytes);
+  },
+);

@@ -256,3 +256,29 @@ Deno.test("cancelling stops waiting and reports cancelled", async () => {
   const outcome = await client.fetchSymbol("NASDAQ:AAPL");
   assert.equal(outcome.kind === "failed" && outcome.reason, "cancelled");
 });
+
+Deno.test("an oversized body is malformed: retried, then the symbol fails", async () => {
+  const huge = JSON.stringify({
+    pricescale: 100,
+    minmov: 1,
+    type: "stock",
+    description: "x".repeat(2 * 1024 * 1024),
+  });
+  let served = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    served++;
+    return new Response(huge, { headers: { "content-type": "application/json" } });
+  });
+  const client = new TradingViewClient({
+    baseUrl: `http://127.0.0.1:${server.addr.port}`,
+    ...fast,
+    maxRetries: 1,
+  });
+  const outcome = await client.fetchSymbol("NASDAQ:AAPL");
+  assert.equal(outcome.kind, "failed");
+  assert.match(
+    outcome.kind === "failed" ? outcome.reason : "",
+    /larger than 1048576 bytes.*gave up after 2 attempts/,
+  );
+  assert.equal(served, 2);
+});
