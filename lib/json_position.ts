@@ -29,8 +29,6 @@ type Expect = "value" | "value-or-close" | "key" | "key-or-close" | "colon" | "c
 
 const WS = new Set([" ", "\t", "\n", "\r"]);
 const NUMBER_RE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-// deno-lint-ignore no-control-regex
-const STRING_RE = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 
 /**
  * Finds the first syntax error, or null when the text is valid JSON.
@@ -103,9 +101,7 @@ export function locateJsonError(text: string): JsonErrorLocation | null {
           if (afterValue()) return trailing();
           break;
         }
-        STRING_RE.lastIndex = i;
-        if (!STRING_RE.test(text)) return fail();
-        i = STRING_RE.lastIndex;
+        if (c !== '"' || !scanString()) return fail();
         expect = "colon";
         break;
       }
@@ -138,13 +134,40 @@ export function locateJsonError(text: string): JsonErrorLocation | null {
         return true;
       }
     }
-    for (const re of [STRING_RE, NUMBER_RE]) {
-      re.lastIndex = i;
-      if (re.test(text)) {
-        i = re.lastIndex;
+    if (text[i] === '"') return scanString();
+    NUMBER_RE.lastIndex = i;
+    if (NUMBER_RE.test(text)) {
+      i = NUMBER_RE.lastIndex;
+      return true;
+    }
+    return false;
+  }
+
+  /** A string, scanned with a loop (a regex would recurse on a long one). */
+  function scanString(): boolean {
+    let j = i + 1;
+    while (j < text.length) {
+      const c = text.charCodeAt(j);
+      if (c === 0x22) {
+        i = j + 1;
         return true;
       }
+      if (c < 0x20) break;
+      if (c === 0x5c) {
+        const e = text[j + 1];
+        if (e === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(j + 2, j + 6))) break;
+          j += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
+          j += 2;
+        } else {
+          break;
+        }
+        continue;
+      }
+      j++;
     }
+    i = j;
     return false;
   }
 

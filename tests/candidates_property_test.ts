@@ -114,4 +114,5 @@ Deno.test("pathological nesting and sizes never crash the parser", () => {
   check(JSON.stringify({ data: [{ symbol: { symbol: { symbol: "A:B" } } }] }));
   check(JSON.stringify(Array.from({ length: 50_000 }, (_, i) => `EX:T${i}`)));
   check('"' + "x".repeat(1_000_000) + '"');
+  check('["' + "x".repeat(15_000_000));
 });

@@ -20,7 +20,13 @@ Deno.test("the first bad character is located by line and column", () => {
   assert.equal(locateJsonError('{"a" 1}')?.column, 6);
   assert.equal(locateJsonError("[1] x")?.column, 5);
   assert.equal(locateJsonError("[01]")?.column, 3);
-  assert.equal(locateJsonError('["a\u0001"]')?.column, 2);
+  assert.equal(locateJsonError('["a\u0001"]')?.column, 4, "at the control character itself");
+  assert.equal(locateJsonError('["a\\x"]')?.column, 4, "at a bad escape");
+});
+
+Deno.test("a huge unterminated string is located, not a stack overflow", () => {
+  const text = '["' + "a".repeat(15_000_000);
+  assert.deepEqual(locateJsonError(text)?.found, "end of input");
 });
 
 Deno.test("truncated input is reported at its end", () => {
