@@ -137,45 +137,42 @@ const canMount = await (async () => {
   await Deno.remove(dir, { recursive: true });
   return unmount !== null;
 })();
-const noMount = canMount ? "" : " [skipped: mounting a tmpfs needs root here]";
-
-for (const runner of ["a full disk"]) {
-  cliTest(
-    `${runner}: exit 1, the old catalog intact, no temp file left${noMount}`,
-    async (cli: Cli) => {
-      if (!canMount) return;
-      await using project = await tempProject();
-      await using mirror = startMirror();
-      const folder = `${project.dir}/data/lakehouse`;
-      const unmount = await mountTmpfs(folder, "size=192k");
-      assert.ok(unmount);
-      try {
-        await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 2500, noisy: true });
-        const size = (await Deno.stat(`${project.dir}/${CATALOG}`)).size;
-        assert.ok(size > 96 * 1024, `catalog of ${size} bytes cannot be written twice in 192 KiB`);
-        const bytes = await Deno.readFile(`${project.dir}/${CATALOG}`);
-        const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
-          cwd: project.dir,
-        });
-        assert.equal(result.code, 1, result.stderr);
-        assert.match(
-          result.stderr,
-          /cannot write the catalog .*symbols\.parquet: .*(space|No space)/i,
-        );
-        assert.match(result.stderr, /the previous version is intact/);
-        assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
-        assert.deepEqual(await listing(folder), ["symbols.parquet"]);
-      } finally {
-        await unmount();
-      }
-    },
-  );
-}
+const mountSkip = canMount ? {} : { skip: "mounting a tmpfs needs root and mount(8) here" };
 
 cliTest(
-  `a read-only catalog folder: a clear error, nothing written${noMount}`,
+  "a full disk: exit 1, the old catalog intact, no temp file left",
   async (cli: Cli) => {
-    if (!canMount) return;
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const folder = `${project.dir}/data/lakehouse`;
+    const unmount = await mountTmpfs(folder, "size=192k");
+    assert.ok(unmount);
+    try {
+      await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 2500, noisy: true });
+      const size = (await Deno.stat(`${project.dir}/${CATALOG}`)).size;
+      assert.ok(size > 96 * 1024, `catalog of ${size} bytes cannot be written twice in 192 KiB`);
+      const bytes = await Deno.readFile(`${project.dir}/${CATALOG}`);
+      const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
+        cwd: project.dir,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /cannot write the catalog .*symbols\.parquet: .*(space|No space)/i,
+      );
+      assert.match(result.stderr, /the previous version is intact/);
+      assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
+      assert.deepEqual(await listing(folder), ["symbols.parquet"]);
+    } finally {
+      await unmount();
+    }
+  },
+  mountSkip,
+);
+
+cliTest(
+  "a read-only catalog folder: a clear error, nothing written",
+  async (cli: Cli) => {
     await using project = await tempProject();
     await using mirror = startMirror();
     const folder = `${project.dir}/data/lakehouse`;
@@ -199,4 +196,5 @@ cliTest(
       await unmount();
     }
   },
+  mountSkip,
 );

@@ -143,7 +143,8 @@ export interface Cli {
 }
 
 /**
- * Registers `fn` as a test for every runner (see the module doc).
+ * Registers `fn` as a test for every runner (see the module doc). With
+ * `options.skip` (a reason), every variant is registered as ignored.
  *
  * @example
  * ```ts
@@ -152,14 +153,19 @@ export interface Cli {
  * });
  * ```
  */
-export function cliTest(name: string, fn: (cli: Cli) => Promise<void>): void {
+export function cliTest(
+  name: string,
+  fn: (cli: Cli) => Promise<void>,
+  options: { skip?: string } = {},
+): void {
   for (const runner of RUNNERS) {
-    const label = runner.unavailable
-      ? `${name} [${runner.name}: skipped, ${runner.unavailable}]`
+    const skipped = options.skip ?? runner.unavailable;
+    const label = skipped
+      ? `${name} [${runner.name}: skipped, ${skipped}]`
       : `${name} [${runner.name}]`;
     Deno.test({
       name: label,
-      ignore: runner.unavailable !== null,
+      ignore: skipped !== null && skipped !== undefined,
       fn: () =>
         fn({
           runner,
