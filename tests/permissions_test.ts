@@ -29,8 +29,13 @@ async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record
 }
 
 Deno.test("tasks use the deno.json permission sets, nothing broader", () => {
-  assert.match(denoJson.tasks.ingest, /^deno run -q -P=ingest main\.ts$/);
-  assert.match(denoJson.tasks["ingest:local"], /^deno run -q -P=ingest-local main\.ts$/);
+  // --no-prompt: on a terminal Deno would otherwise stop and ask (DuckDB's
+  // loader probes /proc/self/exe), and a pipeline run would hang.
+  assert.match(denoJson.tasks.ingest, /^deno run -q --no-prompt -P=ingest main\.ts$/);
+  assert.match(
+    denoJson.tasks["ingest:local"],
+    /^deno run -q --no-prompt -P=ingest-local main\.ts$/,
+  );
 });
 
 Deno.test("the production set: project root, TradingView, DuckDB's addon, one env var", async () => {

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { memoryLogger } from "../lib/log.ts";
+import { progressLine, startProgress } from "../lib/progress.ts";
+
+Deno.test("the progress line: done/total, rate, retries, 429s, ETA", () => {
+  assert.equal(
+    progressLine(10, 50, 2000, { retries: 2, status429: 1 }),
+    "fetching 10/50 (20%), 5.0/s, 2 retries, 1 x 429, ETA 8s",
+  );
+  assert.equal(
+    progressLine(0, 50, 0, { retries: 0, status429: 0 }),
+    "fetching 0/50 (0%), 0.0/s, 0 retries, 0 x 429",
+  );
+});
+
+Deno.test("progress is redrawn on its interval and stops when told", async () => {
+  const log = memoryLogger();
+  const progress = startProgress(4, log, () => ({ retries: 0, status429: 0 }), 20);
+  progress.done(2);
+  await new Promise((resolve) => setTimeout(resolve, 70));
+  progress.stop();
+  const drawn = log.lines.length;
+  assert.ok(drawn >= 2, `${drawn} lines`);
+  assert.match(log.lines.at(-1)!, /^fetching 2\/4 \(50%\)/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(log.lines.length, drawn, "nothing after stop()");
+});

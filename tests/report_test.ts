@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { emptyReport, formatSummary, outcomeCode, type RunReport } from "../lib/report.ts";
+
+function report(changes: Partial<RunReport>): RunReport {
+  return { ...emptyReport("data/lakehouse/symbols.parquet", false), ...changes };
+}
+
+Deno.test("exit codes: 0 all merged, 3 partial, 1 nothing merged", () => {
+  assert.equal(outcomeCode(report({ valid: 2, fetched: 2 })), 0);
+  assert.equal(outcomeCode(report({})), 0, "nothing to do");
+  const invalid = [{ index: 0, input: "null", reason: "null is not a symbol" }];
+  const failed = [{ symbol: "A:B", reason: "HTTP 503" }];
+  assert.equal(outcomeCode(report({ valid: 2, fetched: 1, failed })), 3);
+  assert.equal(outcomeCode(report({ valid: 1, fetched: 1, invalid })), 3);
+  assert.equal(outcomeCode(report({ valid: 1, fetched: 0, failed })), 1);
+  assert.equal(outcomeCode(report({ invalid })), 1);
+  assert.equal(outcomeCode(report({ valid: 1, failed, retired: 1 })), 3, "a retirement was merged");
+});
+
+Deno.test("the summary has every count people look for", () => {
+  const text = formatSummary(report({
+    requested: 5,
+    valid: 4,
+    fetched: 3,
+    new: 1,
+    changed: 1,
+    unchanged: 1,
+    http: { requests: 6, retries: 2, status429: 1 },
+    catalog: { path: "c.parquet", rows: 10, current: 8 },
+    duration_ms: 1234,
+  }));
+  assert.equal(
+    text,
+    [
+      "meta-ingest: requested 5, valid 4, invalid 0",
+      "  fetched 3, failed 0; new 1, changed 1, unchanged 1",
+      "  http: 6 requests, 2 retries, 1 x 429; 1.23 s",
+      "  catalog c.parquet: 10 rows, 8 current",
+    ].join("\n"),
+  );
+});
+
+Deno.test("failed and invalid entries are listed with reasons: the first 20, then a count", () => {
+  const failed = Array.from({ length: 23 }, (_, i) => ({ symbol: `EX:S${i}`, reason: "HTTP 503" }));
+  const invalid = [{ index: 4, input: '""', reason: "empty symbol" }];
+  const lines = formatSummary(report({ failed, invalid })).split("\n");
+  assert.ok(lines.includes("invalid entries (1):"));
+  assert.ok(lines.includes('  - #4 "": empty symbol'));
+  assert.ok(lines.includes("failed symbols (23):"));
+  assert.equal(lines.filter((l) => l.startsWith("  - EX:S")).length, 20);
+  assert.equal(lines.at(-1), "  ... and 3 more");
+});
+
+Deno.test("a dry run lists what would change, field: old → new", () => {
+  const text = formatSummary({
+    ...report({ changed: 1, new: 1 }),
+    dry_run: true,
+    changes: [
+      {
+        symbol: "NASDAQ:AAPL",
+        action: "changed",
+        fields: [{ field: "pricescale", old: "100", new: "1000" }],
+      },
+      { symbol: "NYSE:KO", action: "new", fields: [] },
+    ],
+  });
+  assert.match(text, /^meta-ingest \(dry run, nothing written\)/);
+  assert.match(
+    text,
+    /would change \(2\):\n {2}- NASDAQ:AAPL changed \(pricescale: "100" → "1000"\)\n {2}- NYSE:KO new/,
+  );
+});
