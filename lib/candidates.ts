@@ -28,6 +28,7 @@ import { z } from "zod";
 import { IngestError } from "./errors.ts";
 import { locateJsonError } from "./json_position.ts";
 import { resolveExistingInside } from "./paths.ts";
+import { readCapped } from "./read_capped.ts";
 import { normalizeSymbol } from "./symbols.ts";
 
 /** Largest candidates file we read: 16 MiB. */
@@ -237,27 +238,15 @@ async function readCappedText(path: string, root: string, maxBytes: number): Pro
       "a run's candidates should be a small JSON list; check the upstream stage",
     );
   if (info.size > maxBytes) throw tooBig();
-  using file = await Deno.open(real, { read: true });
+  const file = await Deno.open(real, { read: true });
   const opened = await file.stat();
   if (!opened.isFile || opened.ino !== info.ino) {
+    file.close();
     throw new IngestError("input", `candidates file ${path} changed while it was being opened`);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    total += n;
-    if (total > maxBytes) throw tooBig();
-    chunks.push(buffer.slice(0, n));
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  // The stream closes the file when it ends or is cancelled.
+  const bytes = await readCapped(file.readable, maxBytes);
+  if (bytes === null) throw tooBig();
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

@@ -42,6 +42,7 @@
  * @module
  */
 import { z } from "zod";
+import { delay } from "./delay.ts";
 import { IngestError } from "./errors.ts";
 import { TOOL_NAME, VERSION } from "./version.ts";
 
@@ -245,20 +246,6 @@ async function tryAcquire(
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-
 /**
  * Acquires the lock at `path`, waiting up to `options.timeoutMs`; see the
  * module doc.
@@ -282,7 +269,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
   };
   const deadline = Date.now() + options.timeoutMs;
   const leases = new LeaseWatch();
-  let delay = 25;
+  let backoffMs = 25;
   let announced = false;
   let lastOwner: LockOwner | null = null;
   for (;;) {
@@ -308,9 +295,11 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       );
     }
     // A lost race is retried almost at once; a held lock is polled with backoff.
-    const pause = attempt.kind === "retry" ? 1 + Math.random() * 5 : delay * (0.5 + Math.random());
-    await sleep(Math.min(Math.max(0, deadline - Date.now()), pause), options.signal);
-    if (attempt.kind === "held") delay = Math.min(delay * 2, 1000);
+    const pause = attempt.kind === "retry"
+      ? 1 + Math.random() * 5
+      : backoffMs * (0.5 + Math.random());
+    await delay(Math.min(Math.max(0, deadline - Date.now()), pause), { signal: options.signal });
+    if (attempt.kind === "held") backoffMs = Math.min(backoffMs * 2, 1000);
   }
 }
 

@@ -30,8 +30,10 @@
  *
  * @module
  */
+import { delay } from "./delay.ts";
 import { errorMessage } from "./errors.ts";
 import { pooledMap } from "./pool.ts";
+import { readCapped } from "./read_capped.ts";
 import {
   type CatalogRecord,
   isEmptyResponse,
@@ -106,45 +108,6 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 class Retryable {
   constructor(readonly reason: string, readonly retryAfterMs: number | null = null) {}
 }
-
-/** Reads a response body as text, refusing more than `max` bytes. */
-async function readCapped(response: Response, max: number): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel();
-      throw new Retryable(`malformed response body (larger than ${max} bytes)`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(bytes);
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 /**
  * Spaces request starts once the server has shown its limit (AIMD).
@@ -243,7 +206,7 @@ export class TradingViewClient {
         if (attempt === maxRetries) break;
         const backoff = this.backoff(attempt);
         try {
-          await sleep(Math.max(backoff, err.retryAfterMs ?? 0), this.signal);
+          await delay(Math.max(backoff, err.retryAfterMs ?? 0), { signal: this.signal });
         } catch {
           return { kind: "failed", symbol, reason: "cancelled", attempts: attempt + 1 };
         }
@@ -267,11 +230,11 @@ export class TradingViewClient {
     for (;;) {
       const now = Date.now();
       if (now < this.cooldownUntil) {
-        await sleep(this.cooldownUntil - now, this.signal);
+        await delay(this.cooldownUntil - now, { signal: this.signal });
         continue;
       }
       const wait = this.pacer.reserve(now);
-      if (wait > 0) await sleep(wait, this.signal);
+      if (wait > 0) await delay(wait, { signal: this.signal });
       // A 429 elsewhere may have started a cooldown while we waited.
       if (Date.now() >= this.cooldownUntil) return;
     }
@@ -301,7 +264,13 @@ export class TradingViewClient {
     const status = response.status;
     let body: string;
     try {
-      body = await readCapped(response, MAX_BODY_BYTES);
+      const bytes = response.body
+        ? await readCapped(response.body, MAX_BODY_BYTES)
+        : new Uint8Array();
+      if (bytes === null) {
+        throw new Retryable(`malformed response body (larger than ${MAX_BODY_BYTES} bytes)`);
+      }
+      body = new TextDecoder().decode(bytes);
     } catch (err) {
       if (err instanceof Retryable) throw err;
       if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);

@@ -9,6 +9,17 @@ import { tempProject } from "./support/tmp.ts";
 
 const HOLDER = join(REPO_ROOT, "tests/support/hold_lock.ts");
 
+/** A lock file's content, as an owner (dead or elsewhere) would have left it. */
+function ownerRecord(owner: { pid: number; host: string; token?: string }): string {
+  return JSON.stringify({
+    started_at: "2026-01-01T00:00:00Z",
+    tool: "meta-ingest",
+    version: "0.0.1",
+    token: "x",
+    ...owner,
+  });
+}
+
 function holder(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", "-A", HOLDER, ...args],
@@ -92,14 +103,7 @@ Deno.test("a lock file left by a dead process (or empty) is stale", async () => 
   const path = `${project.dir}/symbols.parquet.lock`;
   await Deno.writeTextFile(
     path,
-    JSON.stringify({
-      pid: 999999,
-      host: hostname(),
-      started_at: "2026-01-01T00:00:00Z",
-      tool: "meta-ingest",
-      version: "0.0.1",
-      token: "x",
-    }),
+    ownerRecord({ pid: 999999, host: hostname() }),
   );
   const lock = await acquireLock(path, { timeoutMs: 0 });
   assert.equal(lock.previousOwner?.pid, 999999);
@@ -112,14 +116,7 @@ Deno.test("a lock file left by a dead process (or empty) is stale", async () => 
 });
 
 function foreignOwner(token = "x") {
-  return JSON.stringify({
-    pid: 1,
-    host: "some-other-host",
-    started_at: "2026-01-01T00:00:00Z",
-    tool: "meta-ingest",
-    version: "0.0.1",
-    token,
-  });
+  return ownerRecord({ pid: 1, host: "some-other-host", token });
 }
 
 Deno.test("another host's lock is respected while its holder refreshes it", async () => {
@@ -212,14 +209,7 @@ Deno.test("eight processes contending (from a stale lock) never overlap", async 
   // Start from a stale lock: every contender sees a dead owner at once.
   await Deno.writeTextFile(
     path,
-    JSON.stringify({
-      pid: 999999,
-      host: hostname(),
-      started_at: "2026-01-01T00:00:00Z",
-      tool: "meta-ingest",
-      version: "0.0.1",
-      token: "x",
-    }),
+    ownerRecord({ pid: 999999, host: hostname() }),
   );
   const children = Array.from({ length: 8 }, () => holder([path, "5", log, "5"]));
   const statuses = await Promise.all(children.map((c) => c.status));
