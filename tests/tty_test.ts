@@ -53,6 +53,7 @@ Deno.test({
       assert.match(screen, /COMMAND_EXIT_CODE="0"/);
       assert.match(
         screen,
+        // deno-lint-ignore no-control-regex
         /\r\x1b\[2Kfetching \d\/7 \(\d+%\)/,
         "the progress line is redrawn in place",
       );
