@@ -152,6 +152,12 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       return report;
     }
 
+    if (options.dryRun) {
+      const shown = targets.valid.slice(0, 20).join(", ");
+      const more = targets.valid.length > 20 ? `, ... and ${targets.valid.length - 20} more` : "";
+      log.info(`targets (${targets.valid.length}): ${shown}${more}`);
+    }
+
     // Fetch (no lock held). DuckDB loads meanwhile, once the first requests
     // are on their way, so its start-up hides behind network latency.
     const client = new TradingViewClient({

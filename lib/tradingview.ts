@@ -102,6 +102,14 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   return Math.max(0, date - now);
 }
 
+/** The useful part of a fetch failure: its cause (DNS, refused, reset), without the URL. */
+function networkCause(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error
+    ? err.cause.message
+    : errorMessage(err);
+  return cause.replace(/^error sending request for url \([^)]*\): /, "");
+}
+
 /** Largest response body read; a symbol's metadata is a few hundred bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -215,7 +223,9 @@ export class TradingViewClient {
     return {
       kind: "failed",
       symbol,
-      reason: `${lastReason} (gave up after ${maxRetries + 1} attempts)`,
+      reason: `${lastReason} (gave up after ${maxRetries + 1} ${
+        maxRetries === 0 ? "attempt" : "attempts"
+      })`,
       attempts: maxRetries + 1,
     };
   }
@@ -259,7 +269,7 @@ export class TradingViewClient {
       });
     } catch (err) {
       if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
-      throw new Retryable(`network error: ${errorMessage(err)}`);
+      throw new Retryable(`network error: ${networkCause(err)}`);
     }
     const status = response.status;
     let body: string;

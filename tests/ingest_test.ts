@@ -116,6 +116,7 @@ cliTest("--dry-run fetches and lists what would change, and writes nothing", asy
     old: "100",
     new: "1000",
   });
+  assert.match(result.stderr, /targets \(2\): NASDAQ:AAPL, NYSE:KO\n/);
   assert.match(result.stderr, /would change \(2\):/);
   assert.match(result.stderr, /NASDAQ:AAPL changed \(.*pricescale: "100" → "1000"/);
   assert.match(result.stderr, /NYSE:KO new/);
