@@ -166,6 +166,15 @@ async function fileExists(path: string): Promise<boolean> {
   }
 }
 
+/** The error for a file we could not read (and therefore never write over). */
+function unreadable(label: string, path: string, err: unknown): IngestError {
+  return new IngestError(
+    "catalog",
+    `cannot read ${label} ${path}: ${errorMessage(err).split("\n")[0]}`,
+    `it was left untouched; restore ${basename(path)}.bak or move the file away`,
+  );
+}
+
 /** The catalog and its exchanges table; see the module doc. */
 export class Catalog implements AsyncDisposable {
   /** Absolute path of symbols.parquet. */
@@ -213,11 +222,7 @@ export class Catalog implements AsyncDisposable {
       // merged (the write reads every row and stops at any damage left).
       await this.connection.run(countRowsSql(table));
     } catch (err) {
-      throw new IngestError(
-        "catalog",
-        `cannot read ${label} ${path}: ${errorMessage(err).split("\n")[0]}`,
-        `it was left untouched; restore ${basename(path)}.bak or move the file away`,
-      );
+      throw unreadable(label, path, err);
     }
     return true;
   }
@@ -233,11 +238,7 @@ export class Catalog implements AsyncDisposable {
     try {
       [counts] = await rows(this.connection, CATALOG_COUNTS, countsRow);
     } catch (err) {
-      throw new IngestError(
-        "catalog",
-        `cannot read catalog ${this.path}: ${errorMessage(err).split("\n")[0]}`,
-        `it was left untouched; restore ${basename(this.path)}.bak or move the file away`,
-      );
+      throw unreadable("catalog", this.path, err);
     }
     this.before = counts;
     this.loaded = true;
@@ -249,11 +250,6 @@ export class Catalog implements AsyncDisposable {
   async activeSymbols(): Promise<string[]> {
     this.mustBeLoaded();
     return (await rows(this.connection, ACTIVE_SYMBOLS, symbolRow)).map((r) => r.symbol);
-  }
-
-  /** Size of the loaded catalog. */
-  counts(): CatalogCounts {
-    return { ...this.before };
   }
 
   /**

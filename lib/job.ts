@@ -25,6 +25,7 @@
  */
 import { basename, dirname } from "node:path";
 import { removeStaleTemps } from "./atomic.ts";
+import { delay } from "./delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./candidates.ts";
 import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog.ts";
 import { EXCHANGES_FILE } from "./exchanges.ts";
@@ -173,9 +174,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     const progress = startProgress(targets.valid.length, log, () => client.stats);
     const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());
     // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
-    catalogPending = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
-      openCatalog(catalogPath)
-    );
+    catalogPending = delay(20).then(() => openCatalog(catalogPath));
     catalogPending.catch(() => {}); // awaited below
     let outcomes: FetchOutcome[];
     try {

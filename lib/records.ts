@@ -67,29 +67,6 @@ export interface CatalogRecord {
   active: boolean;
 }
 
-/** The record fields the catalog compares and stores, in column order. */
-export const RECORD_FIELDS = [
-  "symbol",
-  "exchange",
-  "base",
-  "quote",
-  "type",
-  "subtype",
-  "profile",
-  "description",
-  "sector",
-  "industry",
-  "country",
-  "pricescale",
-  "minmov",
-  "tick_size",
-  "lot_size",
-  "contract_size",
-  "timezone",
-  "session",
-  "active",
-] as const satisfies readonly (keyof CatalogRecord)[];
-
 const MAX_TEXT = 1024;
 
 /** Text: trimmed, empty -> null, capped; numbers become text. */

@@ -16,6 +16,8 @@
  * @module
  */
 
+import type { CatalogRecord } from "./records.ts";
+
 /** One column of a table we write. */
 export interface Column {
   readonly name: string;
@@ -43,7 +45,7 @@ export const RECORD_SCHEMA = [
   { name: "timezone", type: "VARCHAR" },
   { name: "session", type: "VARCHAR" },
   { name: "active", type: "BOOLEAN" },
-] as const satisfies readonly Column[];
+] as const satisfies readonly (Column & { name: keyof CatalogRecord })[];
 
 /** The catalog's written schema: record fields, then history columns. */
 export const CATALOG_SCHEMA = [
