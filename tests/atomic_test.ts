@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { atomicReplace, prepareReplace, removeStaleTemps, tempPathFor } from "../lib/atomic.ts";
-import { tempProject } from "./support/tmp.ts";
-
-async function listing(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
+import { listing, tempProject } from "./support/tmp.ts";
 
 Deno.test("the target is replaced with what the writer wrote, temp file gone", async () => {
   await using project = await tempProject();

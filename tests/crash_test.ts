@@ -7,18 +7,12 @@
 import assert from "node:assert/strict";
 import { query } from "./support/catalog.ts";
 import { type Cli, cliTest } from "./support/cli.ts";
-import { tempProject } from "./support/tmp.ts";
+import { listing, tempProject } from "./support/tmp.ts";
 import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
 import { writeSyntheticCatalog } from "../tools/synthetic_catalog.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
 const TARGETS = mirrorSymbols(["NASDAQ"]).slice(0, 30);
-
-async function listing(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
 
 /** The catalog's state as far as these tests care: readable, and which revision. */
 async function state(path: string): Promise<{ rows: number; revisions: string[] }> {

@@ -5,16 +5,10 @@
 import assert from "node:assert/strict";
 import { catalogRows, currentRows, query } from "./support/catalog.ts";
 import { type Cli, cliTest } from "./support/cli.ts";
-import { tempProject } from "./support/tmp.ts";
+import { listing, tempProject } from "./support/tmp.ts";
 import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
-
-async function listing(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
 
 function report(stdout: string) {
   return JSON.parse(stdout);

@@ -38,3 +38,17 @@ export async function tempProject(prefix = "meta-ingest-test-"): Promise<TempPro
     },
   };
 }
+
+/**
+ * The names in a folder, sorted.
+ *
+ * @example
+ * ```ts
+ * await listing(project.dir); // ["data", "run"]
+ * ```
+ */
+export async function listing(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
