@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { HELP, parseCli } from "./lib/cli.ts";
-import { describeError, IngestError } from "./lib/errors.ts";
+import { HELP, parseCli } from "./lib/input/cli.ts";
+import { describeError, IngestError } from "./lib/core/errors.ts";
 import { runJob } from "./lib/job.ts";
-import { stderrLogger } from "./lib/log.ts";
-import { formatSummary } from "./lib/report.ts";
-import { TOOL_NAME, VERSION } from "./lib/version.ts";
+import { stderrLogger } from "./lib/report/log.ts";
+import { formatSummary } from "./lib/report/report.ts";
+import { TOOL_NAME, VERSION } from "./lib/core/version.ts";
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { fetched, mergeOnce } from "../tests/support/catalog.ts";
-import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
+import { fetched, mergeOnce } from "../testing/catalog.ts";
+import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
 import { type BenchRow, median, scratchProject, timedRun } from "./support.ts";
 
 const LATENCY_S = 0.2;

@@ -8,8 +8,8 @@
  */
 import { join } from "node:path";
 import { REPO_ROOT } from "../tools/permissions.ts";
-import { mirrorSymbols } from "../tools/mirror.ts";
-import { writeSyntheticCatalog } from "../tools/synthetic_catalog.ts";
+import { mirrorSymbols } from "../testing/mirror.ts";
+import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
 import { type BenchRow, scratchProject } from "./support.ts";
 
 async function child(path: string, symbols: string[]) {

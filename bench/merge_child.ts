@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { Catalog } from "../lib/catalog.ts";
-import { fetched } from "../tests/support/catalog.ts";
+import { Catalog } from "../lib/catalog/catalog.ts";
+import { fetched } from "../testing/catalog.ts";
 
 const [path, list] = Deno.args;
 const records = list.split(",").map((s) => fetched(s));

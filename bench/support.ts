@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { denoRunner, runCli } from "../tests/support/cli.ts";
+import { denoRunner, runCli } from "../testing/cli.ts";
 
 /** One line of the benchmark table. */
 export interface BenchRow {

@@ -12,9 +12,9 @@
  *
  * @example
  * ```ts
- * import { parseCli } from "./cli.ts";
+ * import { parseCli } from "./input/cli.ts";
  * import { runJob } from "./job.ts";
- * import { stderrLogger } from "./log.ts";
+ * import { stderrLogger } from "./report/log.ts";
  * const command = parseCli(["--symbols", "NASDAQ:AAPL", "--dry-run"], {});
  * if (command.kind === "run") {
  *   const report = await runJob(command.options, { log: stderrLogger({ quiet: false }) });
@@ -24,19 +24,19 @@
  * @module
  */
 import { basename, dirname } from "node:path";
-import { removeStaleTemps } from "./atomic.ts";
-import { delay } from "./delay.ts";
-import { normalizeTargets, readCandidatesFile, type Targets } from "./candidates.ts";
-import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog.ts";
-import { EXCHANGES_FILE } from "./exchanges.ts";
-import type { RunOptions } from "./cli.ts";
-import { describeError, errorMessage, IngestError } from "./errors.ts";
-import { acquireLock } from "./lock.ts";
-import type { Logger } from "./log.ts";
-import { projectRoot, resolveWritableInside } from "./paths.ts";
-import { startProgress } from "./progress.ts";
-import { emptyReport, outcomeCode, type RunReport } from "./report.ts";
-import { fetchAll, type FetchOutcome, TradingViewClient } from "./tradingview.ts";
+import { removeStaleTemps } from "./fs/atomic.ts";
+import { delay } from "./std/delay.ts";
+import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
+import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog/catalog.ts";
+import { EXCHANGES_FILE } from "./record/exchanges.ts";
+import type { RunOptions } from "./input/cli.ts";
+import { describeError, errorMessage, IngestError } from "./core/errors.ts";
+import { acquireLock } from "./fs/lock.ts";
+import type { Logger } from "./report/log.ts";
+import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
+import { startProgress } from "./report/progress.ts";
+import { emptyReport, outcomeCode, type RunReport } from "./report/report.ts";
+import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -49,7 +49,7 @@ export interface JobDeps {
 
 /** Opens the catalog; DuckDB's addon is loaded only when a run needs it. */
 async function openCatalog(path: string): Promise<Catalog> {
-  const { Catalog } = await import("./catalog.ts");
+  const { Catalog } = await import("./catalog/catalog.ts");
   return await Catalog.open(path);
 }
 
@@ -122,7 +122,7 @@ async function isDirectory(path: string): Promise<boolean> {
  * @example
  * ```ts
  * import { runJob } from "./job.ts";
- * import { memoryLogger } from "./log.ts";
+ * import { memoryLogger } from "./report/log.ts";
  * // const report = await runJob(options, { log: memoryLogger() });
  * ```
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { atomicReplace, prepareReplace, removeStaleTemps, tempPathFor } from "../lib/atomic.ts";
-import { listing, tempProject } from "./support/tmp.ts";
+import { atomicReplace, prepareReplace, removeStaleTemps, tempPathFor } from "../lib/fs/atomic.ts";
+import { listing, tempProject } from "../testing/tmp.ts";
 
 Deno.test("the target is replaced with what the writer wrote, temp file gone", async () => {
   await using project = await tempProject();

@@ -3,9 +3,9 @@
  * candidates never crashes; it answers targets or one IngestError.
  */
 import assert from "node:assert/strict";
-import { normalizeTargets, parseCandidatesJson } from "../lib/candidates.ts";
-import { IngestError } from "../lib/errors.ts";
-import { normalizeSymbol } from "../lib/symbols.ts";
+import { normalizeTargets, parseCandidatesJson } from "../lib/input/candidates.ts";
+import { IngestError } from "../lib/core/errors.ts";
+import { normalizeSymbol } from "../lib/record/symbols.ts";
 
 function prng(seed: number) {
   return () => {

@@ -5,9 +5,9 @@ import {
   normalizeTargets,
   parseCandidatesJson,
   readCandidatesFile,
-} from "../lib/candidates.ts";
-import { IngestError } from "../lib/errors.ts";
-import { tempProject } from "./support/tmp.ts";
+} from "../lib/input/candidates.ts";
+import { IngestError } from "../lib/core/errors.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 Deno.test("a list of strings is accepted, folded and sorted", () => {
   const targets = normalizeTargets(["nasdaq:aapl", "BINANCE:BTCUSDT", "NASDAQ:AAPL "]);

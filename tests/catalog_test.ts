@@ -3,10 +3,10 @@
  * DuckDB and real Parquet files.
  */
 import assert from "node:assert/strict";
-import { Catalog } from "../lib/catalog.ts";
-import { IngestError } from "../lib/errors.ts";
-import { catalogRows, currentRows, fetched, mergeOnce, query } from "./support/catalog.ts";
-import { tempProject } from "./support/tmp.ts";
+import { Catalog } from "../lib/catalog/catalog.ts";
+import { IngestError } from "../lib/core/errors.ts";
+import { catalogRows, currentRows, fetched, mergeOnce, query } from "../testing/catalog.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 const T1 = new Date("2026-11-01T00:00:00Z");
 const T2 = new Date("2026-11-02T00:00:00Z");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULTS, parseCli, type RunOptions } from "../lib/cli.ts";
-import { IngestError } from "../lib/errors.ts";
+import { DEFAULTS, parseCli, type RunOptions } from "../lib/input/cli.ts";
+import { IngestError } from "../lib/core/errors.ts";
 
 function options(args: string[], env = {}): RunOptions {
   const command = parseCli(args, env);

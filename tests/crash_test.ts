@@ -5,11 +5,11 @@
  * clear errors that leave the old catalog as it was.
  */
 import assert from "node:assert/strict";
-import { query } from "./support/catalog.ts";
-import { type Cli, cliTest } from "./support/cli.ts";
-import { listing, tempProject } from "./support/tmp.ts";
-import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
-import { writeSyntheticCatalog } from "../tools/synthetic_catalog.ts";
+import { query } from "../testing/catalog.ts";
+import { type Cli, cliTest } from "../testing/cli.ts";
+import { listing, tempProject } from "../testing/tmp.ts";
+import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
+import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
 const TARGETS = mirrorSymbols(["NASDAQ"]).slice(0, 30);

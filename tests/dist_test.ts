@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { permissionFlags, REPO_ROOT } from "../tools/permissions.ts";
-import { tempProject } from "./support/tmp.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 /** Reads the JSON metadata `deno compile` embeds (after a "d3n0l4nd" marker). */
 async function compiledMetadata(binary: string): Promise<Record<string, unknown>> {

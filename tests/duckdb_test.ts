@@ -2,8 +2,8 @@
  * DuckDB's addon bypasses Deno's permissions, so DuckDB sandboxes itself.
  */
 import assert from "node:assert/strict";
-import { openSandboxedDb } from "../lib/duckdb.ts";
-import { tempProject } from "./support/tmp.ts";
+import { openSandboxedDb } from "../lib/catalog/duckdb.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 async function refused(
   db: Awaited<ReturnType<typeof openSandboxedDb>>,

@@ -3,10 +3,10 @@
  * permission set, against the local TradingView mirror, on real files.
  */
 import assert from "node:assert/strict";
-import { catalogRows, currentRows, query } from "./support/catalog.ts";
-import { type Cli, cliTest } from "./support/cli.ts";
-import { listing, tempProject } from "./support/tmp.ts";
-import { mirrorSymbols, startMirror } from "../tools/mirror.ts";
+import { catalogRows, currentRows, query } from "../testing/catalog.ts";
+import { type Cli, cliTest } from "../testing/cli.ts";
+import { listing, tempProject } from "../testing/tmp.ts";
+import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
 
@@ -265,7 +265,7 @@ cliTest("the lock is waited for, and a timeout names the holder", async (cli: Cl
       "run",
       "-q",
       "-A",
-      new URL("./support/hold_lock.ts", import.meta.url).pathname,
+      new URL("../testing/hold_lock.ts", import.meta.url).pathname,
       `${project.dir}/${CATALOG}.lock`,
       "4000",
     ],

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { locateJsonError } from "../lib/json_position.ts";
+import { locateJsonError } from "../lib/input/json_position.ts";
 
 Deno.test("valid JSON has no error location", () => {
   for (

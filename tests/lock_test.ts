@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { IngestError } from "../lib/errors.ts";
-import { acquireLock, lockOwner } from "../lib/lock.ts";
-import { VERSION } from "../lib/version.ts";
+import { IngestError } from "../lib/core/errors.ts";
+import { acquireLock, lockOwner } from "../lib/fs/lock.ts";
+import { VERSION } from "../lib/core/version.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
-import { tempProject } from "./support/tmp.ts";
+import { tempProject } from "../testing/tmp.ts";
 
-const HOLDER = join(REPO_ROOT, "tests/support/hold_lock.ts");
+const HOLDER = join(REPO_ROOT, "testing/hold_lock.ts");
 
 /** A lock file's content, as an owner (dead or elsewhere) would have left it. */
 function ownerRecord(owner: { pid: number; host: string; token?: string }): string {

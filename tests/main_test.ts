@@ -2,9 +2,9 @@
  * The CLI contract, as a child process under the real permission sets.
  */
 import assert from "node:assert/strict";
-import { VERSION } from "../lib/version.ts";
-import { cliTest } from "./support/cli.ts";
-import { tempProject } from "./support/tmp.ts";
+import { VERSION } from "../lib/core/version.ts";
+import { cliTest } from "../testing/cli.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 cliTest("--help prints usage and exits 0", async (cli) => {
   await using project = await tempProject();

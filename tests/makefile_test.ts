@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { currentRows } from "./support/catalog.ts";
+import { currentRows } from "../testing/catalog.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
-import { startMirror } from "../tools/mirror.ts";
+import { startMirror } from "../testing/mirror.ts";
 
 async function make(args: string[]) {
   const output = await new Deno.Command("make", {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
-import { tempProject } from "./support/tmp.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 const denoJson = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json")));
 
@@ -17,7 +17,7 @@ async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record
       "-q",
       "--no-prompt",
       ...flags,
-      join(REPO_ROOT, "tests/support/probe.ts"),
+      join(REPO_ROOT, "testing/probe.ts"),
       JSON.stringify(wanted),
     ],
     cwd,

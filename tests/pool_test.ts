@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ERROR_WHILE_MAPPING_MESSAGE, pooledMap } from "../lib/pool.ts";
+import { ERROR_WHILE_MAPPING_MESSAGE, pooledMap } from "../lib/std/pool.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { memoryLogger } from "../lib/log.ts";
-import { progressLine, startProgress } from "../lib/progress.ts";
+import { memoryLogger } from "../lib/report/log.ts";
+import { progressLine, startProgress } from "../lib/report/progress.ts";
 
 Deno.test("the progress line: done/total, rate, retries, 429s, ETA", () => {
   assert.equal(

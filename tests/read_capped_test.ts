@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { delay } from "../lib/delay.ts";
-import { readCapped } from "../lib/read_capped.ts";
+import { delay } from "../lib/std/delay.ts";
+import { readCapped } from "../lib/fs/read_capped.ts";
 
 function stream(chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();

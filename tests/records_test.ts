@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyDefaults, isEmptyResponse, profileOf, toRecord } from "../lib/records.ts";
+import { applyDefaults, isEmptyResponse, profileOf, toRecord } from "../lib/record/tradingview.ts";
 
 const crypto = { pricescale: 100, minmov: 1, type: "spot", currency: "USDT", base_currency: "BTC" };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { emptyReport, formatSummary, outcomeCode, type RunReport } from "../lib/report.ts";
+import { emptyReport, formatSummary, outcomeCode, type RunReport } from "../lib/report/report.ts";
 
 function report(changes: Partial<RunReport>): RunReport {
   return { ...emptyReport("data/lakehouse/symbols.parquet", false), ...changes };

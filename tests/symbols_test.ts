@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isExchangeCode, normalizeSymbol, splitSymbol } from "../lib/symbols.ts";
+import { isExchangeCode, normalizeSymbol, splitSymbol } from "../lib/record/symbols.ts";
 
 Deno.test("a symbol is trimmed and upper-cased", () => {
   assert.deepEqual(normalizeSymbol("  binance:btcusdt "), { ok: true, symbol: "BINANCE:BTCUSDT" });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { fetchAll, parseRetryAfter, TradingViewClient, USER_AGENT } from "../lib/tradingview.ts";
-import { VERSION } from "../lib/version.ts";
-import { type Fault, mirrorSymbols, startMirror } from "../tools/mirror.ts";
+import { fetchAll, parseRetryAfter, TradingViewClient, USER_AGENT } from "../lib/fetch/client.ts";
+import { VERSION } from "../lib/core/version.ts";
+import { type Fault, mirrorSymbols, startMirror } from "../testing/mirror.ts";
 
 const fast = { backoffBaseMs: 10, backoffCapMs: 50, timeoutMs: 2000 };
 

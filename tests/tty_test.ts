@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../tools/permissions.ts";
-import { startMirror } from "../tools/mirror.ts";
+import { startMirror } from "../testing/mirror.ts";
 
 const hasScript = await new Deno.Command("script", {
   args: ["--version"],

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/core/version.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
 
 Deno.test("lib/version.ts matches deno.json's version", async () => {

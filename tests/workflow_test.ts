@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { REPO_ROOT } from "../tools/permissions.ts";
-import { tempProject } from "./support/tmp.ts";
+import { tempProject } from "../testing/tmp.ts";
 
 const step = z.looseObject({
   name: z.string().optional(),

@@ -9,7 +9,7 @@
  */
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
-import { startMirror } from "./mirror.ts";
+import { startMirror } from "../testing/mirror.ts";
 import { permissionFlags, REPO_ROOT } from "./permissions.ts";
 
 const project = join(REPO_ROOT, ".scratch", "demo");

@@ -22,7 +22,7 @@
  *
  * @example
  * ```ts
- * import { TradingViewClient } from "./tradingview.ts";
+ * import { TradingViewClient } from "./client.ts";
  * const client = new TradingViewClient({ baseUrl: "https://scanner.tradingview.com" });
  * const outcome = await client.fetchSymbol("NASDAQ:AAPL");
  * if (outcome.kind === "fetched") console.log(outcome.record.tick_size);
@@ -30,18 +30,18 @@
  *
  * @module
  */
-import { delay } from "./delay.ts";
-import { errorMessage } from "./errors.ts";
-import { pooledMap } from "./pool.ts";
-import { readCapped } from "./read_capped.ts";
+import { delay } from "../std/delay.ts";
+import { errorMessage } from "../core/errors.ts";
+import { pooledMap } from "../std/pool.ts";
+import { readCapped } from "../fs/read_capped.ts";
 import {
   type CatalogRecord,
   isEmptyResponse,
   type RecordDefaults,
   REQUESTED_FIELDS,
   toRecord,
-} from "./records.ts";
-import { TOOL_NAME, VERSION } from "./version.ts";
+} from "../record/tradingview.ts";
+import { TOOL_NAME, VERSION } from "../core/version.ts";
 
 /** What TradingView's answers for one symbol came to. */
 export type Answer =
@@ -87,7 +87,7 @@ export const USER_AGENT = `${TOOL_NAME}/${VERSION} (instrument metadata refresh;
  *
  * @example
  * ```ts
- * import { parseRetryAfter } from "./tradingview.ts";
+ * import { parseRetryAfter } from "./client.ts";
  * parseRetryAfter("2", 0);                               // 2000
  * parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 0);   // 5000
  * ```
@@ -332,7 +332,7 @@ export class TradingViewClient {
  *
  * @example
  * ```ts
- * import { fetchAll, TradingViewClient } from "./tradingview.ts";
+ * import { fetchAll, TradingViewClient } from "./client.ts";
  * const client = new TradingViewClient({ baseUrl: "http://127.0.0.1:8787" });
  * const outcomes = await fetchAll(client, ["NASDAQ:AAPL"], 3);
  * ```

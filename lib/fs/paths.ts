@@ -20,7 +20,7 @@
  * @module
  */
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { IngestError } from "./errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 /**
  * The real path of the working directory: the project root.

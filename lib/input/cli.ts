@@ -17,8 +17,8 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { IngestError } from "./errors.ts";
-import { isExchangeCode } from "./symbols.ts";
+import { IngestError } from "../core/errors.ts";
+import { isExchangeCode } from "../record/symbols.ts";
 
 /** Where this run's targets come from. */
 export type TargetSource =

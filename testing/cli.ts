@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { permissionFlags, type PermissionSetName, REPO_ROOT } from "../../tools/permissions.ts";
+import { permissionFlags, type PermissionSetName, REPO_ROOT } from "../tools/permissions.ts";
 
 /** What a finished CLI process left. */
 export interface CliResult {

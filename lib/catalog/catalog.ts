@@ -38,12 +38,12 @@
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { type PreparedReplace, prepareReplace } from "./atomic.ts";
+import { type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
-import { errorMessage, IngestError } from "./errors.ts";
-import { exchangeRow, EXCHANGES_FILE } from "./exchanges.ts";
-import type { CatalogRecord, RecordDefaults } from "./records.ts";
-import type { SymbolChange } from "./report.ts";
+import { errorMessage, IngestError } from "../core/errors.ts";
+import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
+import type { CatalogRecord, RecordDefaults } from "../record/tradingview.ts";
+import type { SymbolChange } from "../report/report.ts";
 import {
   ACTIVE_SYMBOLS,
   CATALOG_COUNTS,

@@ -5,9 +5,9 @@
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
-import { Catalog, type FetchedRecord } from "../../lib/catalog.ts";
-import { toRecord } from "../../lib/records.ts";
-import { mirrorBody } from "../../tools/mirror.ts";
+import { Catalog, type FetchedRecord } from "../lib/catalog/catalog.ts";
+import { toRecord } from "../lib/record/tradingview.ts";
+import { mirrorBody } from "./mirror.ts";
 
 /** A fetched record for `symbol`: the mirror's body with `changes` applied. */
 export function fetched(symbol: string, changes: Record<string, unknown> = {}): FetchedRecord {

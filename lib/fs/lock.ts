@@ -42,9 +42,9 @@
  * @module
  */
 import { z } from "zod";
-import { delay } from "./delay.ts";
-import { IngestError } from "./errors.ts";
-import { TOOL_NAME, VERSION } from "./version.ts";
+import { delay } from "../std/delay.ts";
+import { IngestError } from "../core/errors.ts";
+import { TOOL_NAME, VERSION } from "../core/version.ts";
 
 /** Who holds a lock. */
 export interface LockOwner {

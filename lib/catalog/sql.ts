@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { CatalogRecord } from "./records.ts";
+import type { CatalogRecord } from "../record/tradingview.ts";
 
 /** One column of a table we write. */
 export interface Column {

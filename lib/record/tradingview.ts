@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { toRecord } from "./records.ts";
+ * import { toRecord } from "./tradingview.ts";
  * const result = toRecord("BINANCE:BTCUSDT", { pricescale: 100, minmov: 1, type: "spot", currency: "USDT" });
  * // { ok: true, record: { symbol: "BINANCE:BTCUSDT", tick_size: 0.01, timezone: null, ... },
  * //   defaults: { base: "BTC", country: "Global", timezone: "UTC", session: "24x7" } }
@@ -140,7 +140,7 @@ const TYPE_PROFILES: Readonly<Record<string, Profile>> = {
  *
  * @example
  * ```ts
- * import { profileOf } from "./records.ts";
+ * import { profileOf } from "./tradingview.ts";
  * profileOf("swap", "BYBIT");  // "CRYPTO"
  * profileOf("bond", "NASDAQ"); // "EQUITY"
  * profileOf("bond", "XETR");   // "UNKNOWN"
@@ -184,7 +184,7 @@ export type RecordResult =
  *
  * @example
  * ```ts
- * import { applyDefaults, toRecord } from "./records.ts";
+ * import { applyDefaults, toRecord } from "./tradingview.ts";
  * const r = toRecord("OKX:BTCUSDT", { pricescale: 10, minmov: 1, type: "spot" });
  * if (r.ok) applyDefaults(r.record, r.defaults).timezone; // "UTC"
  * ```
@@ -206,7 +206,7 @@ export function applyDefaults(record: CatalogRecord, defaults: RecordDefaults): 
  *
  * @example
  * ```ts
- * import { toRecord } from "./records.ts";
+ * import { toRecord } from "./tradingview.ts";
  * toRecord("NASDAQ:AAPL", { pricescale: 0, minmov: 1, type: "stock" });
  * // { ok: false, reason: "invalid response: pricescale must be a positive whole number, got 0" }
  * ```

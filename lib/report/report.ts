@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { InvalidEntry } from "./candidates.ts";
+import type { InvalidEntry } from "../input/candidates.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {

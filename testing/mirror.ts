@@ -16,7 +16,7 @@
  * console.log(mirror.stats.peakInFlight);
  * ```
  *
- * As a process: `deno run -A tools/mirror.ts --port 8787 --latency-ms 200`
+ * As a process: `deno run -A testing/mirror.ts --port 8787 --latency-ms 200`
  * (prints its URL, serves until SIGINT/SIGTERM; `GET /__stats` answers the
  * counters as JSON).
  *

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { acquireLock } from "../../lib/lock.ts";
+import { acquireLock } from "../lib/fs/lock.ts";
 
 const [path, holdMs = "0", log, rounds = "1"] = Deno.args;
 for (let round = 0; round < Number(rounds); round++) {

@@ -25,11 +25,11 @@
  * @module
  */
 import { z } from "zod";
-import { IngestError } from "./errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { locateJsonError } from "./json_position.ts";
-import { resolveExistingInside } from "./paths.ts";
-import { readCapped } from "./read_capped.ts";
-import { normalizeSymbol } from "./symbols.ts";
+import { resolveExistingInside } from "../fs/paths.ts";
+import { readCapped } from "../fs/read_capped.ts";
+import { normalizeSymbol } from "../record/symbols.ts";
 
 /** Largest candidates file we read: 16 MiB. */
 export const MAX_CANDIDATES_BYTES = 16 * 1024 * 1024;
