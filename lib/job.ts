@@ -27,11 +27,12 @@ import { basename, dirname } from "node:path";
 import { removeStaleTemps } from "./fs/atomic.ts";
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
-import type { Catalog, CatalogCounts, FetchedRecord, MergePlan } from "./catalog/catalog.ts";
+import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
+import type { FetchedRecord } from "./record/record.ts";
 import { EXCHANGES_FILE } from "./record/exchanges.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
-import { acquireLock } from "./fs/lock.ts";
+import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
 import { startProgress } from "./report/progress.ts";
@@ -249,6 +250,13 @@ async function merge(
       onEvent: (message) => deps.log.info(message),
       signal: deps.signal,
     }).catch((err) => {
+      if (err instanceof LockTimeoutError) {
+        throw new IngestError(
+          "lock",
+          `catalog is locked by ${describeOwner(err.owner)}; gave up after ${err.timeoutMs} ms`,
+          `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
+        );
+      }
       if (err instanceof IngestError || deps.signal?.aborted) throw err;
       throw new IngestError(
         "catalog",

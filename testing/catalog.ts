@@ -5,7 +5,8 @@
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
-import { Catalog, type FetchedRecord } from "../lib/catalog/catalog.ts";
+import { Catalog } from "../lib/catalog/catalog.ts";
+import type { FetchedRecord } from "../lib/record/record.ts";
 import { toRecord } from "../lib/record/tradingview.ts";
 import { mirrorBody } from "./mirror.ts";
 

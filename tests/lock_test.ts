@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { IngestError } from "../lib/core/errors.ts";
-import { acquireLock, lockOwner } from "../lib/fs/lock.ts";
+import { acquireLock, lockOwner, LockTimeoutError } from "../lib/fs/lock.ts";
 import { VERSION } from "../lib/core/version.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
 import { tempProject } from "../testing/tmp.ts";
@@ -62,8 +62,8 @@ Deno.test("a waiter gives up after the timeout, naming the holder", async () => 
   await assert.rejects(
     () => acquireLock(path, { timeoutMs: 400 }),
     (err) =>
-      err instanceof IngestError && err.kind === "lock" &&
-      err.message.includes(`catalog is locked by pid ${child.pid} on ${hostname()}`) &&
+      err instanceof LockTimeoutError &&
+      err.message.includes(`is locked by pid ${child.pid} on ${hostname()}`) &&
       /gave up after 400 ms/.test(err.message),
   );
   assert.ok(performance.now() - started >= 390);

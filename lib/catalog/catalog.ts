@@ -42,8 +42,7 @@ import { type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
-import type { CatalogRecord, RecordDefaults } from "../record/tradingview.ts";
-import type { SymbolChange } from "../report/report.ts";
+import type { FetchedRecord } from "../record/record.ts";
 import {
   ACTIVE_SYMBOLS,
   CATALOG_COUNTS,
@@ -69,10 +68,18 @@ import {
   WRITE_EXCHANGES,
 } from "./sql.ts";
 
-/** A fetched record and the defaults for what the API left null. */
-export interface FetchedRecord {
-  record: CatalogRecord;
-  defaults: RecordDefaults;
+/** One field of one symbol that a merge changes. */
+export interface FieldChange {
+  field: string;
+  old: string | number | boolean | null;
+  new: string | number | boolean | null;
+}
+
+/** What a merge does to one symbol. */
+export interface SymbolChange {
+  symbol: string;
+  action: "new" | "changed" | "retired";
+  fields: FieldChange[];
 }
 
 /** Size of a catalog. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { CatalogRecord } from "../record/tradingview.ts";
+import type { CatalogRecord } from "../record/record.ts";
 
 /** One column of a table we write. */
 export interface Column {

@@ -34,13 +34,8 @@ import { delay } from "../std/delay.ts";
 import { errorMessage } from "../core/errors.ts";
 import { pooledMap } from "../std/pool.ts";
 import { readCapped } from "../fs/read_capped.ts";
-import {
-  type CatalogRecord,
-  isEmptyResponse,
-  type RecordDefaults,
-  REQUESTED_FIELDS,
-  toRecord,
-} from "../record/tradingview.ts";
+import type { CatalogRecord, RecordDefaults } from "../record/record.ts";
+import { isEmptyResponse, REQUESTED_FIELDS, toRecord } from "../record/tradingview.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
 
 /** What TradingView's answers for one symbol came to. */

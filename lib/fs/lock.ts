@@ -1,5 +1,5 @@
 /**
- * A lock file that loses no update: `<catalog>.lock`.
+ * A lock file that loses no update, for any file `<name>` as `<name>.lock`.
  *
  * The lock is made with `Deno.open(path, { createNew: true })` and holds its
  * owner as JSON (pid, host, start time, tool and version, a random token).
@@ -22,7 +22,8 @@
  * - The lock path must be a plain file: a symlink or folder there is an
  *   error, never followed.
  * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
- *   an {@linkcode IngestError} naming the holder.
+ *   a {@linkcode LockTimeoutError} naming the holder; the caller words the
+ *   message for its users (this module knows nothing of catalogs or flags).
  * - `release()` unlinks the file (only if it is still ours: same inode, our
  *   token) and closes it; it is idempotent. Callers release on success,
  *   error and signals.
@@ -77,6 +78,23 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
+/** Thrown by {@linkcode acquireLock} when the lock stayed held until the timeout. */
+export class LockTimeoutError extends Error {
+  /**
+   * @param path the lock file
+   * @param owner its holder, when its record was readable
+   * @param timeoutMs how long we waited
+   */
+  constructor(
+    readonly path: string,
+    readonly owner: LockOwner | null,
+    readonly timeoutMs: number,
+  ) {
+    super(`${path} is locked by ${describeOwner(owner)}; gave up after ${timeoutMs} ms`);
+    this.name = "LockTimeoutError";
+  }
+}
+
 /** A held lock. */
 export interface Lock extends AsyncDisposable {
   readonly path: string;
@@ -102,7 +120,16 @@ function hostName(): string {
   }
 }
 
-function describeOwner(owner: LockOwner | null): string {
+/**
+ * A lock owner in words: pid, host, tool and start time.
+ *
+ * @example
+ * ```ts
+ * import { describeOwner } from "./lock.ts";
+ * describeOwner(null); // "an unknown process"
+ * ```
+ */
+export function describeOwner(owner: LockOwner | null): string {
   if (!owner) return "an unknown process";
   return `pid ${owner.pid} on ${owner.host} (${owner.tool} ${owner.version}, since ${owner.started_at})`;
 }
@@ -283,16 +310,12 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     if (attempt.kind === "held") {
       lastOwner = attempt.owner;
       if (!announced) {
-        options.onEvent?.(`waiting for the catalog lock held by ${describeOwner(attempt.owner)}`);
+        options.onEvent?.(`waiting for ${path}, held by ${describeOwner(attempt.owner)}`);
         announced = true;
       }
     }
     if (Date.now() >= deadline) {
-      throw new IngestError(
-        "lock",
-        `catalog is locked by ${describeOwner(lastOwner)}; gave up after ${options.timeoutMs} ms`,
-        `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
-      );
+      throw new LockTimeoutError(path, lastOwner, options.timeoutMs);
     }
     // A lost race is retried almost at once; a held lock is polled with backoff.
     const pause = attempt.kind === "retry"

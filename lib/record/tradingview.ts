@@ -21,6 +21,8 @@
  */
 import { z } from "zod";
 import { exchangeDefaults, type Profile } from "./exchanges.ts";
+import type { CatalogRecord, RecordDefaults } from "./record.ts";
+export { applyDefaults } from "./record.ts";
 import { splitSymbol } from "./symbols.ts";
 
 /** The fields requested from TradingView, in request order. */
@@ -43,29 +45,6 @@ export const REQUESTED_FIELDS = [
   "timezone",
   "session",
 ] as const;
-
-/** One catalog record, as fetched (before history columns). */
-export interface CatalogRecord {
-  symbol: string;
-  exchange: string;
-  base: string | null;
-  quote: string | null;
-  type: string;
-  subtype: string | null;
-  profile: Profile;
-  description: string | null;
-  sector: string | null;
-  industry: string | null;
-  country: string | null;
-  pricescale: number;
-  minmov: number;
-  tick_size: number;
-  lot_size: number | null;
-  contract_size: number | null;
-  timezone: string | null;
-  session: string | null;
-  active: boolean;
-}
 
 const MAX_TEXT = 1024;
 
@@ -164,40 +143,10 @@ function baseOf(ticker: string, quote: string | null, profile: Profile): string 
   return bare.endsWith(quote) && bare.length > quote.length ? bare.slice(0, -quote.length) : null;
 }
 
-/** Built-in values for fields the API may leave null. */
-export interface RecordDefaults {
-  base: string | null;
-  country: string | null;
-  timezone: string | null;
-  session: string;
-}
-
 /** The outcome of validating one response. */
 export type RecordResult =
   | { ok: true; record: CatalogRecord; defaults: RecordDefaults }
   | { ok: false; reason: string };
-
-/**
- * The record as a new catalog row shows it: API values, and the defaults
- * where the API left a field null. (The merge puts a value the catalog
- * already knows between the two.)
- *
- * @example
- * ```ts
- * import { applyDefaults, toRecord } from "./tradingview.ts";
- * const r = toRecord("OKX:BTCUSDT", { pricescale: 10, minmov: 1, type: "spot" });
- * if (r.ok) applyDefaults(r.record, r.defaults).timezone; // "UTC"
- * ```
- */
-export function applyDefaults(record: CatalogRecord, defaults: RecordDefaults): CatalogRecord {
-  return {
-    ...record,
-    base: record.base ?? defaults.base,
-    country: record.country ?? defaults.country,
-    timezone: record.timezone ?? defaults.timezone,
-    session: record.session ?? defaults.session,
-  };
-}
 
 /**
  * Validates a parsed `/symbol` body for `symbol` and maps it to a catalog

@@ -17,26 +17,13 @@
  *
  * @module
  */
+import type { FieldChange, SymbolChange } from "../catalog/catalog.ts";
 import type { InvalidEntry } from "../input/candidates.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {
   symbol: string;
   reason: string;
-}
-
-/** One field of one symbol that a run changes. */
-export interface FieldChange {
-  field: string;
-  old: string | number | boolean | null;
-  new: string | number | boolean | null;
-}
-
-/** What a run would do to one symbol (listed on dry runs). */
-export interface SymbolChange {
-  symbol: string;
-  action: "new" | "changed" | "retired";
-  fields: FieldChange[];
 }
 
 /** The run report; see the module doc. */
