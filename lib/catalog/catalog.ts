@@ -2,35 +2,22 @@
  * The catalog: `symbols.parquet` with SCD Type 2 history, and
  * `exchanges.parquet` beside it, merged in a sandboxed DuckDB.
  *
- * Schema written (stable; see README): `symbol` (the full EXCHANGE:TICKER),
- * `exchange, base, quote, type, subtype, profile, description, sector,
- * industry, country` (VARCHAR), `pricescale, minmov` (BIGINT), `tick_size,
- * lot_size, contract_size` (DOUBLE), `timezone, session` (VARCHAR), `active`
- * (BOOLEAN), `updated_at, valid_from, valid_until` (TIMESTAMP, UTC); then any
- * extra columns a catalog already had, kept as they were.
- *
- * Promises:
- * - Reads catalogs written by the Python pipeline (TIMESTAMP_NS, DOUBLE
- *   pricescale, NaN as null, missing columns as nulls, extra columns kept).
- * - A catalog that cannot be read is an {@linkcode IngestError} and is never
- *   written over.
- * - History rules (all in set-based SQL, lib/sql.ts): a new symbol gets one
- *   current row; a meaningful change (null equals null, numbers equal within
- *   1e-12, an API null never erases a known value) closes the current row at
- *   the run timestamp and opens a new one at the same instant; unchanged
- *   symbols and symbols not in the run are left exactly as they were.
- * - {@linkcode Catalog.write} is atomic (lib/atomic.ts), keeps
- *   `symbols.parquet.bak`, checks the new file reads back before it replaces
- *   the old one, and is only called when something changed, so an idle rerun
- *   leaves the file's bytes and mtime alone. Callers hold the lock.
+ * Promises: a catalog that cannot be read is an {@linkcode IngestError} and
+ * is never written over; {@linkcode Catalog.write} is atomic and keeps
+ * `symbols.parquet.bak`, and callers write only when
+ * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone.
+ * Callers hold the lock. The schema and history rules: README, "The catalog".
  *
  * @example
  * ```ts
  * import { Catalog } from "./catalog.ts";
+ * import type { FetchedRecord } from "../record/record.ts";
+ * const fetched: FetchedRecord[] = []; // what the fetch stage returned
  * await using catalog = await Catalog.open("/p/data/lakehouse/symbols.parquet");
  * await catalog.load();
  * const plan = await catalog.plan(fetched, [], { retireNotFound: false });
- * if (plan.new + plan.changed + plan.retired > 0) await catalog.write(new Date());
+ * console.log(`${plan.new} new, ${plan.changed} changed`);
+ * if (catalog.hasWork()) await catalog.write(new Date());
  * ```
  *
  * @module
@@ -70,29 +57,41 @@ import {
 
 /** One field of one symbol that a merge changes. */
 export interface FieldChange {
+  /** The column name. */
   field: string;
+  /** The current row's value (null when it has none). */
   old: string | number | boolean | null;
+  /** The value the merge writes. */
   new: string | number | boolean | null;
 }
 
 /** What a merge does to one symbol. */
 export interface SymbolChange {
+  /** The full `EXCHANGE:TICKER`. */
   symbol: string;
+  /** A first row, a new version, or a new inactive version. */
   action: "new" | "changed" | "retired";
+  /** The fields that change; empty for a new symbol. */
   fields: FieldChange[];
 }
 
 /** Size of a catalog. */
 export interface CatalogCounts {
+  /** Every row, history included. */
   rows: number;
+  /** Current rows (`valid_until` null): one per symbol. */
   current: number;
 }
 
 /** What a merge would do. */
 export interface MergePlan {
+  /** Symbols the catalog did not have. */
   new: number;
+  /** Symbols whose current row gets a new version. */
   changed: number;
+  /** Symbols retired (with `retireNotFound` only). */
   retired: number;
+  /** Fetched symbols whose current row already says the same. */
   unchanged: number;
   /** Per symbol: what changes and how (field: old -> new). */
   changes: SymbolChange[];
@@ -208,10 +207,18 @@ export class Catalog implements AsyncDisposable {
     return new Catalog(path, await openSandboxedDb(dirname(path)));
   }
 
+  /** The sandboxed database's one connection. */
   private get connection(): DuckDBConnection {
     return this.db.connection;
   }
 
+  /**
+   * Loads `path` as the table (or view) `table`, empty when the file is
+   * missing; resolves to whether it existed. An unreadable file is an
+   * {@linkcode IngestError} naming `label`.
+   *
+   * @internal
+   */
   private async loadTable(table: string, path: string, schema: readonly Column[], label: string) {
     for (const sql of dropRelationSql(table)) await this.connection.run(sql);
     if (!(await fileExists(path))) {
@@ -341,6 +348,7 @@ export class Catalog implements AsyncDisposable {
     }
   }
 
+  /** {@linkcode Catalog.write} without its error wording. */
   private async writeFiles(now: Date): Promise<CatalogCounts> {
     const planned = this.mustBePlanned();
     const [{ ts }] = await rows(this.connection, RUN_TIMESTAMP, tsRow, [now.toISOString()]);
@@ -388,10 +396,12 @@ export class Catalog implements AsyncDisposable {
     return after;
   }
 
+  /** Throws unless {@linkcode Catalog.load} ran. */
   private mustBeLoaded(): void {
     if (!this.loaded) throw new Error("Catalog.load() must come first");
   }
 
+  /** Throws unless {@linkcode Catalog.plan} ran; returns what it found. */
   private mustBePlanned(): { symbols: number; exchanges: number } {
     if (!this.planned) throw new Error("Catalog.plan() must come first");
     return this.planned;
@@ -402,6 +412,7 @@ export class Catalog implements AsyncDisposable {
     this.db.close();
   }
 
+  /** Closes the database (for `await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();

@@ -24,6 +24,12 @@ export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
 
 /** An open, sandboxed in-memory database. */
 export interface SandboxedDb extends AsyncDisposable {
+  /**
+   * The connection every statement runs on: `@duckdb/node-api`'s
+   * `DuckDBConnection`, a type this module does not re-export.
+   *
+   * @internal
+   */
   connection: DuckDBConnection;
   /** Closes the database; safe to call twice. */
   close(): void;

@@ -20,7 +20,9 @@ import type { CatalogRecord } from "../record/record.ts";
 
 /** One column of a table we write. */
 export interface Column {
+  /** The column name, as written to the Parquet file. */
   readonly name: string;
+  /** Its DuckDB type. */
   readonly type: "VARCHAR" | "BIGINT" | "DOUBLE" | "BOOLEAN" | "TIMESTAMP";
 }
 

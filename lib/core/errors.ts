@@ -25,6 +25,15 @@ export class IngestError extends Error {
   /** What the user can do about it, if we know. */
   readonly hint?: string;
 
+  /**
+   * Makes an error that {@linkcode describeError} renders as
+   * `message (hint)`.
+   *
+   * @param kind decides the exit code
+   * @param message what failed, on which input (one line)
+   * @param hint what the user can do about it
+   * @param options the underlying `cause`, if any
+   */
   constructor(kind: ErrorKind, message: string, hint?: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "IngestError";

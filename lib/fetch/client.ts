@@ -49,27 +49,55 @@ export type FetchOutcome = Answer & { symbol: string; attempts: number };
 
 /** Counters for the run report. */
 export interface HttpStats {
+  /** HTTP requests sent, retries included. */
   requests: number;
+  /** Attempts after a symbol's first. */
   retries: number;
+  /** 429 answers received. */
   status429: number;
 }
 
-/** Client settings; only `baseUrl` is required. */
+/** Options for {@linkcode TradingViewClient}; only `baseUrl` is required. */
 export interface ClientOptions {
+  /** The scanner API's origin, e.g. `https://scanner.tradingview.com` (trailing `/` dropped). */
   baseUrl: string;
-  /** Per-request timeout (default 10 s). */
+  /**
+   * Per-request timeout, in milliseconds.
+   *
+   * @default {10_000}
+   */
   timeoutMs?: number;
-  /** Retries per symbol after the first attempt (default 4). */
+  /**
+   * Retries per symbol after the first attempt.
+   *
+   * @default {4}
+   */
   maxRetries?: number;
-  /** First backoff ceiling; doubles per attempt (default 250 ms). */
+  /**
+   * First backoff ceiling, in milliseconds; it doubles per attempt.
+   *
+   * @default {250}
+   */
   backoffBaseMs?: number;
-  /** Largest backoff ceiling (default 8 s). */
+  /**
+   * Largest backoff ceiling, in milliseconds.
+   *
+   * @default {8_000}
+   */
   backoffCapMs?: number;
-  /** Largest Retry-After we honour (default 60 s). */
+  /**
+   * Largest Retry-After honoured, in milliseconds.
+   *
+   * @default {60_000}
+   */
   retryAfterCapMs?: number;
-  /** Cancels everything (e.g. on SIGINT). */
+  /** Cancels everything (e.g. on SIGINT): pending symbols end as failed, "cancelled". */
   signal?: AbortSignal;
-  /** For tests: the random source for jitter (default Math.random). */
+  /**
+   * The random source for jitter, for tests.
+   *
+   * @default {Math.random}
+   */
   random?: () => number;
 }
 
@@ -169,6 +197,11 @@ export class TradingViewClient {
   private cooldownUntil = 0;
   private readonly pacer = new Pacer();
 
+  /**
+   * Makes a client; it sends nothing until asked.
+   *
+   * @param options where to send requests, and how patiently
+   */
   constructor(options: ClientOptions) {
     this.options = {
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
@@ -225,6 +258,7 @@ export class TradingViewClient {
     };
   }
 
+  /** A full-jitter backoff for `attempt`: random, up to a ceiling that doubles per attempt. */
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** attempt);
     return this.options.random() * ceiling;
@@ -245,6 +279,7 @@ export class TradingViewClient {
     }
   }
 
+  /** Starts (or extends) the shared cooldown; returns its length, capped. */
   private coolDown(retryAfterMs: number | null, fallbackMs: number): number {
     const now = Date.now();
     const ms = Math.min(this.options.retryAfterCapMs, retryAfterMs ?? fallbackMs);
@@ -252,6 +287,7 @@ export class TradingViewClient {
     return ms;
   }
 
+  /** One HTTP attempt: an answer, or a `Retryable` to try again. */
   private async attempt(symbol: string): Promise<Answer> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;

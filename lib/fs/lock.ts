@@ -1,37 +1,13 @@
 /**
  * A lock file that loses no update, for any file `<name>` as `<name>.lock`.
  *
- * The lock is made with `Deno.open(path, { createNew: true })` and holds its
- * owner as JSON (pid, host, start time, tool and version, a random token).
- * The holder also keeps an exclusive kernel lock (flock) on the file for as
- * long as it lives; the kernel drops that lock when the process dies, even
- * by SIGKILL. That is how waiters tell a live holder from a dead one without
- * probing pids (which get reused) or needing --allow-run.
- *
- * Promises:
- * - Mutual exclusion: a process owns the lock only while it holds the flock
- *   on the inode that the lock path names. Taking over a stale lock means
- *   taking that flock, so two waiters can never both win; a waiter whose
- *   inode was unlinked or replaced meanwhile starts over.
- * - Stale locks are taken over promptly: a lock whose flock is free and whose
- *   owner is on this host (or unreadable) is dead. A lock owned by another
- *   host (a shared folder) is taken over only once its lease has expired:
- *   the holder refreshes the file's mtime every `leaseMs / 3`, and a waiter
- *   takes over after watching the mtime stand still for `leaseMs` by its own
- *   clock (so clock skew between hosts cannot expire a live lease).
- * - The lock path must be a plain file: a symlink or folder there is an
- *   error, never followed.
- * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
- *   a {@linkcode LockTimeoutError} naming the holder; the caller words the
- *   message for its users (this module knows nothing of catalogs or flags).
- * - `release()` unlinks the file (only if it is still ours: same inode, our
- *   token) and closes it; it is idempotent. Callers release on success,
- *   error and signals.
- *
- * Not promised: exclusion on filesystems where flock is a no-op, against
- * writers that ignore the lock, between two hosts with the same name, or for
- * a holder that is alive but hung (on this host it is never robbed; stop it
- * to free the lock).
+ * Promises: one owner at a time; the holder keeps a kernel flock on the
+ * file, so a dead holder's lock is taken over at once, and a lock owned by
+ * another host only once its lease has run out. A symlink or folder at the
+ * lock path is an error. Waiting ends in a {@linkcode LockTimeoutError}
+ * naming the holder (the caller words it for its users). `release()` removes
+ * only our own lock and is safe to call twice. How, and what is not promised:
+ * docs/solutions/atomic-parquet-writes.md.
  *
  * @example
  * ```ts
@@ -49,11 +25,17 @@ import { TOOL_NAME, VERSION } from "../core/version.ts";
 
 /** Who holds a lock. */
 export interface LockOwner {
+  /** Process id of the holder. */
   pid: number;
+  /** Host name of the holder's machine. */
   host: string;
+  /** When the holder took the lock (ISO 8601, UTC). */
   started_at: string;
+  /** Name of the tool that holds it. */
   tool: string;
+  /** That tool's version. */
   version: string;
+  /** Random per-acquisition token: release removes the file only while it is still ours. */
   token: string;
 }
 
@@ -68,11 +50,16 @@ const ownerSchema = z.object({
 
 /** Options for {@linkcode acquireLock}. */
 export interface LockOptions {
-  /** Give up after waiting this long (0 = one try). */
+  /** How long to wait for the lock, in milliseconds, before giving up (0 = one try). */
   timeoutMs: number;
-  /** Lease of a lock owned by another host (default 30 s). */
+  /**
+   * Lease of a lock owned by another host, in milliseconds: such a lock is
+   * taken over once its mtime has stood still this long.
+   *
+   * @default {30_000}
+   */
   leaseMs?: number;
-  /** Told about waiting and take-overs. */
+  /** Told, in words, about waiting and take-overs. */
   onEvent?: (message: string) => void;
   /** Stops waiting. */
   signal?: AbortSignal;
@@ -81,6 +68,8 @@ export interface LockOptions {
 /** Thrown by {@linkcode acquireLock} when the lock stayed held until the timeout. */
 export class LockTimeoutError extends Error {
   /**
+   * Makes the error; its message names the holder.
+   *
    * @param path the lock file
    * @param owner its holder, when its record was readable
    * @param timeoutMs how long we waited
@@ -97,7 +86,9 @@ export class LockTimeoutError extends Error {
 
 /** A held lock. */
 export interface Lock extends AsyncDisposable {
+  /** The lock file. */
   readonly path: string;
+  /** Our own owner record, as written to the file. */
   readonly owner: LockOwner;
   /** True when we took over a stale lock (a dead or expired owner). */
   readonly tookOver: boolean;

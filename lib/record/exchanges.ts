@@ -33,9 +33,13 @@ export type Profile = "CRYPTO" | "EQUITY" | "FUTURES" | "FOREX" | "UNKNOWN";
 
 /** Built-in facts about one exchange. */
 export interface ExchangeDefaults {
+  /** IANA time zone the exchange trades in. */
   timezone: string;
+  /** Country, or `Global` for crypto venues; null when it has none. */
   country: string | null;
+  /** Family of the instruments it lists, when their type does not say. */
   profile: Exclude<Profile, "UNKNOWN">;
+  /** True for crypto venues. */
   isCrypto: boolean;
 }
 
@@ -95,9 +99,13 @@ export function exchangeDefaults(exchange: string): ExchangeDefaults | null {
 
 /** One row of `exchanges.parquet` (before `updated_at`). */
 export interface ExchangeRow {
+  /** The exchange prefix, as in the catalog's `exchange` column. */
   exchange: string;
+  /** Its country, when the built-in table knows it. */
   country: string | null;
+  /** Its time zone, when the built-in table knows it. */
   timezone: string | null;
+  /** Whether it is a crypto venue; null when unknown. */
   is_crypto: boolean | null;
 }
 

@@ -11,38 +11,63 @@ import type { Profile } from "./exchanges.ts";
 
 /** One catalog record, as fetched (before history columns). */
 export interface CatalogRecord {
+  /** The full `EXCHANGE:TICKER`, upper-case; the catalog's key. */
   symbol: string;
+  /** The symbol's prefix (joins to `exchanges.parquet`), not the API's `exchange` field. */
   exchange: string;
+  /** Base currency or asset (`BTC` of `BTCUSDT`), when known. */
   base: string | null;
+  /** Quote currency (the API's `currency`), when sent. */
   quote: string | null;
+  /** Instrument type as TradingView names it, lower-case (`spot`, `stock`, `futures`, ...). */
   type: string;
+  /** TradingView's subtype, when sent. */
   subtype: string | null;
+  /** Instrument family, from the type, else the exchange. */
   profile: Profile;
+  /** Human-readable name, when sent. */
   description: string | null;
+  /** Sector, when sent. */
   sector: string | null;
+  /** Industry, when sent. */
   industry: string | null;
+  /** Country, when sent. */
   country: string | null;
+  /** Price scale: a positive whole number. */
   pricescale: number;
+  /** Minimum price movement in `1 / pricescale` units: a positive whole number. */
   minmov: number;
+  /** `minmov / pricescale`. */
   tick_size: number;
+  /** Lot size, only when the API sends it. */
   lot_size: number | null;
+  /** Contract size, only when the API sends it. */
   contract_size: number | null;
+  /** IANA time zone of the trading session, when sent. */
   timezone: string | null;
+  /** Trading session (e.g. `24x7`), when sent. */
   session: string | null;
+  /** False once the symbol is retired. */
   active: boolean;
 }
 
 /** Built-in values for fields the API may leave null. */
 export interface RecordDefaults {
+  /** Base asset guessed from the ticker and quote (crypto only). */
   base: string | null;
+  /** The exchange's country, from the built-in table. */
   country: string | null;
+  /** The exchange's time zone, from the built-in table. */
   timezone: string | null;
+  /** `24x7` for crypto spot and swaps, else `Unknown`. */
   session: string;
 }
 
 /** A fetched record and the defaults for what the API left null: what the catalog merges. */
 export interface FetchedRecord {
+  /** The record with the API's values, nulls kept. */
   record: CatalogRecord;
+  /** What fills the record's nulls where the catalog knows nothing better. */
   defaults: RecordDefaults;
 }
 

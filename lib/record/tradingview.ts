@@ -81,7 +81,13 @@ const optionalPositive = z.union([z.number(), z.string(), z.null()]).optional().
   },
 );
 
-/** The `/symbol` response: an object; unknown keys are ignored. */
+/**
+ * The `/symbol` response: an object; unknown keys are ignored. Its type is
+ * zod's inferred one, so it is internal: outside this module, use
+ * {@linkcode toRecord}.
+ *
+ * @internal
+ */
 export const symbolResponseSchema = z.looseObject({
   pricescale: positiveWhole("pricescale"),
   minmov: positiveWhole("minmov"),
