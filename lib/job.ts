@@ -41,6 +41,7 @@ import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.t
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
+  /** Where progress, warnings and the summary go. */
   log: Logger;
   /** Project root (real path); defaults to the working directory. */
   root?: string;

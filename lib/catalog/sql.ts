@@ -138,7 +138,15 @@ export function parquetViewSql(
     `FROM read_parquet(getvariable('${variable}'))`;
 }
 
-/** Sets the session variable holding a file path. $1 = path. */
+/**
+ * Sets the session variable holding a file path. $1 = path.
+ *
+ * @example
+ * ```ts
+ * import { setPathVariableSql } from "./sql.ts";
+ * setPathVariableSql("catalog_path"); // 'SET VARIABLE "catalog_path" = $1'
+ * ```
+ */
 export function setPathVariableSql(variable: string): string {
   return `SET VARIABLE ${quoteIdent(variable)} = $1`;
 }

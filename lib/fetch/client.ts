@@ -188,7 +188,17 @@ class Pacer {
   }
 }
 
-/** The scanner API client; see the module doc. */
+/**
+ * The scanner API client; see the module doc. One client per run: its
+ * cooldown, pacing and counters are shared by every request it sends.
+ *
+ * @example
+ * ```ts
+ * import { TradingViewClient } from "./client.ts";
+ * const client = new TradingViewClient({ baseUrl: "http://127.0.0.1:8787", maxRetries: 0 });
+ * client.urlFor("NASDAQ:AAPL"); // "http://127.0.0.1:8787/symbol?symbol=NASDAQ%3AAAPL&fields=..."
+ * ```
+ */
 export class TradingViewClient {
   /** Counters for the run report. */
   readonly stats: HttpStats = { requests: 0, retries: 0, status429: 0 };

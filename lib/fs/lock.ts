@@ -65,7 +65,21 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
-/** Thrown by {@linkcode acquireLock} when the lock stayed held until the timeout. */
+/**
+ * Thrown by {@linkcode acquireLock} when the lock stayed held until the
+ * timeout; the caller words it for its users.
+ *
+ * @example
+ * ```ts
+ * import { acquireLock, LockTimeoutError } from "./lock.ts";
+ * try {
+ *   await using _lock = await acquireLock("/p/data/symbols.parquet.lock", { timeoutMs: 0 });
+ * } catch (err) {
+ *   if (!(err instanceof LockTimeoutError)) throw err;
+ *   console.error(`busy: held by pid ${err.owner?.pid ?? "unknown"}`);
+ * }
+ * ```
+ */
 export class LockTimeoutError extends Error {
   /**
    * Makes the error; its message names the holder.

@@ -66,7 +66,11 @@ export interface TargetOptions {
 export interface ReadOptions extends TargetOptions {
   /** The project root (a real path); the file must lie inside it. */
   root: string;
-  /** Size cap in bytes; defaults to {@linkcode MAX_CANDIDATES_BYTES}. */
+  /**
+   * Size cap in bytes, enforced while reading.
+   *
+   * @default {MAX_CANDIDATES_BYTES}
+   */
   maxBytes?: number;
 }
 

@@ -28,17 +28,29 @@ export type TargetSource =
 
 /** Everything a run needs to know, validated. */
 export interface RunOptions {
+  /** Where the targets come from (exactly one source). */
   source: TargetSource;
+  /** `--catalog-path`: the catalog file, as given (the job resolves it inside the root). */
   catalogPath: string;
+  /** `--workers`: requests in flight, 1..16. */
   workers: number;
+  /** `--default-exchange`: the exchange for bare tickers; without it they are invalid. */
   defaultExchange?: string;
+  /** `--base-url` (or `META_INGEST_BASE_URL`): the scanner API's origin. */
   baseUrl: string;
+  /** `--timeout-ms`: per-request timeout, 100..120000. */
   timeoutMs: number;
+  /** `--max-retries`: retries per symbol after the first attempt, 0..10. */
   maxRetries: number;
+  /** `--lock-timeout-ms`: how long to wait for the catalog lock, 0..3600000. */
   lockTimeoutMs: number;
+  /** `--retire-not-found`: symbols TradingView definitely does not know get an inactive row. */
   retireNotFound: boolean;
+  /** `--dry-run`: fetch and compute the diff; write nothing, take no lock. */
   dryRun: boolean;
+  /** `--json`: print the run report as one JSON object on stdout. */
   json: boolean;
+  /** `--quiet`: no progress or summary on stderr. */
   quiet: boolean;
 }
 
@@ -50,6 +62,7 @@ export type CliCommand =
 
 /** The environment variables the tool reads (and nothing else). */
 export interface CliEnv {
+  /** The scanner API's origin when `--base-url` is absent. */
   META_INGEST_BASE_URL?: string;
 }
 

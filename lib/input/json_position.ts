@@ -18,8 +18,11 @@
 
 /** The first syntax error in a JSON text. */
 export interface JsonErrorLocation {
+  /** Index of the offending character in the text (UTF-16 code units). */
   offset: number;
+  /** Its line, from 1. */
   line: number;
+  /** Its column, from 1. */
   column: number;
   /** What was found there, e.g. `'o'` or `end of input`. */
   found: string;

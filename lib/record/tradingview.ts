@@ -137,7 +137,17 @@ export function profileOf(type: string, exchange: string): Profile {
   return exchangeDefaults(exchange)?.profile ?? "UNKNOWN";
 }
 
-/** True when a response body means "TradingView does not know this symbol". */
+/**
+ * True when a response body means "TradingView does not know this symbol":
+ * an object whose every value is null (or no value at all).
+ *
+ * @example
+ * ```ts
+ * import { isEmptyResponse } from "./tradingview.ts";
+ * isEmptyResponse({ pricescale: null, type: null }); // true
+ * isEmptyResponse({ type: "stock" });                // false
+ * ```
+ */
 export function isEmptyResponse(body: unknown): boolean {
   return body !== null && typeof body === "object" && !Array.isArray(body) &&
     Object.values(body).every((v) => v === null || v === undefined);

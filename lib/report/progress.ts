@@ -27,7 +27,16 @@ export interface Progress {
   stop(): void;
 }
 
-/** Renders one progress line. */
+/**
+ * Renders one progress line: done/total, rate, retries, 429s and ETA.
+ *
+ * @example
+ * ```ts
+ * import { progressLine } from "./progress.ts";
+ * progressLine(5, 10, 2_000, { retries: 1, status429: 0 });
+ * // "fetching 5/10 (50%), 2.5/s, 1 retries, 0 x 429, ETA 2s"
+ * ```
+ */
 export function progressLine(
   done: number,
   total: number,

@@ -22,27 +22,45 @@ import type { InvalidEntry } from "../input/candidates.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {
+  /** The full `EXCHANGE:TICKER`. */
   symbol: string;
+  /** Why, in one line. */
   reason: string;
 }
 
 /** The run report; see the module doc. */
 export interface RunReport {
+  /** Entries the run was given, valid or not. */
   requested: number;
+  /** Distinct valid targets after normalising. */
   valid: number;
+  /** Entries refused, with their index and reason. */
   invalid: InvalidEntry[];
+  /** Symbols fetched and validated. */
   fetched: number;
+  /** Symbols that could not be fetched or validated, with the reason. */
   failed: FailedSymbol[];
+  /** Symbols the catalog did not have. */
   new: number;
+  /** Symbols whose current row got a new version. */
   changed: number;
+  /** Fetched symbols the catalog already had as they are. */
   unchanged: number;
+  /** Symbols retired (`--retire-not-found`). */
   retired: number;
+  /** HTTP requests sent, retries and 429 answers. */
   http: { requests: number; retries: number; status429: number };
+  /** The catalog's path and size (all rows, current rows) at the end. */
   catalog: { path: string; rows: number; current: number };
+  /** Wall time of the run, in milliseconds. */
   duration_ms: number;
+  /** True for `--dry-run`: nothing was written. */
   dry_run: boolean;
+  /** The process's exit code (0, 1, 2 or 3; see the README). */
   exit_code: number;
+  /** The one-line error of a failed run, else null. */
   error: string | null;
+  /** Every new, changed or retired symbol, with its changing fields. */
   changes?: SymbolChange[];
 }
 
