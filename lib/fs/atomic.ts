@@ -2,13 +2,24 @@
  * Replacing a file so that readers see the old version or the new one, never
  * a mix, whatever instant the process dies at.
  *
- * {@linkcode atomicReplace} has a writer fill a temp file beside the target,
- * fsyncs it, keeps the replaced version as `<target>.bak` when asked, renames
- * the temp file over the target and fsyncs the folder; on any failure the
- * target is untouched. {@linkcode prepareReplace} splits write from commit,
- * so several files can all be written before any is replaced. It does not
- * lock: callers serialise writers (lib/fs/lock.ts). The steps and what is not
- * promised: docs/solutions/atomic-parquet-writes.md.
+ * {@linkcode atomicReplace} has a writer fill a temp file in the target's
+ * folder (same filesystem, so the rename is atomic), then:
+ * 1. fsyncs the temp file (its bytes are on disk before its name is);
+ * 2. keeps the version being replaced as `<target>.bak` (a hard link, so
+ *    no copy; itself swapped in by rename);
+ * 3. renames the temp file over the target;
+ * 4. fsyncs the folder (the rename itself survives a power cut).
+ *
+ * On any failure the temp file is removed and the target is untouched.
+ * {@linkcode prepareReplace} splits this in two (write + fsync, then
+ * commit), so several files can all be written before any is replaced.
+ *
+ * Guarantees: atomic replacement and durability on POSIX local filesystems.
+ * Not guaranteed: on network filesystems without atomic rename; if the
+ * process is killed (SIGKILL) mid-write a temp file named
+ * `.<target>.<pid>.<random>.tmp` may stay behind, which
+ * {@linkcode removeStaleTemps} clears (call it only while holding the lock).
+ * It does not lock: callers serialise writers themselves (lib/lock.ts).
  *
  * @example
  * ```ts

@@ -1,13 +1,37 @@
 /**
  * A lock file that loses no update, for any file `<name>` as `<name>.lock`.
  *
- * Promises: one owner at a time; the holder keeps a kernel flock on the
- * file, so a dead holder's lock is taken over at once, and a lock owned by
- * another host only once its lease has run out. A symlink or folder at the
- * lock path is an error. Waiting ends in a {@linkcode LockTimeoutError}
- * naming the holder (the caller words it for its users). `release()` removes
- * only our own lock and is safe to call twice. How, and what is not promised:
- * docs/solutions/atomic-parquet-writes.md.
+ * The lock is made with `Deno.open(path, { createNew: true })` and holds its
+ * owner as JSON (pid, host, start time, tool and version, a random token).
+ * The holder also keeps an exclusive kernel lock (flock) on the file for as
+ * long as it lives; the kernel drops that lock when the process dies, even
+ * by SIGKILL. That is how waiters tell a live holder from a dead one without
+ * probing pids (which get reused) or needing --allow-run.
+ *
+ * Promises:
+ * - Mutual exclusion: a process owns the lock only while it holds the flock
+ *   on the inode that the lock path names. Taking over a stale lock means
+ *   taking that flock, so two waiters can never both win; a waiter whose
+ *   inode was unlinked or replaced meanwhile starts over.
+ * - Stale locks are taken over promptly: a lock whose flock is free and whose
+ *   owner is on this host (or unreadable) is dead. A lock owned by another
+ *   host (a shared folder) is taken over only once its lease has expired:
+ *   the holder refreshes the file's mtime every `leaseMs / 3`, and a waiter
+ *   takes over after watching the mtime stand still for `leaseMs` by its own
+ *   clock (so clock skew between hosts cannot expire a live lease).
+ * - The lock path must be a plain file: a symlink or folder there is an
+ *   error, never followed.
+ * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
+ *   a {@linkcode LockTimeoutError} naming the holder; the caller words the
+ *   message for its users (this module knows nothing of catalogs or flags).
+ * - `release()` unlinks the file (only if it is still ours: same inode, our
+ *   token) and closes it; it is idempotent. Callers release on success,
+ *   error and signals.
+ *
+ * Not promised: exclusion on filesystems where flock is a no-op, against
+ * writers that ignore the lock, between two hosts with the same name, or for
+ * a holder that is alive but hung (on this host it is never robbed; stop it
+ * to free the lock).
  *
  * @example
  * ```ts
