@@ -6,7 +6,8 @@
  * is never written over; {@linkcode Catalog.write} is atomic and keeps
  * `symbols.parquet.bak`, and callers write only when
  * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone.
- * Callers hold the lock. The schema and history rules: README, "The catalog".
+ * Callers hold the lock. The schema, how Python-written catalogs are read
+ * and the history rules: README, "The catalog".
  *
  * @example
  * ```ts
