@@ -21,10 +21,7 @@ import { IngestError } from "./core/errors.ts";
 import { TOOL_NAME, VERSION } from "./core/version.ts";
 import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
 import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
-import { runJob } from "./job.ts";
 import { stderrLogger } from "./report/log.ts";
-import { formatSummary } from "./report/report.ts";
-import { runShow } from "./show.ts";
 
 /** What a command's parser returns. */
 export type ParsedCommand<T> = { kind: "help" } | { kind: "version" } | { kind: "run"; options: T };
@@ -68,8 +65,15 @@ export function command<T>(
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+// Each runner loads its command's modules when it runs, so one command
+// never pays for loading another's.
+
 /** One ingest run as the CLI does it: signals, summary on stderr, `--json` on stdout. */
 async function runIngest(options: RunOptions): Promise<number> {
+  const [{ runJob }, { formatSummary }] = await Promise.all([
+    import("./job.ts"),
+    import("./report/report.ts"),
+  ]);
   const log = stderrLogger({ quiet: options.quiet });
 
   // First signal: stop fetching, release the lock, report, exit 130/143 (a
@@ -106,8 +110,9 @@ async function writeStdout(text: string): Promise<void> {
   }
 }
 
-function runShowCommand(options: ShowOptions): Promise<number> {
-  return runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
+async function runShowCommand(options: ShowOptions): Promise<number> {
+  const { runShow } = await import("./show.ts");
+  return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
 }
 
 /** Every subcommand, the default (`ingest`) first. */

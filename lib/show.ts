@@ -68,12 +68,14 @@ function pickColumns(options: ShowOptions, result: ReadResult): string[] {
  * ```
  */
 export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<number> {
+  // DuckDB's addon loads while the path is checked.
+  const loading = import("./catalog/reader.ts");
+  loading.catch(() => {}); // awaited below
   try {
     const root = deps.root ?? await projectRoot();
     // The catalog-path validator (glob characters) belongs here, before the path is resolved.
     const path = await resolveExistingInside(options.catalogPath, root, "catalog path");
-    // DuckDB's addon is loaded only once there is a catalog to read.
-    const { CatalogReader } = await import("./catalog/reader.ts");
+    const { CatalogReader } = await loading;
     await using reader = await CatalogReader.open(path);
     const result = await reader.read(options);
     const columns = pickColumns(options, result);

@@ -320,9 +320,7 @@ export const PICKED_ROW = "__show_row";
  * (a TIMESTAMP text, for `as-of` and `changed-since`).
  */
 export function pickSql(selection: ReadSelection, allSymbols: boolean): string {
-  const symbols = allSymbols
-    ? "symbol IS NOT NULL"
-    : "symbol IN (SELECT unnest($symbols::VARCHAR[]))";
+  const symbols = allSymbols ? "symbol IS NOT NULL" : "list_contains($symbols::VARCHAR[], symbol)";
   const validAt =
     "coalesce(valid_from <= $at::TIMESTAMP, true) AND coalesce($at::TIMESTAMP < valid_until, true)";
   const where = {
