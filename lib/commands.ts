@@ -28,7 +28,9 @@ export type ParsedCommand<T> = { kind: "help" } | { kind: "version" } | { kind: 
 
 /** One subcommand: its name, a line for `--help`, its parser and its runner. */
 export interface Command<T = unknown> {
+  /** The word that selects it. */
   name: string;
+  /** One line for the command list of `--help`. */
   summary: string;
   /** What `meta-ingest NAME --help` prints. */
   help: string;

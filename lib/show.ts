@@ -34,6 +34,7 @@ import { formatShow, TABLE_COLUMNS } from "./report/show_output.ts";
 
 /** What a show needs from its surroundings. */
 export interface ShowDeps {
+  /** Where errors and warnings go (stderr). */
   log: Logger;
   /** Writes the answer (stdout). */
   write: (text: string) => void | Promise<void>;

@@ -54,8 +54,8 @@ cliTest("meta-ingest show --help and meta-ingest --help", async (cli) => {
   await using project = await tempProject();
   const top = await cli.run(["--help"], { cwd: project.dir });
   assert.equal(top.code, 0);
-  assert.match(top.stdout, /^  show\s+read the catalog/m);
-  assert.match(top.stdout, /^  ingest\s+refresh metadata/m);
+  assert.match(top.stdout, /^ {2}show\s+read the catalog/m);
+  assert.match(top.stdout, /^ {2}ingest\s+refresh metadata/m);
   const show = await cli.run(["show", "--help"], { cwd: project.dir, set: "show" });
   assert.equal(show.code, 0);
   assert.match(show.stdout, /--as-of TIME/);

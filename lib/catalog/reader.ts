@@ -61,6 +61,7 @@ export interface ReadQuery {
   symbols: readonly string[];
   /** Every symbol of the catalog. */
   all: boolean;
+  /** What to answer about them. */
   mode: ReadMode;
 }
 
@@ -215,6 +216,7 @@ export class CatalogReader implements AsyncDisposable {
     return new CatalogReader(path, await openFileSandboxedDb(path));
   }
 
+  /** The sandboxed connection. */
   private get connection(): DuckDBConnection {
     return this.db.connection;
   }
@@ -274,6 +276,7 @@ export class CatalogReader implements AsyncDisposable {
     return { extras, missing };
   }
 
+  /** Runs a query answering symbols, given the `$symbols` list. */
   private async symbols(sql: string, list: unknown): Promise<string[]> {
     const reader = await this.connection.runAndReadAll(sql, {
       symbols: list as ReturnType<typeof listValue>,
@@ -324,6 +327,7 @@ export class CatalogReader implements AsyncDisposable {
     this.db.close();
   }
 
+  /** Closes the database (`await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();

@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
 import { isExchangeCode } from "../record/symbols.ts";
-import { booleanFlag, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
+import { booleanFlag, type FlagSpec, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
 /** Where this run's targets come from. */
 export type TargetSource =
@@ -126,12 +126,12 @@ const httpUrl = (source: string) =>
   });
 
 /** `--catalog-path`, shared by every command that reads or writes the catalog. */
-export const catalogPathFlag = stringFlag(
+export const catalogPathFlag: FlagSpec<string> = stringFlag(
   z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
 );
 
 /** `--default-exchange`: bare tickers get this exchange (upper-cased, checked). */
-export const defaultExchangeFlag = stringFlag(
+export const defaultExchangeFlag: FlagSpec<string | undefined> = stringFlag(
   z.string().transform((text, ctx) => {
     const value = text.trim().toUpperCase();
     if (!isExchangeCode(value)) {

@@ -24,21 +24,34 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 
+/**
+ * What a flag's value is checked with: any schema with zod's `safeParse`
+ * (a zod schema is one), yielding `Out`.
+ */
+export interface FlagSchema<Out> {
+  /** Checks a raw value (`undefined` when the flag is absent). */
+  safeParse(value: unknown):
+    | { success: true; data: Out }
+    | { success: false; error: { issues: readonly { message: string }[] } };
+}
+
 /** One flag: how it is spelled on the command line and how its value is checked. */
-export interface FlagSpec<S extends z.ZodType = z.ZodType> {
+export interface FlagSpec<Out = unknown> {
   /** `string` flags take a value; `boolean` flags are switches. */
   readonly type: "string" | "boolean";
   /** A one-letter alias (`-h`). */
   readonly short?: string;
   /** Validates (and may transform) the raw value, `undefined` when absent. */
-  readonly schema: S;
+  readonly schema: FlagSchema<Out>;
 }
 
 /** A command's flags, by long name (without `--`), in the order errors are checked. */
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
 /** The validated values of a flag table. */
-export type FlagValues<T extends FlagTable> = { [K in keyof T]: z.output<T[K]["schema"]> };
+export type FlagValues<T extends FlagTable> = {
+  [K in keyof T]: T[K] extends FlagSpec<infer Out> ? Out : never;
+};
 
 /**
  * A flag that takes a value, checked by `schema` (which sees `undefined`
@@ -51,7 +64,7 @@ export type FlagValues<T extends FlagTable> = { [K in keyof T]: z.output<T[K]["s
  * stringFlag(z.string().min(1).optional());
  * ```
  */
-export function stringFlag<S extends z.ZodType>(schema: S, short?: string): FlagSpec<S> {
+export function stringFlag<Out>(schema: FlagSchema<Out>, short?: string): FlagSpec<Out> {
   return { type: "string", schema, ...(short ? { short } : {}) };
 }
 
@@ -64,7 +77,7 @@ export function stringFlag<S extends z.ZodType>(schema: S, short?: string): Flag
  * booleanFlag("h");
  * ```
  */
-export function booleanFlag(short?: string): FlagSpec<z.ZodOptional<z.ZodBoolean>> {
+export function booleanFlag(short?: string): FlagSpec<boolean | undefined> {
   return { type: "boolean", schema: z.boolean().optional(), ...(short ? { short } : {}) };
 }
 
@@ -95,10 +108,8 @@ export function parseFlags<T extends FlagTable>(
   options: ParseFlagsOptions,
 ): { flags: FlagValues<T>; positionals: string[] } {
   const config: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  const shape: Record<string, z.ZodType> = {};
   for (const [name, spec] of Object.entries(table)) {
     config[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
-    shape[name] = spec.schema;
   }
   let values: Record<string, unknown>;
   let positionals: string[];
@@ -114,8 +125,13 @@ export function parseFlags<T extends FlagTable>(
   } catch (err) {
     throw options.usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
   }
-  const result = z.object(shape).safeParse(values);
-  if (!result.success) throw options.usage(result.error.issues[0].message);
-  // The shape was built from the table, so its output is the table's values.
-  return { flags: result.data as FlagValues<T>, positionals };
+  // Checked in table order, so the first problem reported is the first flag's.
+  const flags: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    const result = spec.schema.safeParse(values[name]);
+    if (!result.success) throw options.usage(result.error.issues[0].message);
+    flags[name] = result.data;
+  }
+  // Each value came from its own flag's schema, so this is the table's values.
+  return { flags: flags as FlagValues<T>, positionals };
 }

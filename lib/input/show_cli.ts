@@ -36,10 +36,13 @@ export interface ShowOptions {
   symbols: string[];
   /** Every symbol of the catalog rather than named ones (`--all`, or `--changed-since` alone). */
   all: boolean;
+  /** Now, as of a time, history, or what changed since a time. */
   mode: ShowMode;
   /** Columns asked for with `--columns`, in order; undefined for the default set. */
   columns?: string[];
+  /** Table, JSON or CSV. */
   format: ShowFormat;
+  /** The catalog path as given (resolved inside the project root when read). */
   catalogPath: string;
 }
 
@@ -47,7 +50,7 @@ export interface ShowOptions {
 export type ShowCommand = { kind: "help" } | { kind: "run"; options: ShowOptions };
 
 /** The forms {@linkcode parseTime} accepts, as usage errors name them. */
-export const TIME_FORMS =
+export const TIME_FORMS: string =
   "YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM[:SS[.ffffff]] followed by Z or an offset " +
   "like +02:00, e.g. 2026-03-01T00:00:00Z";
 

@@ -27,6 +27,7 @@ import { formatFieldChange } from "./report.ts";
 
 /** What to print of an answer. */
 export interface ShowView {
+  /** The form answered (and its time). */
   mode: ReadMode;
   /** The catalog path as the user gave it. */
   catalogPath: string;
