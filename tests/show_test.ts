@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { parseShowCli } from "../lib/input/show_cli.ts";
 import { memoryLogger } from "../lib/report/log.ts";
 import { runShow } from "../lib/show.ts";
-import { readPermissionSet } from "../tools/permissions.ts";
+import { join } from "node:path";
+import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
 import { fetched, mergeOnce, query } from "../testing/catalog.ts";
 import { cliTest } from "../testing/cli.ts";
 import { mirrorSymbols } from "../testing/mirror.ts";
@@ -316,6 +317,42 @@ Deno.test("the show permission set: the project root read-only and DuckDB's addo
   assert.deepEqual(set, { read: ["."], ffi: ingest.ffi });
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   assert.equal(denoJson.tasks.show, "deno run -q --no-prompt -P=show main.ts show");
+});
+
+Deno.test("Deno itself refuses writes, hosts, variables and subprocesses under the show set", async () => {
+  await using project = await tempProject();
+  await project.write("inside.json", "[]");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "--no-prompt",
+      ...(await permissionFlags("show", "run")),
+      join(REPO_ROOT, "testing/probe.ts"),
+      JSON.stringify({
+        "read:inside": "inside.json",
+        "read:etc": "/etc/hostname",
+        "write:inside": "out.txt",
+        "net:loopback": "127.0.0.1",
+        "env:ours": "META_INGEST_BASE_URL",
+        "run:sh": "sh",
+        "sys:release": "osRelease",
+      }),
+    ],
+    cwd: project.dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+    "read:inside": "allowed",
+    "read:etc": "refused",
+    "write:inside": "refused",
+    "net:loopback": "refused",
+    "env:ours": "refused",
+    "run:sh": "refused",
+    "sys:release": "refused",
+  });
 });
 
 cliTest("show under its own permission set: table, exit codes, no writes", async (cli) => {
