@@ -77,7 +77,8 @@ Options:
   --default-exchange EX    exchange for bare tickers (AAPL -> EX:AAPL)
   --help
 
-TIME: ${TIME_FORMS}.
+TIME: YYYY-MM-DD (midnight UTC), or YYYY-MM-DDTHH:MM[:SS[.ffffff]] followed by
+Z or an offset like +02:00 (e.g. 2026-03-01T00:00:00Z).
 Symbols are written EXCHANGE:TICKER (case does not matter); a symbol the catalog
 did not know at that time is listed as unknown. Output times are ISO 8601 UTC.
 
