@@ -104,8 +104,8 @@ const changeRow = z.object({
 });
 const cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const pickedRow = z.looseObject({
-  row_id: z.union([z.bigint(), z.number()]).transform(Number),
-  is_first: z.boolean(),
+  __show_row_id: z.union([z.bigint(), z.number()]).transform(Number),
+  __show_first: z.boolean(),
 });
 
 const FIELD_TYPES = new Map<string, string>(RECORD_SCHEMA.map((c) => [c.name, c.type]));
@@ -312,7 +312,11 @@ export class CatalogReader implements AsyncDisposable {
       const meta = pickedRow.parse(raw);
       const values: Record<string, CellValue> = {};
       for (const name of columns) values[name] = cellValue(name, raw[name]);
-      return { values, first: meta.is_first, changes: changes.get(meta.row_id) ?? [] };
+      return {
+        values,
+        first: meta.__show_first,
+        changes: changes.get(meta.__show_row_id) ?? [],
+      };
     });
     let unknown: string[] = [];
     if (!query.all) {

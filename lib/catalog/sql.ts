@@ -343,7 +343,7 @@ export function pickSql(selection: ReadSelection, allSymbols: boolean): string {
 /**
  * The picked rows to print, oldest first within each symbol: the catalog's
  * columns (timestamps as text, `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), then
- * `extras` (columns beyond ours, as text), then `row_id` and `first` (no
+ * `extras` (columns beyond ours, as text), then `__show_row_id` and `__show_first` (no
  * earlier picked version of the symbol). With `currentOnly`, only rows whose
  * `valid_until` is null.
  */
@@ -355,8 +355,9 @@ export function pickedRowsSql(extras: readonly string[], currentOnly: boolean): 
     }),
     ...extras.map((name) => `CAST(${quoteIdent(name)} AS VARCHAR) AS ${quoteIdent(name)}`),
   ];
-  return `SELECT ${select.join(", ")}, ${PICKED_ROW} AS row_id, is_first FROM (
-      SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ${PICKED_ROW}) = 1 AS is_first FROM picked)
+  return `SELECT ${select.join(", ")}, ${PICKED_ROW} AS __show_row_id, __show_first FROM (
+      SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ${PICKED_ROW}) = 1 AS __show_first
+      FROM picked)
     ${currentOnly ? "WHERE valid_until IS NULL" : ""} ORDER BY ${PICKED_ROW}`;
 }
 
