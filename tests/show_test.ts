@@ -249,7 +249,8 @@ Deno.test("a catalog as the Python original writes it: nanosecond timestamps, mi
     `COPY (SELECT * FROM (VALUES
        ('NASDAQ:AAPL', 'stock', 'Apple', 100.0::DOUBLE, 1.0::DOUBLE, TIMESTAMP_NS '2025-01-01 00:00:00.123456789', TIMESTAMP_NS '2025-01-01 00:00:00.123456789', TIMESTAMP_NS '2025-06-01 12:00:00', 'py-1'),
        ('NASDAQ:AAPL', 'stock', 'Apple', 1000.0::DOUBLE, 1.0::DOUBLE, TIMESTAMP_NS '2025-06-01 12:00:00', TIMESTAMP_NS '2025-06-01 12:00:00', NULL, 'py-2'),
-       ('NYSE:KO', 'stock', 'Coca-Cola', 'NaN'::DOUBLE, 1.0::DOUBLE, TIMESTAMP_NS '2025-01-01 00:00:00', TIMESTAMP_NS '2025-01-01 00:00:00', NULL, 'py-3'))
+       ('NYSE:KO', 'stock', 'Coca-Cola', 'NaN'::DOUBLE, 1.0::DOUBLE, TIMESTAMP_NS '2025-01-01 00:00:00', TIMESTAMP_NS '2025-01-01 00:00:00', NULL, 'py-3'),
+       ('NYSE:PEP', 'stock', 'PepsiCo', 100.0::DOUBLE, 1.0::DOUBLE, TIMESTAMP_NS '2025-01-01 00:00:00', TIMESTAMP_NS '2025-01-01 00:00:00', TIMESTAMP_NS '2025-06-01 12:00:00', 'py-4'))
        AS t(symbol, type, description, pricescale, minmov, updated_at, valid_from, valid_until, source_note))
      TO '${path}' (FORMAT parquet)`,
   );
@@ -266,8 +267,21 @@ Deno.test("a catalog as the Python original writes it: nanosecond timestamps, mi
     then.rows.map((r: Record<string, unknown>) => [r.pricescale, r.valid_from, r.valid_until]),
     [[100, "2025-01-01T00:00:00.123456Z", "2025-06-01T12:00:00Z"]],
   );
-  const edge = await showJson(project.dir, ["NASDAQ:AAPL", "--as-of", "2025-06-01T12:00:00Z"]);
+  const edge = await showJson(project.dir, [
+    "NASDAQ:AAPL",
+    "NYSE:PEP",
+    "--as-of",
+    "2025-06-01T12:00:00Z",
+  ]);
   assert.deepEqual(edge.rows.map((r: Record<string, unknown>) => r.pricescale), [1000]);
+  // A row whose valid_until is exactly the instant (and no successor): not valid then.
+  assert.deepEqual(edge.unknown, ["NYSE:PEP"]);
+  const justBefore = await showJson(project.dir, [
+    "NYSE:PEP",
+    "--as-of",
+    "2025-06-01T11:59:59.999999Z",
+  ]);
+  assert.deepEqual(justBefore.rows.map((r: Record<string, unknown>) => r.source_note), ["py-4"]);
   const history = await showJson(project.dir, ["NASDAQ:AAPL", "--history"]);
   assert.deepEqual(history.rows[1].changes, [{ field: "pricescale", old: 100, new: 1000 }]);
   const csv = await show(project.dir, ["NYSE:KO", "--csv", "--columns", "source_note,pricescale"]);
