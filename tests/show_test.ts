@@ -4,6 +4,7 @@
  * as a child process under the `show` permission set for the contract).
  */
 import assert from "node:assert/strict";
+import { CatalogReader } from "../lib/catalog/reader.ts";
 import { parseShowCli } from "../lib/input/show_cli.ts";
 import { memoryLogger } from "../lib/report/log.ts";
 import { runShow } from "../lib/show.ts";
@@ -443,4 +444,58 @@ cliTest("show reads one consistent file while ingests replace it", async (cli) =
     await writer;
   }
   assert.ok(writes >= 3, `the catalog was replaced ${writes} times during the reads`);
+});
+
+Deno.test("a read never mixes two versions of the file, even when its layout changes under it", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  // Two versions with different layouts: an old Python one (no history
+  // columns) and ours. A read that took its column list from one and its
+  // rows from the other would show "modern" rows without valid_from.
+  const symbols = mirrorSymbols().slice(0, 200);
+  const values = symbols.map((s) => `('${s}')`).join(", ");
+  await query(
+    `COPY (SELECT s AS symbol, 'legacy' AS description FROM (VALUES ${values}) t(s)) TO '${path}.a' (FORMAT parquet)`,
+  );
+  await query(
+    `COPY (SELECT s AS symbol, 'modern' AS description, TIMESTAMP '2026-01-01' AS valid_from,
+            NULL::TIMESTAMP AS valid_until, true AS active FROM (VALUES ${values}) t(s))
+     TO '${path}.b' (FORMAT parquet)`,
+  );
+  await Deno.copyFile(`${path}.a`, path);
+  let stop = false;
+  let swaps = 0;
+  const swapper = (async () => {
+    while (!stop) {
+      for (const source of [`${path}.b`, `${path}.a`]) {
+        await Deno.copyFile(source, `${path}.tmp`);
+        await Deno.rename(`${path}.tmp`, path);
+        swaps++;
+        // About as often as a read takes: many reads overlap a swap, most still finish.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  })();
+  const seen = new Set<string>();
+  try {
+    await using reader = await CatalogReader.open(path);
+    for (let i = 0; i < 60; i++) {
+      const answer = await reader.read({ symbols: [], all: true, mode: { kind: "current" } });
+      const kinds = new Set(
+        answer.rows.map((r) =>
+          `${r.values.description} ${r.values.valid_from === null ? "-" : "ts"}`
+        ),
+      );
+      assert.equal(answer.rows.length, symbols.length);
+      assert.deepEqual(kinds.size, 1, [...kinds].join(" / "));
+      const [kind] = kinds;
+      assert.ok(kind === "legacy -" || kind === "modern ts", kind);
+      seen.add(kind);
+    }
+  } finally {
+    stop = true;
+    await swapper;
+  }
+  assert.ok(swaps > 20, `${swaps} swaps during 60 reads`);
+  assert.equal(seen.size, 2, "both versions were read");
 });
