@@ -296,7 +296,7 @@ Deno.test("a catalog as the Python original writes it: nanosecond timestamps, mi
   const old = await showJson(project.dir, ["NASDAQ:AAPL", "--as-of", "2020-01-01"]);
   assert.deepEqual(
     old.rows.map((r: Record<string, unknown>) => [r.symbol, r.updated_at, r.valid_from]),
-    [["NASDAQ:AAPL", "2025-06-01T12:00:00.5Z", null]],
+    [["NASDAQ:AAPL", "2025-06-01T12:00:00.500Z", null]],
   );
 });
 

@@ -34,6 +34,7 @@
 import { type DuckDBConnection, listValue } from "@duckdb/node-api";
 import { z } from "zod";
 import { errorMessage, IngestError } from "../core/errors.ts";
+import { fractionText } from "../core/time.ts";
 import type { FieldChange } from "./catalog.ts";
 import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import {
@@ -116,16 +117,19 @@ const GLOB = /[*?[\]{}]/;
 
 /**
  * `2026-03-01 00:00:00.5` (DuckDB's text of a TIMESTAMP, UTC) as ISO 8601
- * UTC, `2026-03-01T00:00:00.5Z`.
+ * UTC with milliseconds or, when they matter, microseconds:
+ * `2026-03-01T00:00:00.500Z`; whole seconds have no fraction.
  *
  * @example
  * ```ts
  * import { isoFromDuckDb } from "./reader.ts";
  * isoFromDuckDb("2026-11-02 00:00:00.000001"); // "2026-11-02T00:00:00.000001Z"
+ * isoFromDuckDb("2026-11-02 00:00:00.22");     // "2026-11-02T00:00:00.220Z"
  * ```
  */
 export function isoFromDuckDb(text: string): string {
-  return `${text.replace(" ", "T")}Z`;
+  const [seconds, fraction = ""] = text.replace(" ", "T").split(".");
+  return `${seconds}${fractionText(fraction)}Z`;
 }
 
 /**

@@ -19,6 +19,7 @@
  */
 import { z } from "zod";
 import type { ReadMode } from "../catalog/reader.ts";
+import { fractionText } from "../core/time.ts";
 import { IngestError } from "../core/errors.ts";
 import { normalizeTargets } from "./candidates.ts";
 import { catalogPathFlag, defaultExchangeFlag, DEFAULTS } from "./cli.ts";
@@ -102,7 +103,7 @@ const TIME_RE =
  * ```ts
  * import { parseTime } from "./show_cli.ts";
  * parseTime("2026-03-01");                   // "2026-03-01T00:00:00Z"
- * parseTime("2026-03-01T02:30:00.5+02:00");  // "2026-03-01T00:30:00.5Z"
+ * parseTime("2026-03-01T02:30:00.5+02:00");  // "2026-03-01T00:30:00.500Z"
  * parseTime("2026-03-01T00:00:00");          // null (no zone)
  * ```
  */
@@ -130,8 +131,7 @@ export function parseTime(text: string): string | null {
   }
   const utc = new Date(ms - offsetMinutes * 60_000);
   if (utc.getUTCFullYear() < 1 || utc.getUTCFullYear() > 9999) return null;
-  const micros = fraction.padEnd(6, "0").replace(/0+$/, "");
-  return `${utc.toISOString().slice(0, 19)}${micros ? `.${micros}` : ""}Z`;
+  return `${utc.toISOString().slice(0, 19)}${fractionText(fraction)}Z`;
 }
 
 const timeFlag = (flag: string) =>
