@@ -9,6 +9,8 @@ CANDIDATES_FILE ?=
 BASE_URL        ?=
 REPORT          ?=
 ARGS            ?=
+SYMBOLS         ?=
+AS_OF           ?=
 
 # A loopback mirror needs the ingest:local permission set.
 TASK := $(if $(BASE_URL),ingest:local,ingest)
@@ -17,7 +19,7 @@ RUN_ARGS := $(TARGETS) --workers $(WORKERS) --catalog-path $(CATALOG_PATH) \
 	$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(REPORT),--json) $(ARGS)
 
 .DEFAULT_GOAL := help
-.PHONY: help meta-ingest deps test check bench demo dist clean
+.PHONY: help meta-ingest meta-show deps test check bench demo dist clean
 
 help: ## List the targets and variables
 	@echo "make targets:"
@@ -26,9 +28,14 @@ help: ## List the targets and variables
 	@echo "variables: CANDIDATES_FILE=path (else --from-catalog), WORKERS=$(WORKERS),"
 	@echo "  CATALOG_PATH=$(CATALOG_PATH), BASE_URL=url (a loopback mirror),"
 	@echo "  REPORT=path (JSON run report), ARGS='more flags'"
+	@echo "  meta-show: SYMBOLS='EX:A EX:B' (else all), AS_OF=2026-03-01T00:00:00Z"
 
 meta-ingest: deps ## Refresh metadata: CANDIDATES_FILE's symbols, or the whole catalog
 	@$(DENO) task -q $(TASK) $(RUN_ARGS) $(if $(REPORT),> $(REPORT))
+
+meta-show: deps ## Show catalog rows: SYMBOLS's (else every symbol), as of AS_OF if given
+	@$(DENO) task -q show $(or $(SYMBOLS),--all) $(if $(AS_OF),--as-of $(AS_OF)) \
+		--catalog-path $(CATALOG_PATH) $(ARGS)
 
 deps: ## Install the pinned Deno and the locked npm packages
 	@$(DENO) install --frozen -q

@@ -1,25 +1,32 @@
 /**
- * meta-ingest: run-scoped TradingView metadata ingestion.
+ * meta-ingest: run-scoped TradingView metadata ingestion, and reading the
+ * catalog back (`meta-ingest show`).
  *
- * Thin on purpose: parse the command line, run the job, print the report,
- * exit with its code (0 done, 3 partial, 1 failed, 2 usage error; 130/143
- * when interrupted by SIGINT/SIGTERM).
+ * Thin on purpose: parse the command line, run the command, exit with its
+ * code (ingest: 0 done, 3 partial, 1 failed, 2 usage error, 130/143 when
+ * interrupted; show: 0, 1 unreadable catalog, 2 usage error). The commands
+ * live in lib/commands.ts.
  *
  * @module
  */
-import { HELP, parseCli } from "./lib/input/cli.ts";
+import { parseCommandLine } from "./lib/commands.ts";
 import { describeError, IngestError } from "./lib/core/errors.ts";
-import { runJob } from "./lib/job.ts";
+import type { CliEnv } from "./lib/input/cli.ts";
 import { stderrLogger } from "./lib/report/log.ts";
-import { formatSummary } from "./lib/report/report.ts";
-import { TOOL_NAME, VERSION } from "./lib/core/version.ts";
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/** The variables the tool reads, read only when the permission set grants them. */
+const env: CliEnv = {
+  get META_INGEST_BASE_URL() {
+    const variable = "META_INGEST_BASE_URL";
+    const granted = Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+    return granted ? Deno.env.get(variable) : undefined;
+  },
+};
 
 async function main(args: string[]): Promise<number> {
-  let command;
+  let invocation;
   try {
-    command = parseCli(args, { META_INGEST_BASE_URL: Deno.env.get("META_INGEST_BASE_URL") });
+    invocation = parseCommandLine(args, env);
   } catch (err) {
     if (err instanceof IngestError && err.kind === "usage") {
       stderrLogger({ quiet: false }).error(describeError(err));
@@ -27,37 +34,7 @@ async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  if (command.kind === "help") {
-    console.log(HELP);
-    return 0;
-  }
-  if (command.kind === "version") {
-    console.log(`${TOOL_NAME} ${VERSION}`);
-    return 0;
-  }
-  const options = command.options;
-  const log = stderrLogger({ quiet: options.quiet });
-
-  // First signal: stop fetching, release the lock, report, exit 130/143 (a
-  // write already under way finishes first). Second signal: exit at once;
-  // the kernel drops our lock and the next run takes the stale file over.
-  const interrupted = new AbortController();
-  let signalled: string | undefined;
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, () => {
-      if (signalled) Deno.exit(SIGNAL_EXIT[signalled]);
-      signalled = name;
-      log.warn(`${name} received: stopping (send it again to exit at once)`);
-      interrupted.abort(name);
-    });
-  }
-
-  const report = await runJob(options, { log, signal: interrupted.signal });
-  // A run refused before it had targets gets one line: the error.
-  if (!report.error || report.requested > 0) log.info(formatSummary(report));
-  if (report.error) log.error(report.error);
-  if (options.json) console.log(JSON.stringify(report));
-  return signalled ? SIGNAL_EXIT[signalled] : report.exit_code;
+  return await invocation.run();
 }
 
 if (import.meta.main) {

@@ -1,12 +1,13 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, merge, fetch1130 (about 80 s).
+ * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s).
  *
  * @module
  */
 import { bench1130, bench50, benchStingy } from "./fetch.ts";
 import { benchMerge } from "./merge.ts";
+import { benchShow } from "./show.ts";
 import { benchStartup } from "./startup.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   fetch50: async () => [await bench50()],
   stingy: async () => [await benchStingy()],
   merge: benchMerge,
+  show: async () => [await benchShow()],
   fetch1130: async () => [await bench1130()],
 };
 

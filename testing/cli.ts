@@ -76,8 +76,14 @@ export const denoRunner: CliRunner = {
   },
 };
 
+const BINARIES: Record<PermissionSetName, string> = {
+  "ingest": "meta-ingest",
+  "ingest-local": "meta-ingest-local",
+  "show": "meta-ingest-show",
+};
+
 function binaryPath(set: PermissionSetName): string {
-  return join(REPO_ROOT, "dist", set === "ingest" ? "meta-ingest" : "meta-ingest-local");
+  return join(REPO_ROOT, "dist", BINARIES[set]);
 }
 
 function compiledUnavailable(): string | null {
@@ -94,9 +100,11 @@ export const compiledRunner: CliRunner = {
   name: "compiled",
   unavailable: compiledUnavailable(),
   command(args, options) {
+    const set = options.set ?? "ingest-local";
     return Promise.resolve(
-      new Deno.Command(binaryPath(options.set ?? "ingest-local"), {
-        args,
+      new Deno.Command(binaryPath(set), {
+        // dist/meta-ingest-show has its `show` built in.
+        args: set === "show" && args[0] === "show" ? args.slice(1) : args,
         cwd: options.cwd,
         env: baseEnv(options.env),
         clearEnv: true,

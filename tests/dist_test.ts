@@ -31,10 +31,14 @@ async function compiledMetadata(binary: string): Promise<Record<string, unknown>
   throw new Error(`no compile metadata in ${binary}`);
 }
 
-async function compileProbe(dir: string, flags: string[]): Promise<Record<string, unknown>> {
+async function compileProbe(
+  dir: string,
+  flags: string[],
+  builtIn: string[] = [],
+): Promise<Record<string, unknown>> {
   await Deno.writeTextFile(`${dir}/probe.ts`, "console.log('probe');\n");
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", "-q", ...flags, "--output", `${dir}/probe`, `${dir}/probe.ts`],
+    args: ["compile", "-q", ...flags, "--output", `${dir}/probe`, `${dir}/probe.ts`, ...builtIn],
     cwd: dir,
     env: { DENORT_BIN: Deno.execPath() },
     stderr: "piped",
@@ -79,6 +83,20 @@ Deno.test("dist's flags: the production set, relative, no prompts, self-extracti
   assert.ok(!JSON.stringify(p).includes(REPO_ROOT), "nothing pinned to the build folder");
 });
 
+Deno.test("dist's show binary: the read-only set, with `show` built in", async () => {
+  await using project = await tempProject();
+  const flags = await permissionFlags("show", "compile");
+  const meta = await compileProbe(project.dir, ["--self-extracting", "--no-prompt", ...flags], [
+    "show",
+  ]);
+  const p = meta.permissions as Record<string, unknown>;
+  assert.deepEqual(p.allow_read, ["."]);
+  for (const kind of ["allow_write", "allow_net", "allow_env", "allow_sys", "allow_run"]) {
+    assert.equal(p[kind], null, kind);
+  }
+  assert.deepEqual(meta.argv, ["show"]);
+});
+
 async function dist(env: Record<string, string>) {
   await using out = await tempProject("meta-ingest-dist-");
   const output = await new Deno.Command(Deno.execPath(), {
@@ -105,7 +123,7 @@ Deno.test("make dist without a reachable runtime or DENORT_BIN fails with one cl
   });
   if (result.code === 0) {
     // A machine with denort already in Deno's cache builds for real.
-    assert.deepEqual(result.built, ["meta-ingest", "meta-ingest-local"]);
+    assert.deepEqual(result.built, ["meta-ingest", "meta-ingest-local", "meta-ingest-show"]);
     return;
   }
   assert.equal(result.code, 1);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { currentRows } from "../testing/catalog.ts";
+import { currentRows, fetched, mergeOnce } from "../testing/catalog.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
 import { startMirror } from "../testing/mirror.ts";
 
@@ -69,6 +69,38 @@ Deno.test("make meta-ingest: CANDIDATES_FILE's symbols, then a full refresh with
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stderr, /requested 2, valid 2/);
     assert.equal(mirror.stats.requests, 2, "--from-catalog refreshed the catalog's symbols");
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
+
+Deno.test("make meta-show: SYMBOLS as of AS_OF, under the show task", async () => {
+  await Deno.mkdir(join(REPO_ROOT, ".scratch"), { recursive: true });
+  const scratch = await Deno.makeTempDir({ dir: join(REPO_ROOT, ".scratch"), prefix: "show-" });
+  try {
+    const rel = scratch.slice(REPO_ROOT.length + 1);
+    const path = join(scratch, "symbols.parquet");
+    await mergeOnce(path, [fetched("NASDAQ:AAPL"), fetched("NYSE:KO")], {
+      now: new Date("2026-01-01T00:00:00Z"),
+    });
+    await mergeOnce(path, [fetched("NASDAQ:AAPL", { pricescale: 1000 })], {
+      now: new Date("2026-02-01T00:00:00Z"),
+    });
+    const result = await make([
+      "meta-show",
+      "SYMBOLS=nasdaq:aapl NYSE:KO",
+      "AS_OF=2026-01-15",
+      `CATALOG_PATH=${rel}/symbols.parquet`,
+      "ARGS=--csv --columns pricescale",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "symbol,pricescale\r\nNASDAQ:AAPL,100\r\nNYSE:KO,100\r\n");
+    const now = await make(["meta-show", `CATALOG_PATH=${rel}/symbols.parquet`, "ARGS=--json"]);
+    assert.equal(now.code, 0, now.stderr);
+    assert.deepEqual(JSON.parse(now.stdout).rows.map((r: { pricescale: number }) => r.pricescale), [
+      1000,
+      100,
+    ]);
   } finally {
     await Deno.remove(scratch, { recursive: true });
   }

@@ -2,12 +2,13 @@
  * `make demo`: meta-ingest end to end with no network. Starts the local
  * TradingView mirror on loopback, ingests the bundled sample candidates
  * (examples/candidates.json) into a scratch project (.scratch/demo), shows
- * the summary and a few catalog rows, then refreshes again after the mirror's
- * data changed, to show the history the catalog keeps. Stops the mirror.
+ * the summary and the catalog (`meta-ingest show --all`), then refreshes
+ * again after the mirror's data changed, and ends with one symbol's history
+ * (`meta-ingest show NASDAQ:AAPL --history`, under the read-only `show`
+ * permission set). Stops the mirror.
  *
  * @module
  */
-import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
 import { startMirror } from "../testing/mirror.ts";
 import { permissionFlags, REPO_ROOT } from "./permissions.ts";
@@ -22,8 +23,9 @@ await Deno.copyFile(
 
 await using mirror = startMirror({ latencyMs: 60, jitterMs: 40, maxInFlight: 3 });
 const flags = await permissionFlags("ingest-local", "run");
+const showFlags = await permissionFlags("show", "run");
 
-async function ingest(title: string, args: string[]): Promise<number> {
+async function cli(title: string, args: string[]): Promise<number> {
   console.log(`\n== ${title}\n$ meta-ingest ${args.join(" ")}`);
   const status = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -31,7 +33,7 @@ async function ingest(title: string, args: string[]): Promise<number> {
       "-q",
       "--config",
       join(REPO_ROOT, "deno.json"),
-      ...flags,
+      ...(args[0] === "show" ? showFlags : flags),
       join(REPO_ROOT, "main.ts"),
       ...args,
     ],
@@ -43,19 +45,8 @@ async function ingest(title: string, args: string[]): Promise<number> {
   return status.code;
 }
 
-async function show(sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(":memory:");
-  const connection = await instance.connect();
-  const reader = await connection.runAndReadAll(sql, [
-    join(project, "data/lakehouse/symbols.parquet"),
-  ]);
-  console.table(reader.getRowObjectsJson());
-  connection.closeSync();
-  instance.closeSync();
-}
-
 const base = ["--base-url", mirror.url];
-const first = await ingest(
+const first = await cli(
   "ingest this run's candidates (one invalid entry, one unknown symbol: exit 3)",
   [
     "--candidates-file",
@@ -68,24 +59,26 @@ const first = await ingest(
 console.log(
   `\nmirror: ${mirror.stats.requests} requests, at most ${mirror.stats.peakInFlight} in flight`,
 );
-await show(
-  `SELECT symbol, type, profile, tick_size, timezone, session, CAST(valid_from AS VARCHAR) AS valid_from
-   FROM read_parquet($1) WHERE valid_until IS NULL ORDER BY symbol LIMIT 6`,
-);
+const listed = await cli("what the catalog holds now", [
+  "show",
+  "--all",
+  "--columns",
+  "type,profile,tick_size,timezone,session",
+]);
 
 mirror.configure({ revision: 6 });
-const second = await ingest("the mirror's data changed: refresh the whole catalog, dry run first", [
+const second = await cli("the mirror's data changed: refresh the whole catalog, dry run first", [
   "--from-catalog",
   "--dry-run",
   ...base,
 ]);
-const third = await ingest("and for real", ["--from-catalog", "--quiet", ...base]);
-await show(
-  `SELECT symbol, description, CAST(valid_from AS VARCHAR) AS valid_from, CAST(valid_until AS VARCHAR) AS valid_until
-   FROM read_parquet($1)
-   WHERE symbol IN (SELECT symbol FROM read_parquet($1) WHERE valid_until IS NOT NULL)
-   ORDER BY symbol, valid_from LIMIT 6`,
-);
+const third = await cli("and for real", ["--from-catalog", "--quiet", ...base]);
+const history = await cli("one symbol's history, read back", [
+  "show",
+  "NASDAQ:AAPL",
+  "--history",
+]);
 console.log(`\nscratch project: ${project}`);
-const ok = [0, 3].includes(first) && second === 0 && third === 0;
+const ok = [0, 3].includes(first) && second === 0 && third === 0 && listed === 0 &&
+  history === 0;
 Deno.exit(ok ? 0 : 1);

@@ -1,6 +1,8 @@
 /**
  * `make dist`: compiles main.ts into dist/meta-ingest (production permission
- * set) and dist/meta-ingest-local (plus loopback, for mirrors and tests).
+ * set), dist/meta-ingest-local (plus loopback, for mirrors and tests) and
+ * dist/meta-ingest-show (`meta-ingest show` built in, under the read-only
+ * `show` set: `meta-ingest-show NASDAQ:AAPL --history`).
  *
  * - Permissions come from deno.json's sets, as `--allow-*` flags with
  *   relative paths (tools/permissions.ts): stored as written, they resolve
@@ -43,11 +45,13 @@ if (denort) {
 }
 
 await Deno.mkdir(outDir, { recursive: true });
-const targets: [string, PermissionSetName][] = [["meta-ingest", "ingest"], [
-  "meta-ingest-local",
-  "ingest-local",
-]];
-for (const [name, set] of targets) {
+const targets: [string, PermissionSetName, string[]][] = [
+  ["meta-ingest", "ingest", []],
+  ["meta-ingest-local", "ingest-local", []],
+  // Arguments after the script are built into the binary, before the user's.
+  ["meta-ingest-show", "show", ["show"]],
+];
+for (const [name, set, builtIn] of targets) {
   const output = join(outDir, name);
   const command = new Deno.Command(Deno.execPath(), {
     args: [
@@ -64,6 +68,7 @@ for (const [name, set] of targets) {
       "--output",
       output,
       join(REPO_ROOT, "main.ts"),
+      ...builtIn,
     ],
     cwd: REPO_ROOT,
     stdout: "piped",

@@ -1,7 +1,8 @@
 /**
  * The permission sets, from their one source of truth: the `permissions`
  * block of deno.json (`ingest` for production, `ingest-local` adding
- * loopback for mirrors and tests).
+ * loopback for mirrors and tests, `show` for reading the catalog: the
+ * project root and DuckDB's addon, nothing else).
  *
  * `deno task ingest` uses the set natively (`-P=ingest`), where Deno resolves
  * its paths against the project (deno.json's folder, which is also where the
@@ -35,7 +36,10 @@ import { z } from "zod";
 export const REPO_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** The names of the permission sets. */
-export type PermissionSetName = "ingest" | "ingest-local";
+export type PermissionSetName = "ingest" | "ingest-local" | "show";
+
+/** Every permission set, by name. */
+export const PERMISSION_SETS: readonly PermissionSetName[] = ["ingest", "ingest-local", "show"];
 
 const list = z.array(z.string().min(1)).optional();
 const permissionSet = z.strictObject({
@@ -102,9 +106,10 @@ export async function permissionFlags(
 
 if (import.meta.main) {
   const [name, mode] = Deno.args;
-  if ((name !== "ingest" && name !== "ingest-local") || (mode !== "run" && mode !== "compile")) {
-    console.error("usage: permissions.ts ingest|ingest-local run|compile");
+  const set = PERMISSION_SETS.find((s) => s === name);
+  if (!set || (mode !== "run" && mode !== "compile")) {
+    console.error(`usage: permissions.ts ${PERMISSION_SETS.join("|")} run|compile`);
     Deno.exit(2);
   }
-  console.log((await permissionFlags(name, mode)).join(" "));
+  console.log((await permissionFlags(set, mode)).join(" "));
 }

@@ -45,7 +45,28 @@ export interface SandboxedDb extends AsyncDisposable {
  * db.close();
  * ```
  */
-export async function openSandboxedDb(folder: string): Promise<SandboxedDb> {
+export function openSandboxedDb(folder: string): Promise<SandboxedDb> {
+  return openWith("SET allowed_directories = [$1]", folder.endsWith("/") ? folder : `${folder}/`);
+}
+
+/**
+ * Opens an in-memory DuckDB that may touch exactly one file (an absolute
+ * real path) and nothing else, not even its folder: the read side's
+ * sandbox. A path DuckDB would expand as a glob cannot reach other files
+ * either, since listing the folder is refused.
+ *
+ * @example
+ * ```ts
+ * import { openFileSandboxedDb } from "./duckdb.ts";
+ * const db = await openFileSandboxedDb("/p/data/lakehouse/symbols.parquet");
+ * db.close();
+ * ```
+ */
+export function openFileSandboxedDb(file: string): Promise<SandboxedDb> {
+  return openWith("SET allowed_paths = [$1]", file);
+}
+
+async function openWith(allowSql: string, allowed: string): Promise<SandboxedDb> {
   const instance = await DuckDBInstance.create(":memory:", {
     ...DUCKDB_LIMITS,
     autoload_known_extensions: "false",
@@ -60,10 +81,8 @@ export async function openSandboxedDb(folder: string): Promise<SandboxedDb> {
     instance.closeSync();
   };
   try {
-    // allowed_directories must be set before external access is switched off.
-    await connection.run("SET allowed_directories = [$1]", [
-      folder.endsWith("/") ? folder : `${folder}/`,
-    ]);
+    // allowed_directories/paths must be set before external access is switched off.
+    await connection.run(allowSql, [allowed]);
     await connection.run("SET TimeZone = 'UTC'");
     await connection.run("SET temp_directory = ''");
     await connection.run("SET enable_external_access = false");

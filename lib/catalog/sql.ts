@@ -307,3 +307,100 @@ export const WRITE_EXCHANGES = `COPY (
   SELECT *, $1::TIMESTAMP AS updated_at FROM exchange_changes
   ORDER BY exchange
 ) TO $2 (FORMAT parquet, COMPRESSION zstd)`;
+
+/** What a read (`meta-ingest show`) picks from the catalog. */
+export type ReadSelection = "current" | "as-of" | "history" | "changed-since";
+
+/** The hidden column numbering picked rows (symbol, then oldest version first). */
+export const PICKED_ROW = "__show_row";
+
+/**
+ * Copies the rows a read needs from the `catalog` view into the temp table
+ * `picked`, so everything after reads one consistent snapshot:
+ * - `current`: each symbol's current row (`valid_until` null);
+ * - `as-of`: the row valid at `$at` (`valid_from <= $at < valid_until`; a
+ *   null `valid_until` is still valid, a null `valid_from`, as in old Python
+ *   catalogs, counts as valid from the start);
+ * - `history`: every row;
+ * - `changed-since`: for symbols whose current row began after `$at`, the
+ *   current row and the row valid at `$at` (if any), to diff them.
+ * One row per symbol for `current` and `as-of` (the latest, should a
+ * damaged catalog hold two). A missing `active` reads as true.
+ * Named parameters: `$symbols` (VARCHAR[], unless `allSymbols`) and `$at`
+ * (a TIMESTAMP text, for `as-of` and `changed-since`).
+ */
+export function pickSql(selection: ReadSelection, allSymbols: boolean): string {
+  const symbols = allSymbols ? "symbol IS NOT NULL" : "list_contains($symbols::VARCHAR[], symbol)";
+  const validAt =
+    "coalesce(valid_from <= $at::TIMESTAMP, true) AND coalesce($at::TIMESTAMP < valid_until, true)";
+  const where = {
+    "current": "valid_until IS NULL",
+    "as-of": validAt,
+    "history": "true",
+    "changed-since":
+      `symbol IN (SELECT symbol FROM catalog WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
+       AND (valid_until IS NULL OR (${validAt}))`,
+  }[selection];
+  const one = selection === "current" || selection === "as-of"
+    ? "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST) = 1"
+    : "";
+  return `CREATE OR REPLACE TEMP TABLE picked AS
+    SELECT * REPLACE (coalesce(active, true) AS active),
+           row_number() OVER (ORDER BY symbol, valid_from NULLS FIRST, valid_until NULLS LAST) AS ${PICKED_ROW}
+    FROM catalog WHERE ${symbols} AND ${where} ${one}`;
+}
+
+/**
+ * The picked rows to print, oldest first within each symbol: the catalog's
+ * columns (timestamps as text, `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), then
+ * `extras` (columns beyond ours, as text), then `__show_row_id` and `__show_first` (no
+ * earlier picked version of the symbol). With `currentOnly`, only rows whose
+ * `valid_until` is null.
+ */
+export function pickedRowsSql(extras: readonly string[], currentOnly: boolean): string {
+  const select = [
+    ...CATALOG_SCHEMA.map((c) => {
+      const id = quoteIdent(c.name);
+      return c.type === "TIMESTAMP" ? `CAST(${id} AS VARCHAR) AS ${id}` : id;
+    }),
+    ...extras.map((name) => `CAST(${quoteIdent(name)} AS VARCHAR) AS ${quoteIdent(name)}`),
+  ];
+  return `SELECT ${select.join(", ")}, ${PICKED_ROW} AS __show_row_id, __show_first FROM (
+      SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ${PICKED_ROW}) = 1 AS __show_first
+      FROM picked)
+    ${currentOnly ? "WHERE valid_until IS NULL" : ""} ORDER BY ${PICKED_ROW}`;
+}
+
+/**
+ * For each picked row with an earlier picked version of its symbol, the
+ * record fields that differ from that version (as the history rules compare
+ * them: null equals null, doubles within 1e-12), old and new as text.
+ */
+export const PICKED_CHANGES = `WITH v AS (
+    SELECT ${PICKED_ROW}, ${
+  COMPARED.map((c) => {
+    const id = quoteIdent(c.name);
+    return `${id}, lag(${id}) OVER w AS ${quoteIdent(`old_${c.name}`)}`;
+  }).join(", ")
+}, row_number() OVER w AS n
+    FROM picked WINDOW w AS (PARTITION BY symbol ORDER BY ${PICKED_ROW}))
+  SELECT row_id, field, old, new FROM (${
+  COMPARED.map((c) => {
+    const [n, o] = [quoteIdent(c.name), quoteIdent(`old_${c.name}`)];
+    return `SELECT ${PICKED_ROW} AS row_id, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
+            n > 1 AND NOT ${sameValue(c.type, n, o)} AS differs FROM v`;
+  }).join(" UNION ALL ")
+}) WHERE differs ORDER BY row_id, field`;
+
+/**
+ * Named symbols a read did not find: those with no picked row, or with
+ * `inCatalog`, those with no row in the catalog at all. `$symbols` = the
+ * named symbols (VARCHAR[]).
+ */
+export function missingSymbolsSql(inCatalog: boolean): string {
+  const found = inCatalog
+    ? "SELECT symbol FROM catalog WHERE symbol IN (SELECT unnest($symbols::VARCHAR[]))"
+    : "SELECT symbol FROM picked";
+  return `SELECT s AS symbol FROM unnest($symbols::VARCHAR[]) t(s)
+    WHERE s NOT IN (SELECT symbol FROM (${found}) WHERE symbol IS NOT NULL) ORDER BY s`;
+}

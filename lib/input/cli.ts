@@ -15,10 +15,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
 import { isExchangeCode } from "../record/symbols.ts";
+import { booleanFlag, type FlagSpec, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
 /** Where this run's targets come from. */
 export type TargetSource =
@@ -76,14 +76,14 @@ export const DEFAULTS = {
   lockTimeoutMs: 60_000,
 } as const;
 
-/** The text `--help` prints. */
+/** The ingest command's help (`meta-ingest ingest --help`). */
 export const HELP = `meta-ingest: refresh TradingView instrument metadata for this run's symbols
 and merge it into the catalog (data/lakehouse/symbols.parquet) with history.
 
 Usage:
-  meta-ingest --candidates-file PATH [options]
-  meta-ingest --symbols EX:TICKER,EX:TICKER [options]
-  meta-ingest --from-catalog [options]
+  meta-ingest [ingest] --candidates-file PATH [options]
+  meta-ingest [ingest] --symbols EX:TICKER,EX:TICKER [options]
+  meta-ingest [ingest] --from-catalog [options]
 
 Targets (exactly one):
   --candidates-file PATH   JSON list of symbols or {"symbol": ...} objects,
@@ -138,13 +138,14 @@ const httpUrl = (source: string) =>
     return url.href.replace(/\/+$/, "");
   });
 
-const flagsSchema = z.object({
-  "candidates-file": z.string().min(1, "--candidates-file needs a path").optional(),
-  "symbols": z.string().optional(),
-  "from-catalog": z.boolean().optional(),
-  "catalog-path": z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
-  "workers": wholeNumber("--workers", 1, 16).optional(),
-  "default-exchange": z.string().transform((text, ctx) => {
+/** `--catalog-path`, shared by every command that reads or writes the catalog. */
+export const catalogPathFlag: FlagSpec<string> = stringFlag(
+  z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
+);
+
+/** `--default-exchange`: bare tickers get this exchange (upper-cased, checked). */
+export const defaultExchangeFlag: FlagSpec<string | undefined> = stringFlag(
+  z.string().transform((text, ctx) => {
     const value = text.trim().toUpperCase();
     if (!isExchangeCode(value)) {
       ctx.addIssue({
@@ -155,36 +156,27 @@ const flagsSchema = z.object({
     }
     return value;
   }).optional(),
-  "base-url": httpUrl("--base-url").optional(),
-  "timeout-ms": wholeNumber("--timeout-ms", 100, 120_000).optional(),
-  "max-retries": wholeNumber("--max-retries", 0, 10).optional(),
-  "lock-timeout-ms": wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional(),
-  "retire-not-found": z.boolean().optional(),
-  "dry-run": z.boolean().optional(),
-  "json": z.boolean().optional(),
-  "quiet": z.boolean().optional(),
-  "help": z.boolean().optional(),
-  "version": z.boolean().optional(),
-});
+);
 
-const parseConfig = {
-  "candidates-file": { type: "string" },
-  "symbols": { type: "string" },
-  "from-catalog": { type: "boolean" },
-  "catalog-path": { type: "string" },
-  "workers": { type: "string" },
-  "default-exchange": { type: "string" },
-  "base-url": { type: "string" },
-  "timeout-ms": { type: "string" },
-  "max-retries": { type: "string" },
-  "lock-timeout-ms": { type: "string" },
-  "retire-not-found": { type: "boolean" },
-  "dry-run": { type: "boolean" },
-  "json": { type: "boolean" },
-  "quiet": { type: "boolean" },
-  "help": { type: "boolean", short: "h" },
-  "version": { type: "boolean" },
-} as const;
+/** The ingest command's flags, each declared once (see flags.ts). */
+const INGEST_FLAGS = {
+  "candidates-file": stringFlag(z.string().min(1, "--candidates-file needs a path").optional()),
+  "symbols": stringFlag(z.string().optional()),
+  "from-catalog": booleanFlag(),
+  "catalog-path": catalogPathFlag,
+  "workers": stringFlag(wholeNumber("--workers", 1, 16).optional()),
+  "default-exchange": defaultExchangeFlag,
+  "base-url": stringFlag(httpUrl("--base-url").optional()),
+  "timeout-ms": stringFlag(wholeNumber("--timeout-ms", 100, 120_000).optional()),
+  "max-retries": stringFlag(wholeNumber("--max-retries", 0, 10).optional()),
+  "lock-timeout-ms": stringFlag(wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional()),
+  "retire-not-found": booleanFlag(),
+  "dry-run": booleanFlag(),
+  "json": booleanFlag(),
+  "quiet": booleanFlag(),
+  "help": booleanFlag("h"),
+  "version": booleanFlag(),
+} as const satisfies FlagTable;
 
 function usage(message: string): IngestError {
   return new IngestError("usage", message, "run meta-ingest --help for usage");
@@ -201,21 +193,7 @@ function usage(message: string): IngestError {
  * ```
  */
 export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
-  let values: Record<string, unknown>;
-  try {
-    const parsed = parseArgs({
-      args: [...args],
-      options: parseConfig,
-      strict: true,
-      allowPositionals: false,
-    });
-    values = parsed.values;
-  } catch (err) {
-    throw usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
-  }
-  const result = flagsSchema.safeParse(values);
-  if (!result.success) throw usage(result.error.issues[0].message);
-  const flags = result.data;
+  const { flags } = parseFlags(INGEST_FLAGS, args, { positionals: false, usage });
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
 

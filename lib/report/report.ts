@@ -129,6 +129,20 @@ function show(value: FieldChange["old"]): string {
 }
 
 /**
+ * One field change as people read it: `field: old → new`, text quoted,
+ * null as `null`.
+ *
+ * @example
+ * ```ts
+ * import { formatFieldChange } from "./report.ts";
+ * formatFieldChange({ field: "pricescale", old: 100, new: 1000 }); // "pricescale: 100 → 1000"
+ * ```
+ */
+export function formatFieldChange(change: FieldChange): string {
+  return `${change.field}: ${show(change.old)} → ${show(change.new)}`;
+}
+
+/**
  * The short human summary printed on stderr at the end of a run.
  *
  * @example
@@ -160,7 +174,7 @@ export function formatSummary(report: RunReport): string {
   if (report.dry_run && report.changes?.length) {
     lines.push(`would change (${report.changes.length}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
-      const fields = c.fields.map((f) => `${f.field}: ${show(f.old)} → ${show(f.new)}`);
+      const fields = c.fields.map(formatFieldChange);
       return `${c.symbol} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
     }));
   }

@@ -1,0 +1,203 @@
+/**
+ * The subcommands: `meta-ingest [ingest] ...`, `meta-ingest show ...` (and
+ * `meta-ingest probe ...` once it lands), each a parser and a runner.
+ *
+ * Promises: {@linkcode parseCommandLine} picks the command from the first
+ * word (no command word means `ingest`, so every bare ingest command line
+ * means what it always meant), parses the rest with that command's parser
+ * and returns something to run, or throws an {@linkcode IngestError} of kind
+ * `usage`. Running returns the process exit code; nothing here exits.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./commands.ts";
+ * const invocation = parseCommandLine(["show", "NASDAQ:AAPL"], {});
+ * const code = await invocation.run();
+ * ```
+ *
+ * @module
+ */
+import { IngestError } from "./core/errors.ts";
+import { TOOL_NAME, VERSION } from "./core/version.ts";
+import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
+import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
+import { stderrLogger } from "./report/log.ts";
+
+/** What a command's parser returns. */
+export type ParsedCommand<T> = { kind: "help" } | { kind: "version" } | { kind: "run"; options: T };
+
+/** One subcommand: its name, a line for `--help`, its parser and its runner. */
+export interface Command<T = unknown> {
+  /** The word that selects it. */
+  name: string;
+  /** One line for the command list of `--help`. */
+  summary: string;
+  /** What `meta-ingest NAME --help` prints. */
+  help: string;
+  /** Parses the words after the command name; throws a usage IngestError. */
+  parse(args: readonly string[], env: CliEnv): ParsedCommand<T>;
+  /** Runs it; resolves to the exit code. */
+  run(options: T): Promise<number>;
+}
+
+/**
+ * Declares a command; the type parameter ties its parser to its runner.
+ *
+ * @example
+ * ```ts
+ * import { command } from "./commands.ts";
+ * command("hello", "says hello", "usage: hello", () => ({ kind: "run", options: 1 }), async (n) => n - 1);
+ * ```
+ */
+export function command<T>(
+  name: string,
+  summary: string,
+  help: string,
+  parse: (args: readonly string[], env: CliEnv) => ParsedCommand<T>,
+  run: (options: T) => Promise<number>,
+): Command {
+  return {
+    name,
+    summary,
+    help,
+    parse,
+    run: (options) => run(options as T),
+  };
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+// Each runner loads its command's modules when it runs, so one command
+// never pays for loading another's.
+
+/** One ingest run as the CLI does it: signals, summary on stderr, `--json` on stdout. */
+async function runIngest(options: RunOptions): Promise<number> {
+  const [{ runJob }, { formatSummary }] = await Promise.all([
+    import("./job.ts"),
+    import("./report/report.ts"),
+  ]);
+  const log = stderrLogger({ quiet: options.quiet });
+
+  // First signal: stop fetching, release the lock, report, exit 130/143 (a
+  // write already under way finishes first). Second signal: exit at once;
+  // the kernel drops our lock and the next run takes the stale file over.
+  const interrupted = new AbortController();
+  let signalled: string | undefined;
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (signalled) Deno.exit(SIGNAL_EXIT[signalled]);
+      signalled = name;
+      log.warn(`${name} received: stopping (send it again to exit at once)`);
+      interrupted.abort(name);
+    });
+  }
+
+  const report = await runJob(options, { log, signal: interrupted.signal });
+  // A run refused before it had targets gets one line: the error.
+  if (!report.error || report.requested > 0) log.info(formatSummary(report));
+  if (report.error) log.error(report.error);
+  if (options.json) console.log(JSON.stringify(report));
+  return signalled ? SIGNAL_EXIT[signalled] : report.exit_code;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes all of `text` to stdout; a reader that went away (`| head`) is not an error. */
+async function writeStdout(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  try {
+    for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
+}
+
+async function runShowCommand(options: ShowOptions): Promise<number> {
+  const { runShow } = await import("./show.ts");
+  return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
+}
+
+/** Every subcommand, the default (`ingest`) first. */
+export const COMMANDS: readonly Command[] = [
+  command<RunOptions>(
+    "ingest",
+    "refresh metadata for this run's symbols and merge it into the catalog (the default)",
+    HELP,
+    parseCli,
+    runIngest,
+  ),
+  command<ShowOptions>(
+    "show",
+    "read the catalog: current rows, rows as of a time, history, what changed since",
+    SHOW_HELP,
+    parseShowCli,
+    runShowCommand,
+  ),
+  // The batch probe plugs in here: command("probe", "...", PROBE_HELP, parseProbeCli, runProbe),
+];
+
+/** What `meta-ingest --help` prints: the commands, then the default command's help. */
+export function topLevelHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "meta-ingest COMMAND [options]; with no COMMAND, ingest. Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "Run meta-ingest COMMAND --help for a command's options.",
+    "",
+    HELP,
+  ].join("\n");
+}
+
+/** A parsed command line, ready to run. */
+export interface Invocation {
+  /** The command it runs. */
+  command: string;
+  /** Runs it; resolves to the exit code. */
+  run(): Promise<number>;
+}
+
+function printed(command: string, text: string): Invocation {
+  return {
+    command,
+    run: () => {
+      console.log(text);
+      return Promise.resolve(0);
+    },
+  };
+}
+
+/**
+ * Parses a whole command line; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./commands.ts";
+ * parseCommandLine(["--from-catalog"], {}).command;         // "ingest"
+ * parseCommandLine(["ingest", "--from-catalog"], {}).command; // "ingest"
+ * ```
+ */
+export function parseCommandLine(args: readonly string[], env: CliEnv): Invocation {
+  const [word, ...rest] = args;
+  let chosen = COMMANDS[0];
+  let words = args;
+  const named = COMMANDS.find((c) => c.name === word);
+  if (named) {
+    chosen = named;
+    words = rest;
+  } else if (word !== undefined && !word.startsWith("-")) {
+    throw new IngestError(
+      "usage",
+      `unknown command "${word}"; commands: ${COMMANDS.map((c) => c.name).join(", ")}`,
+      "run meta-ingest --help for usage",
+    );
+  }
+  const parsed = chosen.parse(words, env);
+  switch (parsed.kind) {
+    case "help":
+      return printed(chosen.name, named ? chosen.help : topLevelHelp());
+    case "version":
+      return printed(chosen.name, `${TOOL_NAME} ${VERSION}`);
+    case "run":
+      return { command: chosen.name, run: () => chosen.run(parsed.options) };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * One `meta-ingest show`, start to end: resolve the catalog path, read one
+ * consistent version of the file, pick the columns, print.
+ *
+ * Promises: {@linkcode runShow} never throws for expected failures; it
+ * prints one error line and returns the exit code: 0 answered (symbols the
+ * catalog did not know are part of the answer), 1 the catalog cannot be
+ * read (missing, damaged, outside the project root), 2 usage (a column the
+ * catalog does not have). It writes no file, takes no lock and opens no
+ * connection.
+ *
+ * @example
+ * ```ts
+ * import { parseShowCli } from "./input/show_cli.ts";
+ * import { stderrLogger } from "./report/log.ts";
+ * import { runShow } from "./show.ts";
+ * const command = parseShowCli(["NASDAQ:AAPL", "--history"]);
+ * if (command.kind === "run") {
+ *   const code = await runShow(command.options, {
+ *     log: stderrLogger({ quiet: false }),
+ *     write: (text) => console.log(text),
+ *   });
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { ReadResult } from "./catalog/reader.ts";
+import { describeError, IngestError } from "./core/errors.ts";
+import { projectRoot, resolveExistingInside } from "./fs/paths.ts";
+import type { ShowOptions } from "./input/show_cli.ts";
+import type { Logger } from "./report/log.ts";
+import { formatShow, TABLE_COLUMNS } from "./report/show_output.ts";
+
+/** What a show needs from its surroundings. */
+export interface ShowDeps {
+  /** Where errors and warnings go (stderr). */
+  log: Logger;
+  /** Writes the answer (stdout). */
+  write: (text: string) => void | Promise<void>;
+  /** Project root (real path); defaults to the working directory. */
+  root?: string;
+}
+
+function pickColumns(options: ShowOptions, result: ReadResult): string[] {
+  if (!options.columns) {
+    if (options.format !== "table") return result.columns;
+    return TABLE_COLUMNS[options.mode.kind].filter((c) => result.columns.includes(c));
+  }
+  const unknown = options.columns.filter((c) => !result.columns.includes(c));
+  if (unknown.length) {
+    throw new IngestError(
+      "usage",
+      `--columns: the catalog has no column ${unknown.map((c) => `"${c}"`).join(", ")}`,
+      `its columns: ${result.columns.join(", ")}`,
+    );
+  }
+  return ["symbol", ...options.columns.filter((c) => c !== "symbol")];
+}
+
+/**
+ * Runs one show; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { runShow } from "./show.ts";
+ * import { memoryLogger } from "./report/log.ts";
+ * // const code = await runShow(options, { log: memoryLogger(), write: console.log });
+ * ```
+ */
+export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<number> {
+  // DuckDB's addon loads while the path is checked.
+  const loading = import("./catalog/reader.ts");
+  loading.catch(() => {}); // awaited below
+  try {
+    const root = deps.root ?? await projectRoot();
+    // The catalog-path validator (glob characters) belongs here, before the path is resolved.
+    const path = await resolveExistingInside(options.catalogPath, root, "catalog path");
+    const { CatalogReader } = await loading;
+    await using reader = await CatalogReader.open(path);
+    const result = await reader.read(options);
+    const columns = pickColumns(options, result);
+    await deps.write(
+      formatShow(options.format, result, {
+        mode: options.mode,
+        catalogPath: options.catalogPath,
+        columns,
+      }),
+    );
+    if (options.format === "csv" && result.unknown.length) {
+      const when = options.mode.kind === "as-of"
+        ? `unknown at ${options.mode.at}`
+        : "not in the catalog";
+      deps.log.warn(`${when}: ${result.unknown.join(", ")} (rows with only the symbol)`);
+    }
+    return 0;
+  } catch (err) {
+    deps.log.error(describeError(err));
+    return err instanceof IngestError && err.kind === "usage" ? 2 : 1;
+  }
+}
