@@ -23,18 +23,18 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import { removeStaleTemps } from "./fs/atomic.ts";
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
 import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
 import type { FetchedRecord } from "./record/record.ts";
-import { EXCHANGES_FILE } from "./record/exchanges.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
 import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
-import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
+import { projectRoot } from "./fs/paths.ts";
+import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, outcomeCode, type RunReport } from "./report/report.ts";
 import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
@@ -134,14 +134,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   let catalogPending: Promise<Catalog> | undefined;
   try {
     const root = deps.root ?? await projectRoot();
-    const catalogPath = await resolveWritableInside(options.catalogPath, root, "catalog path");
-    if (basename(catalogPath) === EXCHANGES_FILE) {
-      throw new IngestError(
-        "usage",
-        `--catalog-path cannot be named ${EXCHANGES_FILE}: that is the exchanges table kept beside the catalog`,
-        "use another name, e.g. symbols.parquet",
-      );
-    }
+    const catalogPath = await resolveCatalogPath(options.catalogPath, root);
     const folder = dirname(catalogPath);
     const folderExists = await isDirectory(folder);
     const targets = await resolveTargets(options, root, catalogPath, folderExists);
