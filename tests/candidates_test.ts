@@ -165,3 +165,21 @@ Deno.test("invalid UTF-8 is refused", async () => {
   await project.write("bad.json", new Uint8Array([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]));
   await refused("bad.json", project.dir, /not valid UTF-8/);
 });
+
+Deno.test("the candidates file is closed when stat() of the opened file throws", async () => {
+  // The resource sanitizer (on by default) fails this test if a handle leaks.
+  await using project = await tempProject();
+  await project.write("c.json", '["A:B"]');
+  const original = Deno.FsFile.prototype.stat;
+  Deno.FsFile.prototype.stat = () => Promise.reject(new Error("injected stat failure"));
+  try {
+    await assert.rejects(readCandidatesFile("c.json", { root: project.dir }), /injected/);
+  } finally {
+    Deno.FsFile.prototype.stat = original;
+  }
+});
+
+Deno.test("the entry cap can be lifted for trusted lists (the catalog's own targets)", () => {
+  const entries = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => `A:B${i}`);
+  assert.equal(normalizeTargets(entries, { maxEntries: Infinity }).valid.length, MAX_ENTRIES + 1);
+});
