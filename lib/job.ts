@@ -28,6 +28,7 @@ import { removeStaleTemps } from "./fs/atomic.ts";
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
 import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
+import { NotDurableWrite } from "./catalog/outcomes.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
@@ -379,7 +380,16 @@ async function merge(
     try {
       recordCounts(report, await catalog.write(new Date()));
     } catch (err) {
-      deps.onWrite?.("failed");
+      if (!(err instanceof NotDurableWrite)) {
+        deps.onWrite?.("failed");
+        throw err;
+      }
+      // In place but not confirmed durable: the report says what was
+      // written, and the run fails with that message.
+      recordCounts(report, err.counts);
+      recordPlan(report, plan);
+      deps.onWrite?.("written");
+      state.writes++;
       throw err;
     }
     deps.onWrite?.("written");

@@ -4,6 +4,7 @@
  * than the candidates cap.
  */
 import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { MAX_ENTRIES } from "../lib/input/candidates.ts";
 import { parseCli, type RunOptions } from "../lib/input/cli.ts";
 import { maxRetirable, RETIRE_MIN_TARGETS, runJob } from "../lib/job.ts";
@@ -114,4 +115,38 @@ Deno.test("--from-catalog takes a catalog above the candidates cap (no 'split th
   } finally {
     clearInterval(watch);
   }
+});
+
+Deno.test("--from-catalog opens one DuckDB instance per run, and closes it", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const root = project.dir;
+  const symbols = mirrorSymbols(["NASDAQ"]).slice(0, 3);
+  const seed = options(["--symbols", symbols.join(","), "--base-url", mirror.url]);
+  assert.equal((await runJob(seed, { log: memoryLogger(), root })).exit_code, 0);
+  let created = 0;
+  let closed = 0;
+  const create = DuckDBInstance.create;
+  const closeSync = DuckDBInstance.prototype.closeSync;
+  DuckDBInstance.create = (...args: Parameters<typeof create>) => {
+    created++;
+    return create.apply(DuckDBInstance, args);
+  };
+  DuckDBInstance.prototype.closeSync = function (this: DuckDBInstance) {
+    closed++;
+    return closeSync.call(this);
+  };
+  try {
+    mirror.configure({ revision: 10 });
+    const report = await runJob(options(["--from-catalog", "--base-url", mirror.url]), {
+      log: memoryLogger(),
+      root,
+    });
+    assert.equal(report.exit_code, 0, report.error ?? "");
+    assert.equal(report.changed, 3);
+  } finally {
+    DuckDBInstance.create = create;
+    DuckDBInstance.prototype.closeSync = closeSync;
+  }
+  assert.deepEqual([created, closed], [1, 1]);
 });

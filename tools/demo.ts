@@ -45,13 +45,19 @@ async function ingest(title: string, args: string[]): Promise<number> {
 
 async function show(sql: string): Promise<void> {
   const instance = await DuckDBInstance.create(":memory:");
-  const connection = await instance.connect();
-  const reader = await connection.runAndReadAll(sql, [
-    join(project, "data/lakehouse/symbols.parquet"),
-  ]);
-  console.table(reader.getRowObjectsJson());
-  connection.closeSync();
-  instance.closeSync();
+  try {
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(sql, [
+        join(project, "data/lakehouse/symbols.parquet"),
+      ]);
+      console.table(reader.getRowObjectsJson());
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
 }
 
 const base = ["--base-url", mirror.url];

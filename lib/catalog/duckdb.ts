@@ -45,7 +45,13 @@ export async function openSandboxedDb(folder: string): Promise<SandboxedDb> {
     autoload_known_extensions: "false",
     autoinstall_known_extensions: "false",
   });
-  const connection = await instance.connect();
+  let connection: DuckDBConnection;
+  try {
+    connection = await instance.connect();
+  } catch (err) {
+    instance.closeSync();
+    throw err;
+  }
   let closed = false;
   const close = () => {
     if (closed) return;
