@@ -285,7 +285,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     settle(report);
     if (signal?.aborted) {
       log.warn(
-        `${String(signal.reason)} arrived during the write, which finished: the run is complete`,
+        `${
+          String(signal.reason)
+        } arrived after the last point where the run could stop (its write was under way or done): the run finished and kept its exit code`,
       );
     }
   } catch (err) {
@@ -372,8 +374,8 @@ async function merge(
   const before = await catalog.load();
   recordCounts(report, before);
   const plan = await catalog.plan(fetched, retiring, options);
+  checkSignal(deps.signal);
   if (catalog.hasWork()) {
-    checkSignal(deps.signal);
     // Past this point a signal no longer stops the run: the write finishes,
     // then the lock is released.
     deps.onWrite?.("start");
