@@ -256,10 +256,14 @@ export class Catalog implements AsyncDisposable {
     return { ...counts, exists };
   }
 
-  /** Symbols whose current row is active, sorted. */
+  /**
+   * Symbols whose current row is active, sorted. Read as one column (no
+   * object per row): a catalog may hold millions of symbols.
+   */
   async activeSymbols(): Promise<string[]> {
     this.mustBeLoaded();
-    return (await queryRows(this.connection, ACTIVE_SYMBOLS, symbolRow)).map((r) => r.symbol);
+    const reader = await this.connection.runAndReadAll(ACTIVE_SYMBOLS);
+    return z.array(z.string()).parse(reader.getColumnsJS()[0] ?? []);
   }
 
   /**
