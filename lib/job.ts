@@ -303,6 +303,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     } else {
       report.error = describeError(err);
       report.exit_code = err instanceof IngestError && err.kind === "usage" ? 2 : 1;
+      // A chunked run keeps the chunks it merged before the failure.
+      const earlier = state.writes - (err instanceof NotDurableWrite ? 1 : 0);
+      if (earlier > 0) report.error += `; ${earlier} merge(s) before it were written (see changes)`;
     }
   } finally {
     // However the run ended, the database opened for it is closed.
