@@ -53,6 +53,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       let seed = signal === "SIGKILL" ? 11 : 29;
       const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
       let interruptedMidMerge = 0;
+      let stoppedWithReport = 0;
       const rounds = 12;
       for (let round = 0; round < rounds; round++) {
         const before = await state(path);
@@ -91,6 +92,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
             assert.equal(written, false, `round ${round}: no report, yet the merge was written`);
           } else {
             const report = JSON.parse(printed);
+            if (status.code === 143) stoppedWithReport++;
             assert.equal(report.exit_code, status.code, `round ${round}: report and process agree`);
             assert.ok(
               [0, 143].includes(status.code),
@@ -131,6 +133,9 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       }
       // The test is only worth something if some signals landed mid-merge.
       if (signal === "SIGKILL") assert.ok(interruptedMidMerge > 0, "no kill landed inside a merge");
+      if (signal === "SIGTERM") {
+        assert.ok(stoppedWithReport > 0, "no SIGTERM stopped a running run");
+      }
     },
   );
 }
