@@ -54,8 +54,10 @@ async function main(args: string[]): Promise<number> {
   const interrupted = new AbortController();
   let writing = false;
   let written = 0;
+  let finished = false;
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(name, () => {
+      if (finished) return; // the report is printed; the process is exiting with its code
       if (interrupted.signal.aborted) {
         report.exit_code = signalExitCode(name);
         report.error = `stopped at once by a second signal (${name}); ` +
@@ -82,6 +84,7 @@ async function main(args: string[]): Promise<number> {
       if (event === "written") written++;
     },
   });
+  finished = true;
   printReport(report, options.json, log);
   return report.exit_code;
 }
