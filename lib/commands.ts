@@ -22,6 +22,7 @@ import { TOOL_NAME, VERSION } from "./core/version.ts";
 import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
 import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
 import { stderrLogger } from "./report/log.ts";
+import type { RunReport } from "./report/report.ts";
 
 /** What a command's parser returns. */
 export type ParsedCommand<T> = { kind: "help" } | { kind: "version" } | { kind: "run"; options: T };
@@ -65,39 +66,69 @@ export function command<T>(
   };
 }
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
 // Each runner loads its command's modules when it runs, so one command
 // never pays for loading another's.
 
-/** One ingest run as the CLI does it: signals, summary on stderr, `--json` on stdout. */
+/**
+ * One ingest run as the CLI does it: signals, summary on stderr, `--json` on
+ * stdout. The process exits with the report's `exit_code`, so the two never
+ * differ.
+ */
 async function runIngest(options: RunOptions): Promise<number> {
-  const [{ runJob }, { formatSummary }] = await Promise.all([
+  const [{ runJob }, { emptyReport, formatSummary, signalExitCode }] = await Promise.all([
     import("./job.ts"),
     import("./report/report.ts"),
   ]);
   const log = stderrLogger({ quiet: options.quiet });
+  const print = (report: RunReport) => {
+    // A run refused before it had targets gets one line: the error.
+    if (!report.error || report.requested > 0) log.info(formatSummary(report));
+    if (report.error) log.error(report.error);
+    if (options.json) console.log(JSON.stringify(report));
+  };
 
   // First signal: stop fetching, release the lock, report, exit 130/143 (a
-  // write already under way finishes first). Second signal: exit at once;
-  // the kernel drops our lock and the next run takes the stale file over.
+  // write already under way finishes first, and the run then exits with its
+  // own code). Second signal: print the report as it stands and exit at
+  // once; the kernel drops our lock and the next run takes the file over.
+  const started = performance.now();
+  const report = emptyReport(options.catalogPath, options.dryRun);
   const interrupted = new AbortController();
-  let signalled: string | undefined;
+  let writing = false;
+  let written = 0;
+  let finished = false;
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(name, () => {
-      if (signalled) Deno.exit(SIGNAL_EXIT[signalled]);
-      signalled = name;
+      if (finished) return; // the report is printed; the process is exiting with its code
+      if (interrupted.signal.aborted) {
+        report.exit_code = signalExitCode(name);
+        report.error = `stopped at once by a second signal (${name}); ` +
+          (writing
+            ? "a catalog write was under way: the catalog is the old or the new version, never a mix; rerun to be sure"
+            : written
+            ? "the report shows what was written before it"
+            : "nothing written");
+        report.duration_ms = Math.round(performance.now() - started);
+        print(report);
+        Deno.exit(report.exit_code);
+      }
       log.warn(`${name} received: stopping (send it again to exit at once)`);
       interrupted.abort(name);
     });
   }
 
-  const report = await runJob(options, { log, signal: interrupted.signal });
-  // A run refused before it had targets gets one line: the error.
-  if (!report.error || report.requested > 0) log.info(formatSummary(report));
-  if (report.error) log.error(report.error);
-  if (options.json) console.log(JSON.stringify(report));
-  return signalled ? SIGNAL_EXIT[signalled] : report.exit_code;
+  await runJob(options, {
+    log,
+    signal: interrupted.signal,
+    report,
+    onWrite: (event) => {
+      writing = event === "start";
+      if (event === "written") written++;
+    },
+  });
+  finished = true;
+  print(report);
+  return report.exit_code;
 }
 
 const encoder = new TextEncoder();

@@ -23,21 +23,22 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import { removeStaleTemps } from "./fs/atomic.ts";
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
 import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
+import { NotDurableWrite } from "./catalog/outcomes.ts";
 import type { FetchedRecord } from "./record/record.ts";
-import { EXCHANGES_FILE } from "./record/exchanges.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
 import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
-import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
+import { projectRoot } from "./fs/paths.ts";
+import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
-import { emptyReport, outcomeCode, type RunReport } from "./report/report.ts";
-import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
+import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
+import { fetchAll, TradingViewClient } from "./fetch/client.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -45,9 +46,26 @@ export interface JobDeps {
   log: Logger;
   /** Project root (real path); defaults to the working directory. */
   root?: string;
-  /** Cancels the run (SIGINT/SIGTERM). */
+  /** Cancels the run (SIGINT/SIGTERM); its reason is the signal's name. */
   signal?: AbortSignal;
+  /**
+   * The report to fill in place (so a caller that must exit early can still
+   * print it); a fresh one by default.
+   */
+  report?: RunReport;
+  /** Told when a catalog write starts, and whether it was written or failed. */
+  onWrite?: (event: "start" | "written" | "failed") => void;
+  /** Most targets fetched and merged in one go; see {@linkcode CHUNK_SIZE}. */
+  chunkSize?: number;
 }
+
+/**
+ * Most targets fetched and merged in one go. Larger runs (only
+ * `--from-catalog` can be: other lists are capped at 100,000) are split into
+ * near-equal chunks, each fetched, then merged under the lock, so memory
+ * stays bounded whatever the catalog's size.
+ */
+export const CHUNK_SIZE = 50_000;
 
 /** Opens the catalog; DuckDB's addon is loaded only when a run needs it. */
 async function openCatalog(path: string): Promise<Catalog> {
@@ -55,12 +73,16 @@ async function openCatalog(path: string): Promise<Catalog> {
   return await Catalog.open(path);
 }
 
-async function resolveTargets(
-  options: RunOptions,
-  root: string,
-  catalogPath: string,
-  catalogFolderExists: boolean,
-): Promise<Targets> {
+function missingCatalog(given: string): IngestError {
+  return new IngestError(
+    "catalog",
+    `--from-catalog: there is no catalog at ${given} to refresh`,
+    "seed it first with a run that names its symbols (--candidates-file or --symbols), " +
+      "or restore it from where you keep it (the nightly workflow restores it from the meta-catalog branch)",
+  );
+}
+
+async function resolveTargets(options: RunOptions, root: string): Promise<Targets> {
   const source = options.source;
   switch (source.kind) {
     case "candidates-file":
@@ -70,43 +92,73 @@ async function resolveTargets(
       });
     case "symbols":
       return normalizeTargets(source.list, { defaultExchange: options.defaultExchange });
-    case "from-catalog": {
-      if (!catalogFolderExists) return normalizeTargets([]);
-      await using catalog = await openCatalog(catalogPath);
-      await catalog.load();
-      return normalizeTargets(await catalog.activeSymbols());
-    }
+    case "from-catalog":
+      throw new Error("--from-catalog targets come from the open catalog");
   }
 }
 
 /** The largest share of a run's targets that may be retired at once. */
 export const RETIRE_MAX_SHARE = 0.25;
+/** Runs with fewer targets than this retire nothing. */
+export const RETIRE_MIN_TARGETS = 4;
 
 /**
- * Not-founds that may be retired. A run where nothing was fetched, or where
- * more than {@linkcode RETIRE_MAX_SHARE} of the targets were "not found",
- * looks like a wrong --base-url or an API change, not delistings: nothing is
- * retired then.
+ * How many "not found" symbols a run of `targets` symbols may retire: none
+ * below {@linkcode RETIRE_MIN_TARGETS} targets, else at most
+ * {@linkcode RETIRE_MAX_SHARE} of them, rounded down (4 targets: 1; 8: 2).
+ *
+ * @example
+ * ```ts
+ * import { maxRetirable } from "./job.ts";
+ * maxRetirable(3); // 0
+ * maxRetirable(4); // 1
+ * ```
+ */
+export function maxRetirable(targets: number): number {
+  return targets < RETIRE_MIN_TARGETS ? 0 : Math.floor(targets * RETIRE_MAX_SHARE);
+}
+
+/**
+ * Not-founds that may be retired. A run where nothing was fetched, or with
+ * more not-founds than {@linkcode maxRetirable} allows, looks like a wrong
+ * --base-url or an API change, not delistings: nothing is retired then.
  */
 function retirable(notFound: string[], fetched: number, targets: number, log: Logger): string[] {
   if (notFound.length === 0) return [];
-  if (fetched === 0 || notFound.length > Math.max(1, targets * RETIRE_MAX_SHARE)) {
+  if (fetched === 0 || notFound.length > maxRetirable(targets)) {
     log.warn(
-      `not retiring: ${notFound.length} of ${targets} symbols were "not found" and ${fetched} fetched, ` +
-        "which looks like a wrong --base-url or an API change rather than delistings",
+      `not retiring: ${notFound.length} of ${targets} symbols were "not found" and ${fetched} fetched; ` +
+        `at most ${
+          maxRetirable(targets)
+        } may be retired at once (none of fewer than ${RETIRE_MIN_TARGETS} targets, ` +
+        `at most ${
+          RETIRE_MAX_SHARE * 100
+        }%), so this looks like a wrong --base-url or an API change rather than delistings`,
     );
     return [];
   }
   return notFound;
 }
 
+/** Splits `items` into near-equal chunks of at most `size`. */
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const count = Math.max(1, Math.ceil(items.length / size));
+  const each = Math.ceil(items.length / count);
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += each) chunks.push(items.slice(i, i + each));
+  return chunks;
+}
+
 function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
-    throw new IngestError(
-      "internal",
-      `interrupted (${String(signal.reason ?? "signal")}); nothing written`,
-    );
+    throw new IngestError("interrupted", `interrupted by ${String(signal.reason ?? "a signal")}`);
   }
+}
+
+function isInterruption(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (err instanceof IngestError) return err.kind === "interrupted";
+  return signal?.aborted === true && (err === signal.reason ||
+    (err instanceof DOMException && err.name === "AbortError"));
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -131,27 +183,36 @@ async function isDirectory(path: string): Promise<boolean> {
 export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunReport> {
   const started = performance.now();
   const { log, signal } = deps;
-  const report = emptyReport(options.catalogPath, options.dryRun);
-  let catalogPending: Promise<Catalog> | undefined;
+  const report = deps.report ?? emptyReport(options.catalogPath, options.dryRun);
+  // One DuckDB instance per run, opened at most once and always closed.
+  let opening: Promise<Catalog> | undefined;
+  const state = { writes: 0 };
   try {
     const root = deps.root ?? await projectRoot();
-    const catalogPath = await resolveWritableInside(options.catalogPath, root, "catalog path");
-    if (basename(catalogPath) === EXCHANGES_FILE) {
-      throw new IngestError(
-        "usage",
-        `--catalog-path cannot be named ${EXCHANGES_FILE}: that is the exchanges table kept beside the catalog`,
-        "use another name, e.g. symbols.parquet",
-      );
-    }
+    const catalogPath = await resolveCatalogPath(options.catalogPath, root);
     const folder = dirname(catalogPath);
-    const folderExists = await isDirectory(folder);
-    const targets = await resolveTargets(options, root, catalogPath, folderExists);
+    let folderExists = await isDirectory(folder);
+    let targets: Targets;
+    if (options.source.kind === "from-catalog") {
+      if (!folderExists) throw missingCatalog(options.catalogPath);
+      opening = openCatalog(catalogPath);
+      const catalog = await opening;
+      const loaded = await catalog.load();
+      if (!loaded.exists) throw missingCatalog(options.catalogPath);
+      report.catalog.rows = loaded.rows;
+      report.catalog.current = loaded.current;
+      // The catalog is not an untrusted list: no entry cap (it is refreshed
+      // in chunks below), but its symbols pass the same rules.
+      targets = normalizeTargets(await catalog.activeSymbols(), { maxEntries: Infinity });
+    } else {
+      targets = await resolveTargets(options, root);
+    }
     report.requested = targets.requested;
     report.valid = targets.valid.length;
     report.invalid = targets.invalid;
     if (targets.valid.length === 0) {
       if (targets.requested === 0) log.info("nothing to do: no targets");
-      report.exit_code = outcomeCode(report);
+      settle(report);
       return report;
     }
 
@@ -173,67 +234,100 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     log.info(
       `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
     );
+    const chunks = chunksOf(targets.valid, deps.chunkSize ?? CHUNK_SIZE);
+    if (chunks.length > 1) {
+      log.info(`in ${chunks.length} chunks of up to ${chunks[0].length}, each merged on its own`);
+    }
     const progress = startProgress(targets.valid.length, log, () => client.stats);
-    const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());
-    // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
-    catalogPending = delay(20).then(() => openCatalog(catalogPath));
-    catalogPending.catch(() => {}); // awaited below
-    let outcomes: FetchOutcome[];
     try {
-      outcomes = await fetching;
+      for (const chunk of chunks) {
+        const fetching = fetchAll(client, chunk, options.workers, () => progress.done());
+        // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
+        if (!opening) {
+          opening = delay(20).then(() => openCatalog(catalogPath));
+          opening.catch(() => {}); // awaited below
+        }
+        const outcomes = await fetching;
+        checkSignal(signal);
+
+        const fetched: FetchedRecord[] = [];
+        const notFound: string[] = [];
+        for (const outcome of outcomes) {
+          if (outcome.kind === "fetched") {
+            fetched.push({ record: outcome.record, defaults: outcome.defaults });
+          } else {
+            report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
+            if (outcome.kind === "not-found") notFound.push(outcome.symbol);
+          }
+        }
+        report.fetched += fetched.length;
+        const retiring = options.retireNotFound
+          ? retirable(notFound, fetched.length, chunk.length, log)
+          : [];
+        if (fetched.length === 0 && retiring.length === 0) continue;
+
+        if (!folderExists && !options.dryRun) {
+          await Deno.mkdir(folder, { recursive: true });
+          folderExists = true;
+        }
+        const catalog = await opening;
+        if (options.dryRun) {
+          // No lock: reading a file that is only ever replaced by rename is safe.
+          const before = await catalog.load();
+          recordCounts(report, before);
+          recordPlan(report, await catalog.plan(fetched, retiring, options));
+        } else {
+          await merge(catalog, catalogPath, fetched, retiring, options, report, deps, state);
+        }
+      }
     } finally {
       progress.stop();
     }
-    checkSignal(signal);
-
-    const fetched: FetchedRecord[] = [];
-    const notFound: string[] = [];
-    for (const outcome of outcomes) {
-      if (outcome.kind === "fetched") {
-        fetched.push({ record: outcome.record, defaults: outcome.defaults });
-      } else {
-        report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
-        if (outcome.kind === "not-found") notFound.push(outcome.symbol);
-      }
+    settle(report);
+    if (signal?.aborted) {
+      log.warn(
+        `${
+          String(signal.reason)
+        } arrived after the last point where the run could stop (its write was under way or done): the run finished and kept its exit code`,
+      );
     }
-    report.fetched = fetched.length;
-    const retiring = options.retireNotFound
-      ? retirable(notFound, fetched.length, targets.valid.length, log)
-      : [];
-    if (fetched.length === 0 && retiring.length === 0) {
-      report.exit_code = outcomeCode(report);
-      return report;
-    }
-
-    if (!folderExists && !options.dryRun) await Deno.mkdir(folder, { recursive: true });
-    const catalog = await catalogPending;
-    if (options.dryRun) {
-      // No lock: reading a file that is only ever replaced by rename is safe.
-      const before = await catalog.load();
-      recordPlan(report, await catalog.plan(fetched, retiring, options), before);
-    } else {
-      await merge(catalog, catalogPath, fetched, retiring, options, report, deps);
-    }
-    report.exit_code = outcomeCode(report);
   } catch (err) {
-    report.error = describeError(err);
-    report.exit_code = err instanceof IngestError && err.kind === "usage" ? 2 : 1;
+    if (isInterruption(err, signal)) {
+      report.exit_code = signalExitCode(signal?.reason);
+      const what = err instanceof IngestError
+        ? err.message
+        : `interrupted by ${String(signal?.reason ?? "a signal")}`;
+      report.error = `${what}; ` +
+        (state.writes
+          ? `the ${state.writes} merge(s) written before it are in the catalog (see changes), the rest was not merged`
+          : "nothing written");
+    } else {
+      report.error = describeError(err);
+      report.exit_code = err instanceof IngestError && err.kind === "usage" ? 2 : 1;
+      // A chunked run keeps the chunks it merged before the failure.
+      const earlier = state.writes - (err instanceof NotDurableWrite ? 1 : 0);
+      if (earlier > 0) report.error += `; ${earlier} merge(s) before it were written (see changes)`;
+    }
   } finally {
-    // However the run ended, the database opened during the fetch is closed.
-    await catalogPending?.then((c) => c.close(), () => {});
+    // However the run ended, the database opened for it is closed.
+    await opening?.then((c) => c.close(), () => {});
     report.duration_ms = Math.round(performance.now() - started);
   }
   return report;
 }
 
-function recordPlan(report: RunReport, plan: MergePlan, catalog: CatalogCounts): void {
-  report.new = plan.new;
-  report.changed = plan.changed;
-  report.unchanged = plan.unchanged;
-  report.retired = plan.retired;
-  report.changes = plan.changes;
+function recordCounts(report: RunReport, catalog: CatalogCounts): void {
   report.catalog.rows = catalog.rows;
   report.catalog.current = catalog.current;
+}
+
+/** Adds a merge's outcome (written, or on dry runs planned) to the report. */
+function recordPlan(report: RunReport, plan: MergePlan): void {
+  report.new += plan.new;
+  report.changed += plan.changed;
+  report.unchanged += plan.unchanged;
+  report.retired += plan.retired;
+  report.changes.push(...plan.changes);
 }
 
 async function merge(
@@ -244,6 +338,7 @@ async function merge(
   options: RunOptions,
   report: RunReport,
   deps: JobDeps,
+  state: { writes: number },
 ): Promise<void> {
   const lock = (path: string) =>
     acquireLock(path, {
@@ -258,7 +353,13 @@ async function merge(
           `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
         );
       }
-      if (err instanceof IngestError || deps.signal?.aborted) throw err;
+      if (deps.signal?.aborted) {
+        throw new IngestError(
+          "interrupted",
+          `interrupted by ${String(deps.signal.reason)} while waiting for the catalog lock`,
+        );
+      }
+      if (err instanceof IngestError) throw err;
       throw new IngestError(
         "catalog",
         `cannot create the lock file ${path}: ${errorMessage(err)}`,
@@ -275,12 +376,32 @@ async function merge(
   await removeStaleTemps(catalogPath);
   await removeStaleTemps(catalog.exchangesPath);
   const before = await catalog.load();
-  recordPlan(report, await catalog.plan(fetched, retiring, options), before);
+  recordCounts(report, before);
+  const plan = await catalog.plan(fetched, retiring, options);
+  checkSignal(deps.signal);
   if (catalog.hasWork()) {
     // Past this point a signal no longer stops the run: the write finishes,
     // then the lock is released.
-    const after = await catalog.write(new Date());
-    report.catalog.rows = after.rows;
-    report.catalog.current = after.current;
+    deps.onWrite?.("start");
+    try {
+      recordCounts(report, await catalog.write(new Date()));
+    } catch (err) {
+      if (!(err instanceof NotDurableWrite)) {
+        deps.onWrite?.("failed");
+        throw err;
+      }
+      // In place but not confirmed durable: the report says what was
+      // written, and the run fails with that message.
+      recordCounts(report, err.counts);
+      recordPlan(report, plan);
+      deps.onWrite?.("written");
+      state.writes++;
+      throw err;
+    }
+    deps.onWrite?.("written");
+    state.writes++;
   }
+  // Only now, with the merge written (or nothing to write), does the report
+  // say what changed.
+  recordPlan(report, plan);
 }

@@ -74,7 +74,8 @@ export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<num
   loading.catch(() => {}); // awaited below
   try {
     const root = deps.root ?? await projectRoot();
-    // The catalog-path validator (glob characters) belongs here, before the path is resolved.
+    // Read-only: a companion name (a .bak to inspect) is fine; globs are
+    // refused by CatalogReader.open.
     const path = await resolveExistingInside(options.catalogPath, root, "catalog path");
     const { CatalogReader } = await loading;
     await using reader = await CatalogReader.open(path);

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { atomicReplace, prepareReplace, removeStaleTemps, tempPathFor } from "../lib/fs/atomic.ts";
+import {
+  atomicReplace,
+  NotDurableError,
+  prepareReplace,
+  removeStaleTemps,
+  tempPathFor,
+} from "../lib/fs/atomic.ts";
+import { Catalog, NotDurableWrite } from "../lib/catalog/catalog.ts";
+import { describeError } from "../lib/core/errors.ts";
+import { catalogRows, fetched, mergeOnce, query } from "../testing/catalog.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 
 Deno.test("the target is replaced with what the writer wrote, temp file gone", async () => {
@@ -83,4 +92,67 @@ Deno.test("prepared replacements touch nothing until committed; discard removes 
   await pb.discard();
   assert.deepEqual([await Deno.readTextFile(a), await Deno.readTextFile(b)], ["a2", "b1"]);
   assert.deepEqual(await listing(project.dir), ["a", "a.bak", "b"]);
+});
+
+/** Makes fsync of folders fail (files still sync) until the returned function runs. */
+function failFolderFsync(): () => void {
+  const original = Deno.FsFile.prototype.sync;
+  Deno.FsFile.prototype.sync = async function (this: Deno.FsFile) {
+    if ((await this.stat()).isDirectory) throw new Error("injected EIO on the folder");
+    return await original.call(this);
+  };
+  return () => Deno.FsFile.prototype.sync = original;
+}
+
+Deno.test("a folder fsync failing after the rename: NotDurableError, the new version in place", async () => {
+  await using project = await tempProject();
+  const target = await project.write("x.json", "old");
+  const prepared = await prepareReplace(target, (temp) => Deno.writeTextFile(temp, "new"), {
+    backup: true,
+  });
+  const restore = failFolderFsync();
+  try {
+    await assert.rejects(prepared.commit(), (err) => {
+      assert.ok(err instanceof NotDurableError, String(err));
+      assert.equal(err.target, target);
+      assert.match(err.message, /was replaced, but fsync of its folder failed: injected EIO/);
+      return true;
+    });
+  } finally {
+    restore();
+  }
+  assert.equal(await Deno.readTextFile(target), "new");
+  assert.equal(await Deno.readTextFile(`${target}.bak`), "old");
+});
+
+Deno.test("the catalog says its new version is in place when only durability is unconfirmed", async () => {
+  await using project = await tempProject();
+  await Deno.mkdir(`${project.dir}/data`);
+  const path = `${project.dir}/data/symbols.parquet`;
+  await mergeOnce(path, [fetched("NASDAQ:AAPL")]);
+  await using catalog = await Catalog.open(path);
+  await catalog.load();
+  await catalog.plan([fetched("NASDAQ:AAPL", { description: "new" }), fetched("NYSE:KO")], [], {
+    retireNotFound: false,
+  });
+  const restore = failFolderFsync();
+  try {
+    await assert.rejects(catalog.write(new Date()), (err) => {
+      assert.ok(err instanceof NotDurableWrite, String(err));
+      assert.match(
+        describeError(err),
+        /^the new catalog is in place, but its durability is not confirmed: .*symbols\.parquet was replaced, but fsync of its folder failed: injected EIO on the folder \(a power cut/,
+      );
+      assert.doesNotMatch(describeError(err), /intact/);
+      assert.deepEqual(err.counts, { rows: 3, current: 2 });
+      return true;
+    });
+  } finally {
+    restore();
+  }
+  assert.equal((await catalogRows(path)).length, 3, "the new catalog is in place");
+  const exchanges = await query("SELECT exchange FROM read_parquet($1) ORDER BY 1", [
+    `${project.dir}/data/exchanges.parquet`,
+  ]);
+  assert.deepEqual(exchanges.map((e) => e.exchange), ["NASDAQ", "NYSE"], "and the exchanges");
 });

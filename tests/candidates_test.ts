@@ -165,3 +165,28 @@ Deno.test("invalid UTF-8 is refused", async () => {
   await project.write("bad.json", new Uint8Array([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]));
   await refused("bad.json", project.dir, /not valid UTF-8/);
 });
+
+Deno.test("the candidates file is closed when stat() of the opened file throws", async () => {
+  await using project = await tempProject();
+  const path = await project.write("c.json", '["A:B"]');
+  const openOnIt = async () => {
+    let n = 0;
+    for await (const fd of Deno.readDir("/proc/self/fd")) {
+      if (await Deno.readLink(`/proc/self/fd/${fd.name}`).catch(() => "") === path) n++;
+    }
+    return n;
+  };
+  const original = Deno.FsFile.prototype.stat;
+  Deno.FsFile.prototype.stat = () => Promise.reject(new Error("injected stat failure"));
+  try {
+    await assert.rejects(readCandidatesFile("c.json", { root: project.dir }), /injected/);
+  } finally {
+    Deno.FsFile.prototype.stat = original;
+  }
+  assert.equal(await openOnIt(), 0, "the file is still open");
+});
+
+Deno.test("the entry cap can be lifted for trusted lists (the catalog's own targets)", () => {
+  const entries = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => `A:B${i}`);
+  assert.equal(normalizeTargets(entries, { maxEntries: Infinity }).valid.length, MAX_ENTRIES + 1);
+});

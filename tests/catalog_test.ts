@@ -3,6 +3,7 @@
  * DuckDB and real Parquet files.
  */
 import assert from "node:assert/strict";
+import { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { Catalog } from "../lib/catalog/catalog.ts";
 import { IngestError } from "../lib/core/errors.ts";
 import { catalogRows, currentRows, fetched, mergeOnce, query } from "../testing/catalog.ts";
@@ -358,4 +359,39 @@ Deno.test("a Parquet file without a symbol column is refused", async () => {
   await query(`COPY (SELECT 1 AS x) TO '${path}' (FORMAT parquet)`);
   await using catalog = await Catalog.open(path);
   await assert.rejects(() => catalog.load(), /no 'symbol' column/);
+});
+
+Deno.test("an appender failing half-way is closed all the same", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  await using catalog = await Catalog.open(path);
+  await catalog.load();
+  const good = fetched("NASDAQ:AAPL");
+  // A value the BIGINT column cannot take makes the appender throw mid-row.
+  const broken = { ...good, record: { ...good.record, pricescale: 1.5 } };
+  let open = 0;
+  const create = DuckDBConnection.prototype.createAppender;
+  const close = DuckDBAppender.prototype.closeSync;
+  DuckDBConnection.prototype.createAppender = async function (
+    this: DuckDBConnection,
+    ...args: Parameters<typeof create>
+  ) {
+    const appender = await create.apply(this, args);
+    open++;
+    return appender;
+  };
+  DuckDBAppender.prototype.closeSync = function (this: DuckDBAppender) {
+    open--;
+    return close.call(this);
+  };
+  try {
+    await assert.rejects(
+      catalog.plan([fetched("NYSE:KO"), broken], [], { retireNotFound: false }),
+      RangeError,
+    );
+  } finally {
+    DuckDBConnection.prototype.createAppender = create;
+    DuckDBAppender.prototype.closeSync = close;
+  }
+  assert.equal(open, 0, "every appender created was closed");
 });

@@ -32,7 +32,7 @@ async function seeded(project: { dir: string }) {
 }
 
 function args(url: string): string[] {
-  return ["--symbols", TARGETS.join(","), "--base-url", url, "--lock-timeout-ms", "5000"];
+  return ["--symbols", TARGETS.join(","), "--base-url", url, "--lock-timeout-ms", "5000", "--json"];
 }
 
 for (const signal of ["SIGKILL", "SIGTERM"] as const) {
@@ -53,12 +53,15 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       let seed = signal === "SIGKILL" ? 11 : 29;
       const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
       let interruptedMidMerge = 0;
+      let stoppedWithReport = 0;
       const rounds = 12;
       for (let round = 0; round < rounds; round++) {
         const before = await state(path);
         const revision = 11 + round;
         mirror.configure({ revision });
         const child = await cli.spawn(args(mirror.url), { cwd: project.dir });
+        const stdout = new Response(child.stdout).text();
+        const stderr = new Response(child.stderr).text();
         await new Promise((resolve) => setTimeout(resolve, random() * runMs * 1.1));
         try {
           child.kill(signal);
@@ -66,22 +69,46 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
           // Already finished.
         }
         const status = await child.status;
+        const [printed, log] = await Promise.all([stdout, stderr]);
         const lockLeft = await Deno.stat(`${path}.lock`).then(() => true, () => false);
         const tempsLeft = (await listing(`${project.dir}/data/lakehouse`)).filter((n) =>
           n.endsWith(".tmp")
         );
         if (lockLeft || tempsLeft.length) interruptedMidMerge++;
-        if (signal === "SIGTERM") {
-          // Graceful: exit 0 (finished first) or 143, and nothing left behind.
-          assert.ok([0, 143].includes(status.code), `exit ${status.code}`);
-          assert.equal(lockLeft, false, "SIGTERM releases the lock");
-          assert.deepEqual(tempsLeft, [], "SIGTERM leaves no temp file");
-        }
-
         // Old or new, never a mix, always readable.
         const after = await state(path);
         const old = before.revisions;
         const fresh = [String(revision)];
+        if (signal === "SIGTERM") {
+          // Graceful: nothing left behind, and the exit code says what was
+          // written: 0 = the merge is in the catalog, 143 = nothing is.
+          assert.equal(lockLeft, false, "SIGTERM releases the lock");
+          assert.deepEqual(tempsLeft, [], "SIGTERM leaves no temp file");
+          const written = JSON.stringify(after.revisions) === JSON.stringify(fresh) &&
+            JSON.stringify(old) !== JSON.stringify(fresh);
+          if (printed === "") {
+            // Killed before its signal handlers were installed: it did nothing.
+            assert.equal(status.signal, "SIGTERM", log);
+            assert.equal(written, false, `round ${round}: no report, yet the merge was written`);
+          } else {
+            const report = JSON.parse(printed);
+            if (status.code === 143) stoppedWithReport++;
+            assert.equal(report.exit_code, status.code, `round ${round}: report and process agree`);
+            assert.ok(
+              [0, 143].includes(status.code),
+              `round ${round}: exit ${status.code}: ${log}`,
+            );
+            assert.equal(
+              written,
+              status.code === 0,
+              `round ${round}: exit ${status.code}, written ${written}`,
+            );
+            assert.equal(report.new + report.changed, written ? TARGETS.length : 0);
+            if (status.code === 143) {
+              assert.match(report.error, /^interrupted by SIGTERM.*nothing written$/);
+            }
+          }
+        }
         assert.ok(
           JSON.stringify(after.revisions) === JSON.stringify(old) ||
             JSON.stringify(after.revisions) === JSON.stringify(fresh),
@@ -106,6 +133,9 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       }
       // The test is only worth something if some signals landed mid-merge.
       if (signal === "SIGKILL") assert.ok(interruptedMidMerge > 0, "no kill landed inside a merge");
+      if (signal === "SIGTERM") {
+        assert.ok(stoppedWithReport > 0, "no SIGTERM stopped a running run");
+      }
     },
   );
 }
@@ -146,15 +176,22 @@ cliTest(
       const size = (await Deno.stat(`${project.dir}/${CATALOG}`)).size;
       assert.ok(size > 96 * 1024, `catalog of ${size} bytes cannot be written twice in 192 KiB`);
       const bytes = await Deno.readFile(`${project.dir}/${CATALOG}`);
-      const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url], {
-        cwd: project.dir,
-      });
+      const result = await cli.run(
+        ["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--json"],
+        { cwd: project.dir },
+      );
       assert.equal(result.code, 1, result.stderr);
       assert.match(
         result.stderr,
         /cannot write the catalog .*symbols\.parquet: .*(space|No space)/i,
       );
       assert.match(result.stderr, /the previous version is intact/);
+      // The report lists nothing as written, since nothing was.
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.exit_code, 1);
+      assert.match(report.error, /cannot write the catalog/);
+      assert.deepEqual([report.new, report.changed, report.retired, report.changes], [0, 0, 0, []]);
+      assert.equal(report.fetched, 1);
       assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
       assert.deepEqual(await listing(folder), ["symbols.parquet"]);
     } finally {

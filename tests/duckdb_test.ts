@@ -2,6 +2,7 @@
  * DuckDB's addon bypasses Deno's permissions, so DuckDB sandboxes itself.
  */
 import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { openSandboxedDb } from "../lib/catalog/duckdb.ts";
 import { tempProject } from "../testing/tmp.ts";
 
@@ -81,4 +82,22 @@ Deno.test("settings: UTC, bounded threads and memory, no spilling", async () => 
   assert.match(String(row.memory), /^(1\.0 GiB|953\.6 MiB|1000\.0 MB)$/);
   assert.equal(row.temp, "");
   assert.equal(row.external, false);
+});
+
+Deno.test("the instance is closed when connect() throws", async () => {
+  let closed = 0;
+  const connect = DuckDBInstance.prototype.connect;
+  const closeSync = DuckDBInstance.prototype.closeSync;
+  DuckDBInstance.prototype.connect = () => Promise.reject(new Error("injected connect failure"));
+  DuckDBInstance.prototype.closeSync = function (this: DuckDBInstance) {
+    closed++;
+    return closeSync.call(this);
+  };
+  try {
+    await assert.rejects(openSandboxedDb("/tmp"), /injected connect failure/);
+  } finally {
+    DuckDBInstance.prototype.connect = connect;
+    DuckDBInstance.prototype.closeSync = closeSync;
+  }
+  assert.equal(closed, 1);
 });

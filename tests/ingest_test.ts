@@ -23,6 +23,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
       data: ["binance:btcusdt", { symbol: "NASDAQ:AAPL", score: 1 }, "CME_MINI:ES1!", null],
     }),
   );
+  const wallStart = performance.now();
   const result = await cli.run([
     "--candidates-file",
     "run/candidates.json",
@@ -32,6 +33,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
   ], {
     cwd: project.dir,
   });
+  const wallMs = performance.now() - wallStart;
   assert.equal(result.code, 3, result.stderr); // one invalid entry
   const r = report(result.stdout);
   assert.deepEqual(
@@ -49,7 +51,10 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
   );
   assert.deepEqual(r.http, { requests: 3, retries: 0, status429: 0 });
   assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
-  assert.equal(typeof r.duration_ms, "number");
+  assert.ok(
+    Number.isInteger(r.duration_ms) && r.duration_ms >= 5 && r.duration_ms <= wallMs,
+    `duration_ms ${r.duration_ms} within the run's ${wallMs} ms`,
+  );
   const current = await currentRows(`${project.dir}/${CATALOG}`);
   assert.deepEqual([...current.keys()], ["BINANCE:BTCUSDT", "CME_MINI:ES1!", "NASDAQ:AAPL"]);
   assert.equal(current.get("CME_MINI:ES1!")!.tick_size, 0.25);
@@ -185,6 +190,33 @@ cliTest("every symbol failing: exit 1 and no catalog written", async (cli: Cli) 
   assert.deepEqual(await listing(project.dir), []);
 });
 
+cliTest(
+  "--from-catalog without a catalog: exit 1 and how to seed it, nothing fetched or created",
+  async (cli: Cli) => {
+    for (const folder of [false, true]) {
+      await using project = await tempProject();
+      await using mirror = startMirror();
+      if (folder) await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
+      const result = await cli.run(["--from-catalog", "--base-url", mirror.url, "--json"], {
+        cwd: project.dir,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      const r = report(result.stdout);
+      assert.equal(r.exit_code, 1);
+      assert.match(
+        r.error,
+        /--from-catalog: there is no catalog at data\/lakehouse\/symbols\.parquet to refresh \(seed it first with a run that names its symbols \(--candidates-file or --symbols\)/,
+      );
+      assert.match(result.stderr, /error: --from-catalog: there is no catalog/);
+      assert.equal(mirror.stats.requests, 0);
+      assert.deepEqual(
+        await listing(folder ? `${project.dir}/data/lakehouse` : project.dir),
+        [],
+      );
+    }
+  },
+);
+
 cliTest("never more requests in flight than --workers", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror({ latencyMs: 30, jitterMs: 20 });
@@ -214,8 +246,9 @@ cliTest(
     await using mirror = startMirror();
     const base = ["--base-url", mirror.url, "--json"];
     assert.equal(
-      (await cli.run(["--symbols", "NASDAQ:AAPL,NYSE:KO,AMEX:SPY", ...base], { cwd: project.dir }))
-        .code,
+      (await cli.run(["--symbols", "NASDAQ:AAPL,NYSE:KO,AMEX:SPY,NASDAQ:MSFT", ...base], {
+        cwd: project.dir,
+      })).code,
       0,
     );
     mirror.configure({ overrides: { "NYSE:KO": "not-found" } });
@@ -226,9 +259,9 @@ cliTest(
       cwd: project.dir,
     });
     assert.equal(retired.code, 3);
-    assert.deepEqual([report(retired.stdout).requested, report(retired.stdout).retired], [3, 1]);
+    assert.deepEqual([report(retired.stdout).requested, report(retired.stdout).retired], [4, 1]);
     const next = await cli.run(["--from-catalog", ...base], { cwd: project.dir });
-    assert.equal(report(next.stdout).requested, 2, "retired symbols leave --from-catalog");
+    assert.equal(report(next.stdout).requested, 3, "retired symbols leave --from-catalog");
     const ko = (await catalogRows(`${project.dir}/${CATALOG}`)).filter((r) =>
       r.symbol === "NYSE:KO"
     );

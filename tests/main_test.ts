@@ -145,4 +145,6 @@ cliTest("all entries invalid: exit 1 and nothing fetched", async (cli) => {
   assert.equal(report.valid, 0);
   assert.equal(report.invalid.length, 5);
   assert.equal(report.http.requests, 0);
+  assert.equal(report.exit_code, 1);
+  assert.equal(report.error, "every entry was invalid (5 of 5); nothing fetched or written");
 });

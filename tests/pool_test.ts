@@ -14,20 +14,33 @@ Deno.test("results come in input order, whatever order they finish in", async ()
 });
 
 Deno.test("never more than poolLimit calls in flight, and the pool is kept full", async () => {
+  // Each call waits until the test releases it, so the order is the test's,
+  // not the timers'.
+  const flush = () => delay(0);
   for (const limit of [1, 2, 3, 7]) {
-    let inFlight = 0;
-    let highest = 0;
+    const items = Array.from({ length: 20 }, (_, i) => i);
     const started: number[] = [];
-    const t0 = performance.now();
-    await Array.fromAsync(pooledMap(limit, Array.from({ length: 20 }, (_, i) => i), async (i) => {
-      inFlight++;
-      highest = Math.max(highest, inFlight);
-      started.push(performance.now() - t0);
-      await delay(5 + (i % 3) * 5);
-      inFlight--;
+    const release = new Map<number, () => void>();
+    const done = Array.fromAsync(pooledMap(limit, items, async (i) => {
+      started.push(i);
+      await new Promise<void>((resolve) => release.set(i, resolve));
+      release.delete(i);
       return i;
     }));
-    assert.equal(highest, limit, `limit ${limit}`);
+    await flush();
+    assert.deepEqual(started, items.slice(0, limit), `limit ${limit}: the pool fills at once`);
+    // Release one call at a time, the newest first: each release starts
+    // exactly the next item, so the pool stays full until the items run out.
+    for (let finished = 1; finished <= items.length; finished++) {
+      const newest = Math.max(...release.keys());
+      release.get(newest)!();
+      await flush();
+      const expected = Math.min(items.length, limit + finished);
+      assert.deepEqual(started, items.slice(0, expected), `limit ${limit}, ${finished} finished`);
+      assert.equal(release.size, expected - finished, `limit ${limit}: calls in flight`);
+      assert.ok(release.size <= limit);
+    }
+    assert.deepEqual(await done, items);
   }
 });
 

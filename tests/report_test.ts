@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { emptyReport, formatSummary, outcomeCode, type RunReport } from "../lib/report/report.ts";
+import {
+  emptyReport,
+  formatSummary,
+  outcomeCode,
+  type RunReport,
+  settle,
+  signalExitCode,
+} from "../lib/report/report.ts";
 
 function report(changes: Partial<RunReport>): RunReport {
   return { ...emptyReport("data/lakehouse/symbols.parquet", false), ...changes };
@@ -69,4 +76,37 @@ Deno.test("a dry run lists what would change, field: old → new", () => {
     text,
     /would change \(2\):\n {2}- NASDAQ:AAPL changed \(pricescale: "100" → "1000"\)\n {2}- NYSE:KO new/,
   );
+});
+
+Deno.test("a catalog that was not read is null in the report and 'not read' in the summary", () => {
+  const fresh = report({});
+  assert.deepEqual(fresh.catalog, {
+    path: "data/lakehouse/symbols.parquet",
+    rows: null,
+    current: null,
+  });
+  assert.match(formatSummary(fresh), /catalog data\/lakehouse\/symbols\.parquet: not read$/m);
+  const read = report({ catalog: { path: "c", rows: 0, current: 0 } });
+  assert.match(formatSummary(read), /catalog c: 0 rows, 0 current$/m);
+});
+
+Deno.test("settle: exit 1 always carries an error; 0 and 3 never get one", () => {
+  const failed = [{ symbol: "A:B", reason: "HTTP 503" }];
+  const invalid = [{ index: 0, input: "null", reason: "null is not a symbol" }];
+  const allFailed = report({ requested: 1, valid: 1, failed });
+  settle(allFailed);
+  assert.deepEqual([allFailed.exit_code, allFailed.error], [
+    1,
+    "every symbol failed (1 of 1); nothing written",
+  ]);
+  const allInvalid = report({ requested: 1, invalid });
+  settle(allInvalid);
+  assert.deepEqual([allInvalid.exit_code, allInvalid.error], [
+    1,
+    "every entry was invalid (1 of 1); nothing fetched or written",
+  ]);
+  const partial = report({ requested: 2, valid: 2, fetched: 1, failed });
+  settle(partial);
+  assert.deepEqual([partial.exit_code, partial.error], [3, null]);
+  assert.deepEqual([signalExitCode("SIGINT"), signalExitCode("SIGTERM")], [130, 143]);
 });

@@ -111,3 +111,116 @@ Deno.test("the refresh step's shell maps the tool's exit code (run with a stub m
     );
   }
 });
+
+Deno.test("the catalog lives on a branch, not in a cache", () => {
+  assert.doesNotMatch(text, /actions\/cache/, "a cache is not a system of record");
+  assert.equal(job.env?.CATALOG_BRANCH, "meta-catalog");
+  const save = job.steps.find((s) => s.run?.includes("git push"));
+  assert.ok(save?.if, "the save step is conditional");
+  assert.match(save.if, /steps\.restore\.outcome == 'success'/);
+  assert.match(save.if, /exit_code == '0' \|\| steps\.refresh\.outputs\.exit_code == '3'/);
+  assert.match(text, /contents: write/);
+});
+
+/** Runs a step's shell the way Actions does (bash -e), with the job's env. */
+async function runStep(id: string, cwd: string, home: string, extra: Record<string, string> = {}) {
+  const script = job.steps.find((s) =>
+    s.id === id || (id === "save" && s.run?.includes("git push"))
+  )
+    ?.run;
+  assert.ok(script, `step ${id}`);
+  const result = await new Deno.Command("bash", {
+    args: ["-e", "-c", script],
+    cwd,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: home,
+      GIT_CONFIG_NOSYSTEM: "1",
+      ...Object.fromEntries(Object.entries(job.env ?? {})),
+      ...extra,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    out: decoder.decode(result.stdout) + decoder.decode(result.stderr),
+  };
+}
+
+async function git(cwd: string, home: string, ...args: string[]): Promise<string> {
+  const result = await new Deno.Command("git", {
+    args: ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+    cwd,
+    env: { HOME: home, GIT_CONFIG_NOSYSTEM: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(result.stdout);
+  assert.ok(result.success, `git ${args.join(" ")}: ${new TextDecoder().decode(result.stderr)}`);
+  return out;
+}
+
+/** A bare "origin" with one commit on main, and a clone of it (what actions/checkout leaves). */
+async function repoPair(dir: string) {
+  const home = `${dir}/home`;
+  await Deno.mkdir(home);
+  const origin = `${dir}/origin.git`;
+  await git(dir, home, "init", "-q", "--bare", "-b", "main", origin);
+  await git(dir, home, "clone", "-q", origin, `${dir}/seed`);
+  await Deno.writeTextFile(`${dir}/seed/README.md`, "x\n");
+  await git(`${dir}/seed`, home, "add", "README.md");
+  await git(`${dir}/seed`, home, "commit", "-q", "-m", "main");
+  await git(`${dir}/seed`, home, "push", "-q", "origin", "HEAD:refs/heads/main");
+  await git(dir, home, "clone", "-q", origin, `${dir}/work`);
+  return { home, origin, work: `${dir}/work`, seed: `${dir}/seed` };
+}
+
+Deno.test("no catalog branch: the restore step fails loudly, and nothing runs on an empty catalog", async () => {
+  await using dir = await tempProject("meta-ingest-wf-");
+  const { home, work } = await repoPair(dir.dir);
+  const restore = await runStep("restore", work, home);
+  assert.equal(restore.code, 1, restore.out);
+  assert.match(
+    restore.out,
+    /::error title=meta-refresh: no catalog::branch meta-catalog does not exist, so there is no catalog to refresh; seed it once/,
+  );
+  assert.equal(await Deno.stat(`${work}/data`).then(() => true, () => false), false);
+});
+
+Deno.test("the catalog is restored from the branch, and committed back only when it changed", async () => {
+  await using dir = await tempProject("meta-ingest-wf-");
+  const { home, origin, work, seed } = await repoPair(dir.dir);
+  // Seed the branch, as the README says.
+  await git(seed, home, "checkout", "-q", "--orphan", "meta-catalog");
+  await git(seed, home, "rm", "-q", "-rf", ".");
+  await Deno.writeTextFile(`${seed}/symbols.parquet`, "catalog v1");
+  await Deno.writeTextFile(`${seed}/exchanges.parquet`, "exchanges v1");
+  await git(seed, home, "add", "symbols.parquet", "exchanges.parquet");
+  await git(seed, home, "commit", "-q", "-m", "seed");
+  await git(seed, home, "push", "-q", "origin", "meta-catalog");
+
+  const restore = await runStep("restore", work, home);
+  assert.equal(restore.code, 0, restore.out);
+  assert.equal(await Deno.readTextFile(`${work}/data/lakehouse/symbols.parquet`), "catalog v1");
+  assert.equal(await Deno.readTextFile(`${work}/data/lakehouse/exchanges.parquet`), "exchanges v1");
+
+  const commits = async () =>
+    (await git(origin, home, "rev-list", "--count", "meta-catalog")).trim();
+  const unchanged = await runStep("save", work, home, { GITHUB_RUN_ID: "41" });
+  assert.equal(unchanged.code, 0, unchanged.out);
+  assert.match(unchanged.out, /the catalog is unchanged; nothing to commit/);
+  assert.equal(await commits(), "1");
+
+  await Deno.writeTextFile(`${work}/data/lakehouse/symbols.parquet`, "catalog v2");
+  const saved = await runStep("save", work, home, { GITHUB_RUN_ID: "42" });
+  assert.equal(saved.code, 0, saved.out);
+  assert.equal(await commits(), "2");
+  assert.equal(await git(origin, home, "show", "meta-catalog:symbols.parquet"), "catalog v2");
+  assert.equal(
+    await git(origin, home, "log", "-1", "--format=%s", "meta-catalog"),
+    "meta-refresh: run 42\n",
+  );
+});

@@ -26,7 +26,11 @@
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
+import { NotDurableError, type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
+import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
+
+export type { CatalogCounts } from "./outcomes.ts";
+export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
@@ -76,14 +80,6 @@ export interface SymbolChange {
   fields: FieldChange[];
 }
 
-/** Size of a catalog. */
-export interface CatalogCounts {
-  /** Every row, history included. */
-  rows: number;
-  /** Current rows (`valid_until` null): one per symbol. */
-  current: number;
-}
-
 /** What a merge would do. */
 export interface MergePlan {
   /** Symbols the catalog did not have. */
@@ -112,7 +108,8 @@ const fieldChangeRow = z.object({
 });
 const tsRow = z.object({ ts: z.string() });
 
-async function rows<T>(
+/** Runs a query and returns its rows, validated against `schema`. */
+async function queryRows<T>(
   connection: DuckDBConnection,
   sql: string,
   schema: z.ZodType<T>,
@@ -140,7 +137,8 @@ function append(appender: DuckDBAppender, column: Column, value: unknown): void 
   }
 }
 
-async function stage(
+/** Creates `table` with `schema` and fills it with `values` through an appender. */
+async function createStagingTable(
   connection: DuckDBConnection,
   table: string,
   schema: readonly Column[],
@@ -148,12 +146,15 @@ async function stage(
 ): Promise<void> {
   await connection.run(createTableSql(table, schema));
   const appender = await connection.createAppender(table);
-  for (const row of values) {
-    for (const column of schema) append(appender, column, row[column.name]);
-    appender.endRow();
+  try {
+    for (const row of values) {
+      for (const column of schema) append(appender, column, row[column.name]);
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
   }
-  appender.flushSync();
-  appender.closeSync();
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -227,7 +228,7 @@ export class Catalog implements AsyncDisposable {
       return false;
     }
     try {
-      const columns = await rows(this.connection, DESCRIBE_PARQUET, describeRow, [path]);
+      const columns = await queryRows(this.connection, DESCRIBE_PARQUET, describeRow, [path]);
       const found = new Map(columns.map((c) => [c.column_name, c.column_type]));
       if (table === "catalog" && !found.has("symbol")) throw new Error("it has no 'symbol' column");
       const variable = `${table}_path`;
@@ -251,7 +252,7 @@ export class Catalog implements AsyncDisposable {
     await this.loadTable("exchanges", this.exchangesPath, EXCHANGES_SCHEMA, "exchanges table");
     let counts: CatalogCounts;
     try {
-      [counts] = await rows(this.connection, CATALOG_COUNTS, countsRow);
+      [counts] = await queryRows(this.connection, CATALOG_COUNTS, countsRow);
     } catch (err) {
       throw unreadable("catalog", this.path, err);
     }
@@ -261,10 +262,14 @@ export class Catalog implements AsyncDisposable {
     return { ...counts, exists };
   }
 
-  /** Symbols whose current row is active, sorted. */
+  /**
+   * Symbols whose current row is active, sorted. Read as one column (no
+   * object per row): a catalog may hold millions of symbols.
+   */
   async activeSymbols(): Promise<string[]> {
     this.mustBeLoaded();
-    return (await rows(this.connection, ACTIVE_SYMBOLS, symbolRow)).map((r) => r.symbol);
+    const reader = await this.connection.runAndReadAll(ACTIVE_SYMBOLS);
+    return z.array(z.string()).parse(reader.getColumnsJS()[0] ?? []);
   }
 
   /**
@@ -284,8 +289,8 @@ export class Catalog implements AsyncDisposable {
       default_timezone: defaults.timezone,
       default_session: defaults.session,
     }));
-    await stage(this.connection, "incoming", INCOMING_SCHEMA, incoming);
-    await stage(
+    await createStagingTable(this.connection, "incoming", INCOMING_SCHEMA, incoming);
+    await createStagingTable(
       this.connection,
       "not_found",
       [{ name: "symbol", type: "VARCHAR" }],
@@ -295,13 +300,13 @@ export class Catalog implements AsyncDisposable {
       ...exchangeRow(e),
     }));
     const exchangeColumns = EXCHANGES_SCHEMA.filter((c) => c.name !== "updated_at");
-    await stage(this.connection, "incoming_exchanges", exchangeColumns, exchanges);
+    await createStagingTable(this.connection, "incoming_exchanges", exchangeColumns, exchanges);
     await this.connection.run(COMPUTE_CHANGES.currentRows);
     await this.connection.run(COMPUTE_CHANGES.proposed, [options.retireNotFound]);
     await this.connection.run(COMPUTE_CHANGES.changes);
     await this.connection.run(EXCHANGE_CHANGES);
-    const [counts] = await rows(this.connection, CHANGE_COUNTS, changeCountsRow);
-    const [exchangeCounts] = await rows(
+    const [counts] = await queryRows(this.connection, CHANGE_COUNTS, changeCountsRow);
+    const [exchangeCounts] = await queryRows(
       this.connection,
       EXCHANGE_CHANGE_COUNT,
       z.object({ n: count }),
@@ -311,14 +316,14 @@ export class Catalog implements AsyncDisposable {
       exchanges: exchangeCounts.n,
     };
     const bySymbol = new Map<string, SymbolChange>();
-    for (const row of await rows(this.connection, FIELD_CHANGES, fieldChangeRow)) {
+    for (const row of await queryRows(this.connection, FIELD_CHANGES, fieldChangeRow)) {
       let change = bySymbol.get(row.symbol);
       if (!change) {
         bySymbol.set(row.symbol, change = { symbol: row.symbol, action: row.action, fields: [] });
       }
       change.fields.push({ field: row.field, old: row.old, new: row.new });
     }
-    const news = await rows(this.connection, NEW_SYMBOLS, symbolRow);
+    const news = await queryRows(this.connection, NEW_SYMBOLS, symbolRow);
     for (const { symbol } of news) bySymbol.set(symbol, { symbol, action: "new", fields: [] });
     const changes = [...bySymbol.values()].sort((a, b) => a.symbol < b.symbol ? -1 : 1);
     return { ...counts, changes };
@@ -333,7 +338,9 @@ export class Catalog implements AsyncDisposable {
   /**
    * Writes the planned merge: the new symbols.parquet and exchanges.parquet
    * (whichever changed) are both written, read back and fsynced before
-   * either replaces its file; returns the new catalog's size.
+   * either replaces its file; returns the new catalog's size. A
+   * {@linkcode NotDurableWrite} means the files were replaced but a folder
+   * fsync failed; any other error means nothing was replaced.
    */
   async write(now: Date): Promise<CatalogCounts> {
     this.mustBeLoaded();
@@ -352,7 +359,7 @@ export class Catalog implements AsyncDisposable {
   /** {@linkcode Catalog.write} without its error wording. */
   private async writeFiles(now: Date): Promise<CatalogCounts> {
     const planned = this.mustBePlanned();
-    const [{ ts }] = await rows(this.connection, RUN_TIMESTAMP, tsRow, [now.toISOString()]);
+    const [{ ts }] = await queryRows(this.connection, RUN_TIMESTAMP, tsRow, [now.toISOString()]);
     // Both files are written and fsynced before either replaces anything, so
     // a failure (a full disk) leaves both as they were.
     const prepared: PreparedReplace[] = [];
@@ -363,7 +370,7 @@ export class Catalog implements AsyncDisposable {
           await prepareReplace(this.path, async (temp) => {
             await this.connection.run(WRITE_CATALOG, [ts, temp]);
             // Read the new file back before it may replace the old one.
-            [after] = await rows(this.connection, FILE_COUNTS, countsRow, [temp]);
+            [after] = await queryRows(this.connection, FILE_COUNTS, countsRow, [temp]);
           }, { backup: true }),
         );
       }
@@ -378,10 +385,16 @@ export class Catalog implements AsyncDisposable {
       await Promise.all(prepared.map((p) => p.discard()));
       throw err;
     }
+    let notDurable: NotDurableError | undefined;
     for (const [i, replace] of prepared.entries()) {
       try {
         await replace.commit();
       } catch (err) {
+        // Renamed, not confirmed durable: the file is in place, go on.
+        if (err instanceof NotDurableError) {
+          notDurable ??= err;
+          continue;
+        }
         await Promise.all(prepared.slice(i + 1).map((p) => p.discard()));
         if (i === 0) throw err;
         // Renames rarely fail; if the second one does, say exactly what happened.
@@ -394,6 +407,7 @@ export class Catalog implements AsyncDisposable {
         );
       }
     }
+    if (notDurable) throw new NotDurableWrite(notDurable, after);
     return after;
   }
 

@@ -19,6 +19,13 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 
+/**
+ * Characters DuckDB's file functions expand as a glob, even in a bound
+ * parameter (`*`, `**`, `?`, `[...]`; braces and backslashes are literal).
+ * A catalog path holding one is refused, never read.
+ */
+export const GLOB_CHARACTERS: readonly string[] = ["*", "?", "["];
+
 /** Resource bounds of the sandboxed instance. */
 export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
 
@@ -72,7 +79,13 @@ async function openWith(allowSql: string, allowed: string): Promise<SandboxedDb>
     autoload_known_extensions: "false",
     autoinstall_known_extensions: "false",
   });
-  const connection = await instance.connect();
+  let connection: DuckDBConnection;
+  try {
+    connection = await instance.connect();
+  } catch (err) {
+    instance.closeSync();
+    throw err;
+  }
   let closed = false;
   const close = () => {
     if (closed) return;

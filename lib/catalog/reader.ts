@@ -36,7 +36,7 @@ import { z } from "zod";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { fractionText } from "../core/time.ts";
 import type { FieldChange } from "./catalog.ts";
-import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
+import { GLOB_CHARACTERS, openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import {
   CATALOG_SCHEMA,
   DESCRIBE_PARQUET,
@@ -113,7 +113,6 @@ const FIELD_TYPES = new Map<string, string>(RECORD_SCHEMA.map((c) => [c.name, c.
 const TIMESTAMPS = new Set(
   CATALOG_SCHEMA.filter((c) => c.type === "TIMESTAMP").map((c) => c.name as string),
 );
-const GLOB = /[*?[\]{}]/;
 
 /**
  * `2026-03-01 00:00:00.5` (DuckDB's text of a TIMESTAMP, UTC) as ISO 8601
@@ -195,12 +194,12 @@ export class CatalogReader implements AsyncDisposable {
    * as a glob, and a file that does not exist.
    */
   static async open(path: string): Promise<CatalogReader> {
-    // DuckDB expands * ? [ ] { } even in a bound path; the sandbox below
-    // would refuse the expansion, but this says why in words.
-    if (GLOB.test(path)) {
+    // DuckDB expands globs even in a bound path; the sandbox below would
+    // refuse the expansion, but this says why in words.
+    if (GLOB_CHARACTERS.some((c) => path.includes(c))) {
       throw new IngestError(
         "input",
-        `catalog path ${path} contains a glob character (* ? [ ] { })`,
+        `catalog path ${path} contains a glob character (${GLOB_CHARACTERS.join(" ")})`,
         "rename the file or folder; the catalog is read as one exact file",
       );
     }

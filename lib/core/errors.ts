@@ -15,12 +15,15 @@
  * @module
  */
 
-/** What went wrong, coarsely; decides the exit code. */
-export type ErrorKind = "usage" | "input" | "catalog" | "lock" | "internal";
+/**
+ * What went wrong, coarsely; decides the exit code (`usage` 2, `interrupted`
+ * 130/143 by signal, the rest 1).
+ */
+export type ErrorKind = "usage" | "input" | "catalog" | "lock" | "interrupted" | "internal";
 
 /** An expected failure with a message for people. */
 export class IngestError extends Error {
-  /** Coarse category; `usage` maps to exit 2, the rest to exit 1. */
+  /** Coarse category; see {@linkcode ErrorKind}. */
   readonly kind: ErrorKind;
   /** What the user can do about it, if we know. */
   readonly hint?: string;

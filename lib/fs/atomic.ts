@@ -72,13 +72,38 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Thrown by a commit when the rename succeeded but the folder's fsync did
+ * not: the new version is in place, but its durability is not confirmed (a
+ * power cut could still bring back the old one).
+ */
+export class NotDurableError extends Error {
+  /** The file that was replaced. */
+  readonly target: string;
+
+  /** `cause` is what the folder's fsync threw. */
+  constructor(target: string, cause: unknown) {
+    super(
+      `${target} was replaced, but fsync of its folder failed: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = "NotDurableError";
+    this.target = target;
+  }
+}
+
 /** A written, fsynced temp file waiting to replace its target. */
 export interface PreparedReplace {
   /** The file to replace. */
   readonly target: string;
   /** The temp file's path. */
   readonly temp: string;
-  /** Backs up the target (if asked), renames the temp over it, fsyncs the folder. */
+  /**
+   * Backs up the target (if asked), renames the temp over it, fsyncs the
+   * folder; a failing folder fsync is a {@linkcode NotDurableError}.
+   */
   commit(): Promise<void>;
   /** Removes the temp file; the target stays as it was. */
   discard(): Promise<void>;
@@ -134,7 +159,11 @@ export async function prepareReplace(
         await discard();
         throw err;
       }
-      await fsyncPath(dirname(target));
+      try {
+        await fsyncPath(dirname(target));
+      } catch (err) {
+        throw new NotDurableError(target, err);
+      }
     },
   };
 }

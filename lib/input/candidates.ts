@@ -60,6 +60,12 @@ export interface Targets {
 export interface TargetOptions {
   /** Exchange given to bare tickers; without it they are invalid. */
   defaultExchange?: string;
+  /**
+   * Most entries accepted; defaults to {@linkcode MAX_ENTRIES}. The cap guards
+   * untrusted lists (a candidates file, `--symbols`); the catalog's own
+   * targets pass `Infinity`.
+   */
+  maxEntries?: number;
 }
 
 /** Options for {@linkcode readCandidatesFile}. */
@@ -126,10 +132,11 @@ export function normalizeTargets(
   entries: readonly unknown[],
   options: TargetOptions = {},
 ): Targets {
-  if (entries.length > MAX_ENTRIES) {
+  const limit = options.maxEntries ?? MAX_ENTRIES;
+  if (entries.length > limit) {
     throw new IngestError(
       "input",
-      `${entries.length} targets given; the limit is ${MAX_ENTRIES}`,
+      `${entries.length} targets given; the limit is ${limit}`,
       "split the list into several runs",
     );
   }
@@ -243,10 +250,14 @@ async function readCappedText(path: string, root: string, maxBytes: number): Pro
     );
   if (info.size > maxBytes) throw tooBig();
   const file = await Deno.open(real, { read: true });
-  const opened = await file.stat();
-  if (!opened.isFile || opened.ino !== info.ino) {
+  try {
+    const opened = await file.stat();
+    if (!opened.isFile || opened.ino !== info.ino) {
+      throw new IngestError("input", `candidates file ${path} changed while it was being opened`);
+    }
+  } catch (err) {
     file.close();
-    throw new IngestError("input", `candidates file ${path} changed while it was being opened`);
+    throw err;
   }
   // The stream closes the file when it ends or is cancelled.
   const bytes = await readCapped(file.readable, maxBytes);

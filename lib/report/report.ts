@@ -5,8 +5,12 @@
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired,
  * http{requests, retries, status429}, catalog{path, rows, current},
- * duration_ms`, plus `dry_run`, `exit_code`, `error` and, on dry runs,
- * `changes`. {@linkcode formatSummary} renders the same facts for people.
+ * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
+ * {@linkcode formatSummary} renders the same facts for people. `exit_code` is
+ * the process's exit code; `error` is set whenever it is not 0 or 3;
+ * `catalog.rows`/`current` are null when the catalog was not read; `new`,
+ * `changed`, `retired` and `changes` say what was written (on dry runs: what
+ * would be), so they are 0 and empty when nothing was.
  *
  * @example
  * ```ts
@@ -50,8 +54,8 @@ export interface RunReport {
   retired: number;
   /** HTTP requests sent, retries and 429 answers. */
   http: { requests: number; retries: number; status429: number };
-  /** The catalog's path and size (all rows, current rows) at the end. */
-  catalog: { path: string; rows: number; current: number };
+  /** The catalog's size as last read or written; null when it was not read. */
+  catalog: { path: string; rows: number | null; current: number | null };
   /** Wall time of the run, in milliseconds. */
   duration_ms: number;
   /** True for `--dry-run`: nothing was written. */
@@ -60,8 +64,8 @@ export interface RunReport {
   exit_code: number;
   /** The one-line error of a failed run, else null. */
   error: string | null;
-  /** Every new, changed or retired symbol, with its changing fields. */
-  changes?: SymbolChange[];
+  /** What was written (dry runs: what would be); empty when nothing was. */
+  changes: SymbolChange[];
 }
 
 /**
@@ -85,11 +89,12 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     unchanged: 0,
     retired: 0,
     http: { requests: 0, retries: 0, status429: 0 },
-    catalog: { path: catalogPath, rows: 0, current: 0 },
+    catalog: { path: catalogPath, rows: null, current: null },
     duration_ms: 0,
     dry_run: dryRun,
     exit_code: 0,
     error: null,
+    changes: [],
   };
 }
 
@@ -110,6 +115,44 @@ export function outcomeCode(report: RunReport): 0 | 1 | 3 {
   const merged = report.fetched + report.retired;
   if (merged === 0) return 1;
   return 3;
+}
+
+/**
+ * Sets `exit_code` to what a finished run earned ({@linkcode outcomeCode})
+ * and, on exit 1, an `error` that says why when none is set yet (every entry
+ * invalid, every symbol failed).
+ *
+ * @example
+ * ```ts
+ * import { emptyReport, settle } from "./report.ts";
+ * const report = { ...emptyReport("c", false), valid: 1, failed: [{ symbol: "A:B", reason: "x" }] };
+ * settle(report);
+ * report.error; // "every symbol failed (1 of 1); nothing written"
+ * ```
+ */
+export function settle(report: RunReport): void {
+  report.exit_code = outcomeCode(report);
+  if (report.exit_code !== 1 || report.error !== null) return;
+  report.error = report.valid === 0
+    ? `every entry was invalid (${report.invalid.length} of ${report.requested}); nothing fetched or written`
+    : `every symbol failed (${report.failed.length} of ${report.valid}); nothing written`;
+}
+
+/** Exit codes of runs stopped by a signal (128 + the signal's number). */
+export const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * The exit code of a run stopped by `signal` (a name such as "SIGTERM");
+ * 130 for anything unknown.
+ *
+ * @example
+ * ```ts
+ * import { signalExitCode } from "./report.ts";
+ * signalExitCode("SIGTERM"); // 143
+ * ```
+ */
+export function signalExitCode(signal: unknown): number {
+  return SIGNAL_EXIT_CODES[String(signal)] ?? 130;
 }
 
 const LIST_LIMIT = 20;
@@ -161,7 +204,10 @@ export function formatSummary(report: RunReport): string {
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429; ${seconds} s`,
-    `  catalog ${report.catalog.path}: ${report.catalog.rows} rows, ${report.catalog.current} current`,
+    `  catalog ${report.catalog.path}: ` +
+    (report.catalog.rows === null
+      ? "not read"
+      : `${report.catalog.rows} rows, ${report.catalog.current} current`),
   ];
   if (report.invalid.length) {
     lines.push(`invalid entries (${report.invalid.length}):`);

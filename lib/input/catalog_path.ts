@@ -1,0 +1,94 @@
+/**
+ * Where a catalog may live: inside the project root, at a path DuckDB reads
+ * as exactly that file, with a name that is not one of the tool's own files.
+ *
+ * Every command that reads or writes a catalog resolves its path here
+ * ({@linkcode resolveCatalogPath}), so the rules are written once.
+ *
+ * @example
+ * ```ts
+ * import { resolveCatalogPath } from "./catalog_path.ts";
+ * const path = await resolveCatalogPath("data/lakehouse/symbols.parquet", Deno.cwd());
+ * ```
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { IngestError } from "../core/errors.ts";
+import { GLOB_CHARACTERS } from "../catalog/duckdb.ts";
+import { resolveWritableInside } from "../fs/paths.ts";
+import { EXCHANGES_FILE } from "../record/exchanges.ts";
+
+export { GLOB_CHARACTERS };
+
+/**
+ * Endings of the files the tool keeps beside a catalog (and beside
+ * `exchanges.parquet`): the lock (`<name>.lock`, lib/fs/lock.ts via
+ * lib/job.ts), the backup (`<name>.bak`) and temp files
+ * (`.<name>.<pid>.<hex>.tmp`, also for the backup), both lib/fs/atomic.ts.
+ */
+export const COMPANION_SUFFIXES: readonly string[] = [".lock", ".bak", ".tmp"];
+
+/**
+ * Refuses a catalog path (absolute, as DuckDB will get it) that DuckDB would
+ * read as a glob, or whose name collides with a file the tool keeps beside a
+ * catalog: `exchanges.parquet`, or any name ending in
+ * {@linkcode COMPANION_SUFFIXES}. Throws an {@linkcode IngestError} of kind
+ * `usage` (exit 2) naming the path and the rule.
+ *
+ * @example
+ * ```ts
+ * import { checkCatalogPath } from "./catalog_path.ts";
+ * checkCatalogPath("/p/data/symbols.parquet", "data/symbols.parquet"); // fine
+ * // checkCatalogPath("/p/data/symbols?.parquet", "data/symbols?.parquet"); // throws
+ * ```
+ */
+export function checkCatalogPath(path: string, given: string, flag = "--catalog-path"): void {
+  const glob = GLOB_CHARACTERS.find((c) => path.includes(c));
+  if (glob !== undefined) {
+    const where = given.includes(glob) ? "" : ` (it resolves to ${path})`;
+    throw new IngestError(
+      "usage",
+      `${flag} ${given} contains '${glob}'${where}, which DuckDB reads as a file pattern, so another file could be read in its place`,
+      `use a path without ${GLOB_CHARACTERS.map((c) => `'${c}'`).join(", ")}`,
+    );
+  }
+  const name = basename(path);
+  const lower = name.toLowerCase();
+  if (lower === EXCHANGES_FILE) {
+    throw new IngestError(
+      "usage",
+      `${flag} cannot be named ${EXCHANGES_FILE}: that is the exchanges table kept beside the catalog`,
+      "use another name, e.g. symbols.parquet",
+    );
+  }
+  const suffix = COMPANION_SUFFIXES.find((s) => lower.endsWith(s));
+  if (suffix !== undefined) {
+    throw new IngestError(
+      "usage",
+      `${flag} ${given} ends in '${suffix}', a name meta-ingest uses for its own files beside a catalog (lock, backup, temp files)`,
+      "use a name like symbols.parquet",
+    );
+  }
+}
+
+/**
+ * Resolves a catalog path given by the user: inside `root` with symlinks
+ * followed (lib/fs/paths.ts), then checked with {@linkcode checkCatalogPath}.
+ * Returns the absolute real path.
+ *
+ * @example
+ * ```ts
+ * import { resolveCatalogPath } from "./catalog_path.ts";
+ * await resolveCatalogPath("data/lakehouse/symbols.parquet", "/p"); // "/p/data/lakehouse/symbols.parquet"
+ * ```
+ */
+export async function resolveCatalogPath(
+  given: string,
+  root: string,
+  flag = "--catalog-path",
+): Promise<string> {
+  const path = await resolveWritableInside(given, root, "catalog path");
+  checkCatalogPath(path, given, flag);
+  return path;
+}
