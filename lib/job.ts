@@ -247,6 +247,7 @@ async function merge(
   const lock = (path: string) =>
     acquireLock(path, {
       timeoutMs: options.lockTimeoutMs,
+      root: dirname(catalogPath), // resolved inside the project root at the start
       onEvent: (message) => deps.log.info(message),
       signal: deps.signal,
     }).catch((err) => {
