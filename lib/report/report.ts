@@ -19,6 +19,7 @@
  */
 import type { FieldChange, SymbolChange } from "../catalog/catalog.ts";
 import type { InvalidEntry } from "../input/candidates.ts";
+import { printable } from "../core/text.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {
@@ -102,16 +103,24 @@ function listWithLimit<T>(items: readonly T[], render: (item: T) => string): str
   return lines;
 }
 
+/** Longest field (an entry, a reason, a value) shown in the summary. */
+const FIELD_MAX = 120;
+
+/** A field that came from outside, as the terminal may show it (see lib/core/text.ts). */
+const field = (text: string) => printable(text, FIELD_MAX);
+
 function show(value: FieldChange["old"]): string {
   return value === null
     ? "null"
     : typeof value === "string"
-    ? JSON.stringify(value)
+    ? field(JSON.stringify(value))
     : String(value);
 }
 
 /**
- * The short human summary printed on stderr at the end of a run.
+ * The short human summary printed on stderr at the end of a run. Every value
+ * that came from outside (entries, reasons, API values, paths) is escaped and
+ * capped with `printable` (lib/core/text.ts); the report itself keeps them exact.
  *
  * @example
  * ```ts
@@ -129,21 +138,25 @@ export function formatSummary(report: RunReport): string {
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429; ${seconds} s`,
-    `  catalog ${report.catalog.path}: ${report.catalog.rows} rows, ${report.catalog.current} current`,
+    `  catalog ${
+      field(report.catalog.path)
+    }: ${report.catalog.rows} rows, ${report.catalog.current} current`,
   ];
   if (report.invalid.length) {
     lines.push(`invalid entries (${report.invalid.length}):`);
-    lines.push(...listWithLimit(report.invalid, (e) => `#${e.index} ${e.input}: ${e.reason}`));
+    lines.push(
+      ...listWithLimit(report.invalid, (e) => `#${e.index} ${field(e.input)}: ${field(e.reason)}`),
+    );
   }
   if (report.failed.length) {
     lines.push(`failed symbols (${report.failed.length}):`);
-    lines.push(...listWithLimit(report.failed, (f) => `${f.symbol}: ${f.reason}`));
+    lines.push(...listWithLimit(report.failed, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
   }
   if (report.dry_run && report.changes?.length) {
     lines.push(`would change (${report.changes.length}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
-      const fields = c.fields.map((f) => `${f.field}: ${show(f.old)} → ${show(f.new)}`);
-      return `${c.symbol} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
+      const fields = c.fields.map((f) => `${field(f.field)}: ${show(f.old)} → ${show(f.new)}`);
+      return `${field(c.symbol)} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
     }));
   }
   return lines.join("\n");
