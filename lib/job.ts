@@ -226,6 +226,17 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
 }
 
 function recordPlan(report: RunReport, plan: MergePlan, catalog: CatalogCounts): void {
+  // A symbol whose current version starts after this run was fetched but is
+  // not merged: it fails, so no interval runs backwards.
+  for (const { symbol, validFrom } of plan.skewed) {
+    report.failed.push({
+      symbol,
+      reason: `clock skew: its current version starts at ${validFrom} UTC, after this run's ` +
+        `time ${plan.runAt} UTC; not merged (check this machine's clock and the catalog's writers)`,
+    });
+  }
+  report.fetched -= plan.skewed.length;
+  report.repaired = plan.repaired;
   report.new = plan.new;
   report.changed = plan.changed;
   report.unchanged = plan.unchanged;
@@ -279,7 +290,7 @@ async function merge(
   if (catalog.hasWork()) {
     // Past this point a signal no longer stops the run: the write finishes,
     // then the lock is released.
-    const after = await catalog.write(new Date());
+    const after = await catalog.write(); // at the run timestamp the plan was made for
     report.catalog.rows = after.rows;
     report.catalog.current = after.current;
   }

@@ -3,7 +3,7 @@
  *
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
- * failed[{symbol, reason}], new, changed, unchanged, retired,
+ * failed[{symbol, reason}], new, changed, unchanged, retired, repaired[],
  * http{requests, retries, status429}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and, on dry runs,
  * `changes`. {@linkcode formatSummary} renders the same facts for people.
@@ -38,6 +38,8 @@ export interface RunReport {
   changed: number;
   unchanged: number;
   retired: number;
+  /** Symbols whose duplicate current rows were closed (all but the newest). */
+  repaired: string[];
   http: { requests: number; retries: number; status429: number };
   catalog: { path: string; rows: number; current: number };
   duration_ms: number;
@@ -67,6 +69,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     changed: 0,
     unchanged: 0,
     retired: 0,
+    repaired: [],
     http: { requests: 0, retries: 0, status429: 0 },
     catalog: { path: catalogPath, rows: 0, current: 0 },
     duration_ms: 0,
@@ -151,6 +154,11 @@ export function formatSummary(report: RunReport): string {
   if (report.failed.length) {
     lines.push(`failed symbols (${report.failed.length}):`);
     lines.push(...listWithLimit(report.failed, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
+  }
+  if (report.repaired.length) {
+    const verb = report.dry_run ? "would close" : "closed";
+    lines.push(`repaired (${report.repaired.length}): ${verb} duplicate current rows of`);
+    lines.push(...listWithLimit(report.repaired, field));
   }
   if (report.dry_run && report.changes?.length) {
     lines.push(`would change (${report.changes.length}):`);
