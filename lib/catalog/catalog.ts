@@ -45,7 +45,6 @@ import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
 import type { FetchedRecord } from "../record/record.ts";
 import {
   ACTIVE_SYMBOLS,
-  CATALOG_CHECKSUM,
   CATALOG_COUNTS,
   CATALOG_SCHEMA,
   CHANGE_COUNTS,
@@ -274,7 +273,7 @@ export class Catalog implements AsyncDisposable {
   private async verifyChecksum(path: string): Promise<void> {
     const stored = await rows(this.connection, STORED_CHECKSUM, checksumRow, [path]);
     if (stored.length === 0) return;
-    const [actual] = await rows(this.connection, CATALOG_CHECKSUM, checksumRow);
+    const [actual] = await rows(this.connection, FILE_CHECKSUM, checksumRow, [path]);
     if (stored[0].checksum !== actual.checksum) {
       throw new Error(
         "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
@@ -350,7 +349,8 @@ export class Catalog implements AsyncDisposable {
       EXCHANGE_CHANGE_COUNT,
       z.object({ n: count }),
     );
-    const repaired = (await rows(this.connection, DUPLICATE_CURRENT, symbolRow)).map((r) =>
+    await this.connection.run(DUPLICATE_CURRENT.table);
+    const repaired = (await rows(this.connection, DUPLICATE_CURRENT.symbols, symbolRow)).map((r) =>
       r.symbol
     );
     const skewed = (await rows(this.connection, SKEWED_SYMBOLS, skewedRow)).map((r) => ({

@@ -162,8 +162,12 @@ export const CATALOG_COUNTS =
  * Symbols with more than one current row (`valid_until` null), as a buggy
  * older writer may leave them; the next write closes all but the newest.
  */
-export const DUPLICATE_CURRENT =
-  "SELECT symbol FROM catalog WHERE valid_until IS NULL AND symbol IS NOT NULL GROUP BY symbol HAVING count(*) > 1 ORDER BY symbol";
+export const DUPLICATE_CURRENT = {
+  table: `CREATE OR REPLACE TABLE duplicate_current AS
+   SELECT symbol FROM catalog WHERE valid_until IS NULL AND symbol IS NOT NULL
+   GROUP BY symbol HAVING count(*) > 1`,
+  symbols: "SELECT symbol FROM duplicate_current ORDER BY symbol",
+};
 
 /** The Parquet key-value metadata key of a catalog's row checksum. */
 export const CHECKSUM_KEY = "meta_ingest_rows_checksum";
@@ -183,10 +187,11 @@ const checksumOf = (relation: string) =>
 export const STORED_CHECKSUM =
   `SELECT value::VARCHAR AS checksum FROM parquet_kv_metadata($1) WHERE key::VARCHAR = '${CHECKSUM_KEY}'`;
 
-/** The checksum of the loaded catalog's rows (see {@linkcode STORED_CHECKSUM}). */
-export const CATALOG_CHECKSUM = checksumOf("catalog");
-
-/** The checksum of a written Parquet file's rows. $1 = path. */
+/**
+ * The checksum of a Parquet file's rows as stored (no casts: compared with
+ * {@linkcode STORED_CHECKSUM} on load, and with the merged rows after a
+ * write). $1 = path.
+ */
 export const FILE_CHECKSUM = checksumOf("read_parquet($1)");
 
 /** Symbols whose current row is active (a missing `active` counts as active). */
@@ -303,20 +308,25 @@ export const FIELD_CHANGES = `WITH pairs AS (
  * run timestamp. Extra columns a catalog carries (beyond ours) are copied
  * forward from the row being closed. $1 = run timestamp.
  */
+const CLOSE_CHANGED = `WHEN symbol IN (SELECT symbol FROM changes WHERE action <> 'new')
+         THEN $1::TIMESTAMP`;
 const MERGED = `
-  SELECT * EXCLUDE (mi_current_rank, mi_newest_from) REPLACE (
-    CASE WHEN valid_until IS NOT NULL THEN valid_until
-         WHEN mi_current_rank > 1 THEN coalesce(mi_newest_from, valid_from, $1::TIMESTAMP)
-         WHEN symbol IN (SELECT symbol FROM changes WHERE action <> 'new') THEN $1::TIMESTAMP
-         END AS valid_until)
+  SELECT * REPLACE (
+    CASE WHEN valid_until IS NOT NULL THEN valid_until ${CLOSE_CHANGED} END AS valid_until)
+  FROM catalog
+  WHERE valid_until IS NOT NULL OR symbol IS NULL
+     OR symbol NOT IN (SELECT symbol FROM duplicate_current)
+  UNION ALL BY NAME
+  SELECT * EXCLUDE (mi_rank, mi_newest_from) REPLACE (
+    CASE WHEN mi_rank > 1 THEN coalesce(mi_newest_from, valid_from, $1::TIMESTAMP)
+         ${CLOSE_CHANGED} END AS valid_until)
   FROM (
     SELECT *,
-      CASE WHEN valid_until IS NULL THEN row_number() OVER (
-        PARTITION BY symbol, valid_until IS NULL
-        ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) END AS mi_current_rank,
-      max(valid_from) FILTER (WHERE valid_until IS NULL) OVER (PARTITION BY symbol)
-        AS mi_newest_from
-    FROM catalog)
+      row_number() OVER (PARTITION BY symbol
+        ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) AS mi_rank,
+      max(valid_from) OVER (PARTITION BY symbol) AS mi_newest_from
+    FROM catalog
+    WHERE valid_until IS NULL AND symbol IN (SELECT symbol FROM duplicate_current))
   UNION ALL BY NAME
   SELECT * FROM (
     SELECT ${cols(RECORD_SCHEMA, "ch.")}, $1::TIMESTAMP AS updated_at, $1::TIMESTAMP AS valid_from,
