@@ -32,6 +32,7 @@ import type { FetchedRecord } from "./record/record.ts";
 import { EXCHANGES_FILE } from "./record/exchanges.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
+import { redactUrl } from "./core/text.ts";
 import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
@@ -170,7 +171,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     });
     report.http = client.stats;
     log.info(
-      `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+      `fetching ${targets.valid.length} symbols from ${
+        redactUrl(options.baseUrl)
+      } with ${options.workers} workers`,
     );
     const progress = startProgress(targets.valid.length, log, () => client.stats);
     const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());

@@ -100,3 +100,14 @@ cliTest("a foreign lock file's fields are printed escaped", async (cli: Cli) => 
   );
   assert.doesNotMatch(result.stderr, /^error: forged/m);
 });
+
+cliTest("a --base-url with credentials is printed without them", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const url = mirror.url.replace("http://", "http://user:s3cret@");
+  const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", url, "--dry-run"], {
+    cwd: project.dir,
+  });
+  assert.doesNotMatch(result.stderr, /s3cret|user:/);
+  assert.match(result.stderr, /fetching 1 symbols from http:\/\/\*\*\*@127\.0\.0\.1:\d+ with/);
+});

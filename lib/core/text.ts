@@ -58,3 +58,25 @@ export function printable(text: string, maxLength: number = PRINTABLE_MAX): stri
   if (code >= 0xd800 && code <= 0xdbff) cut--;
   return `${escaped.slice(0, cut)}... (${escaped.length - cut} more)`;
 }
+
+/**
+ * A URL with its user name and password (if any) replaced by `***`, for
+ * logs: a `--base-url` may carry credentials.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./text.ts";
+ * redactUrl("https://user:pass@host/api"); // "https://***@host/api"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href.replace("//", "//***@").replace(/\/$/, url.endsWith("/") ? "/" : "");
+  } catch {
+    return url.replace(/\/\/[^/@\s]*@/g, "//***@");
+  }
+}
