@@ -18,7 +18,14 @@
  *   current row; a meaningful change (null equals null, numbers equal within
  *   1e-12, an API null never erases a known value) closes the current row at
  *   the run timestamp and opens a new one at the same instant; unchanged
- *   symbols and symbols not in the run are left exactly as they were.
+ *   symbols and symbols not in the run are left exactly as they were. A
+ *   fetched symbol whose current version starts after the run timestamp
+ *   (clock skew) is left alone and listed in the plan's `skewed`, so no
+ *   row ever gets `valid_until < valid_from`. Duplicate current rows of a
+ *   symbol are closed at the newest one's `valid_from` (`repaired`).
+ * - symbols.parquet carries a checksum of its rows in its Parquet key-value
+ *   metadata; a file whose rows no longer match is unreadable. A file
+ *   without one is accepted and gets one on its next write.
  * - {@linkcode Catalog.write} is atomic (lib/atomic.ts), keeps
  *   `symbols.parquet.bak`, checks the new file reads back before it replaces
  *   the old one, and is only called when something changed, so an idle rerun
@@ -30,7 +37,7 @@
  * await using catalog = await Catalog.open("/p/data/lakehouse/symbols.parquet");
  * await catalog.load();
  * const plan = await catalog.plan(fetched, [], { retireNotFound: false });
- * if (plan.new + plan.changed + plan.retired > 0) await catalog.write(new Date());
+ * if (catalog.hasWork()) await catalog.write();
  * ```
  *
  * @module
@@ -95,6 +102,7 @@ export interface CatalogCounts {
 
 /** A fetched symbol left alone because its current version starts after the run. */
 export interface SkewedSymbol {
+  /** The symbol, `EXCHANGE:TICKER`. */
   symbol: string;
   /** When its current version starts (`YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC). */
   validFrom: string;

@@ -192,7 +192,7 @@ export const STORED_CHECKSUM =
  * {@linkcode STORED_CHECKSUM} on load, and with the merged rows after a
  * write). $1 = path.
  */
-export const FILE_CHECKSUM = checksumOf("read_parquet($1)");
+export const FILE_CHECKSUM: string = checksumOf("read_parquet($1)");
 
 /** Symbols whose current row is active (a missing `active` counts as active). */
 export const ACTIVE_SYMBOLS =
@@ -339,7 +339,7 @@ const MERGED = `
     ORDER BY ch.symbol)`;
 
 /** The checksum of the merged catalog about to be written. $1 = run timestamp. */
-export const MERGED_CHECKSUM = checksumOf(`(${MERGED})`);
+export const MERGED_CHECKSUM: string = checksumOf(`(${MERGED})`);
 
 /**
  * Writes the merged catalog with its row checksum in the Parquet key-value
