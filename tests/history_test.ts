@@ -97,7 +97,7 @@ cliTest(
     assert.deepEqual(JSON.parse(dry.stdout).catalog, { path: CATALOG, rows: 3, current: 2 });
     assert.match(
       dry.stderr,
-      /repaired \(1\): would close duplicate current rows of\n  - NASDAQ:AAPL/,
+      /repaired \(1\): would close duplicate current rows of\n {2}- NASDAQ:AAPL/,
     );
 
     const run = await cli.run(["--symbols", "NYSE:KO", ...base], { cwd: project.dir });

@@ -133,8 +133,8 @@ const flagsSchema = z.object({
   "workers": wholeNumber("--workers", 1, 16).optional(),
   "default-exchange": z.string().transform((text, ctx) => {
     const value = text.trim().toUpperCase();
-    // /[^\x00-\x7f]/ first: upper-casing would turn "ß" into "SS".
-    if (/[^\x00-\x7f]/.test(text) || !isExchangeCode(value)) {
+    // Non-ASCII first: upper-casing would turn "ß" into "SS".
+    if (/[\u0080-\uffff]/.test(text) || !isExchangeCode(value)) {
       ctx.addIssue({
         code: "custom",
         message: `--default-exchange must be an exchange code like BINANCE, got "${text}"`,

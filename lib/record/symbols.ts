@@ -30,7 +30,7 @@ const TICKER_RE = /^[A-Z0-9][A-Z0-9._!&\/-]*$/;
 // C0, DEL, C1 controls and the Unicode line/paragraph separators.
 // deno-lint-ignore no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-const NON_ASCII_RE = /[^\u0000-\u007f]/;
+const NON_ASCII_RE = /[\u0080-\uffff]/;
 
 /** Outcome of normalising one raw symbol. */
 export type SymbolResult =
