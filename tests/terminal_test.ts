@@ -111,3 +111,47 @@ cliTest("a --base-url with credentials is printed without them", async (cli: Cli
   assert.doesNotMatch(result.stderr, /s3cret|user:/);
   assert.match(result.stderr, /fetching 1 symbols from http:\/\/\*\*\*@127\.0\.0\.1:\d+ with/);
 });
+
+cliTest(
+  "server values in failure reasons and paths in error texts are printed escaped",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror({
+      overrides: {
+        "NASDAQ:AAPL": { ...mirrorBody("NASDAQ:AAPL"), pricescale: "1\u202e\u009b2J\x1b]0;t\x07" },
+      },
+    });
+    const failed = await cli.run(
+      [
+        "--symbols",
+        "NASDAQ:AAPL,NYSE:KO",
+        "--base-url",
+        mirror.url,
+        "--max-retries",
+        "0",
+        "--json",
+      ],
+      { cwd: project.dir },
+    );
+    assert.equal(failed.code, 3, failed.stderr);
+    assertClean(failed.stderr);
+    assert.match(failed.stderr, /NASDAQ:AAPL: invalid response: .*\\u202e\\x9b2J/);
+    assert.match(
+      JSON.parse(failed.stdout).failed[0].reason,
+      /\u202e\u009b2J/,
+      "exact in the report",
+    );
+
+    const missing = await cli.run(
+      ["--candidates-file", "run/\x1b[2J\u202ec.json\nerror: forged", "--base-url", mirror.url],
+      { cwd: project.dir },
+    );
+    assert.equal(missing.code, 1, missing.stderr);
+    assertClean(missing.stderr);
+    assert.match(
+      missing.stderr,
+      /error: candidates file not found: run\/\\x1b\[2J\\u202ec\.json\\x0aerror: forged/,
+    );
+    assert.doesNotMatch(missing.stderr, /^error: forged/m);
+  },
+);
