@@ -47,7 +47,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { delay } from "../std/delay.ts";
 import { IngestError } from "../core/errors.ts";
@@ -219,7 +219,11 @@ function mustBePlainFile(path: string, info: Deno.FileInfo): void {
  * swapped for a symlink under us): it is removed, never written.
  */
 async function mustBeInside(path: string, file: Deno.FsFile, root: string): Promise<void> {
-  const real = await Deno.realPath(path).catch(() => null);
+  // The file itself is no symlink (createNew made it), so its real path is
+  // its folder's; resolving the folder also holds while a waiter that judged
+  // our still-empty file stale removes it.
+  const folder = await Deno.realPath(dirname(path)).catch(() => null);
+  const real = folder === null ? null : join(folder, basename(path));
   if (real !== null && isInside(root, real)) return;
   if (await stillNamed(path, file)) await Deno.remove(path).catch(() => {});
   throw new IngestError(
@@ -299,6 +303,7 @@ async function tryAcquire(
     if (err instanceof Deno.errors.NotFound) return { kind: "retry" };
     throw err;
   }
+  if (info.nlink === 0) return { kind: "retry" }; // removed while we looked
   mustBePlainFile(path, info);
   let file: Deno.FsFile;
   try {
