@@ -332,7 +332,9 @@ async function tryAcquire(
     // Stale. While we hold its flock nobody else can own it or judge it
     // stale, and only a flock holder removes the file, so the path still
     // names this inode: remove it, then race for a new file like anyone.
-    await Deno.remove(path);
+    await Deno.remove(path).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
   } finally {
     file.close();
   }
