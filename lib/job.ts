@@ -32,6 +32,7 @@ import { NotDurableWrite } from "./catalog/outcomes.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
+import { redactUrl } from "./core/text.ts";
 import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot } from "./fs/paths.ts";
@@ -232,7 +233,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     });
     report.http = client.stats;
     log.info(
-      `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+      `fetching ${targets.valid.length} symbols from ${
+        redactUrl(options.baseUrl)
+      } with ${options.workers} workers`,
     );
     const chunks = chunksOf(targets.valid, deps.chunkSize ?? CHUNK_SIZE);
     if (chunks.length > 1) {
@@ -275,7 +278,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           // No lock: reading a file that is only ever replaced by rename is safe.
           const before = await catalog.load();
           recordCounts(report, before);
-          recordPlan(report, await catalog.plan(fetched, retiring, options));
+          const plan = await catalog.plan(fetched, retiring, options);
+          recordSkew(report, plan);
+          recordPlan(report, plan);
         } else {
           await merge(catalog, catalogPath, fetched, retiring, options, report, deps, state);
         }
@@ -321,8 +326,24 @@ function recordCounts(report: RunReport, catalog: CatalogCounts): void {
   report.catalog.current = catalog.current;
 }
 
+/**
+ * Fails the symbols a plan left out for clock skew: their current version
+ * starts after this run, so merging them would run an interval backwards.
+ */
+function recordSkew(report: RunReport, plan: MergePlan): void {
+  for (const { symbol, validFrom } of plan.skewed) {
+    report.failed.push({
+      symbol,
+      reason: `clock skew: its current version starts at ${validFrom} UTC, after this run's ` +
+        `time ${plan.runAt} UTC; not merged (check this machine's clock and the catalog's writers)`,
+    });
+  }
+  report.fetched -= plan.skewed.length;
+}
+
 /** Adds a merge's outcome (written, or on dry runs planned) to the report. */
 function recordPlan(report: RunReport, plan: MergePlan): void {
+  report.repaired.push(...plan.repaired);
   report.new += plan.new;
   report.changed += plan.changed;
   report.unchanged += plan.unchanged;
@@ -343,6 +364,7 @@ async function merge(
   const lock = (path: string) =>
     acquireLock(path, {
       timeoutMs: options.lockTimeoutMs,
+      root: dirname(catalogPath), // resolved inside the project root at the start
       onEvent: (message) => deps.log.info(message),
       signal: deps.signal,
     }).catch((err) => {
@@ -378,13 +400,14 @@ async function merge(
   const before = await catalog.load();
   recordCounts(report, before);
   const plan = await catalog.plan(fetched, retiring, options);
+  recordSkew(report, plan);
   checkSignal(deps.signal);
   if (catalog.hasWork()) {
     // Past this point a signal no longer stops the run: the write finishes,
     // then the lock is released.
     deps.onWrite?.("start");
     try {
-      recordCounts(report, await catalog.write(new Date()));
+      recordCounts(report, await catalog.write()); // at the plan's run timestamp
     } catch (err) {
       if (!(err instanceof NotDurableWrite)) {
         deps.onWrite?.("failed");

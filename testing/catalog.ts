@@ -31,9 +31,10 @@ export async function mergeOnce(
   await catalog.load();
   const plan = await catalog.plan(records, options.notFound ?? [], {
     retireNotFound: options.retireNotFound ?? false,
+    now: options.now,
   });
   const wrote = catalog.hasWork();
-  if (wrote) await catalog.write(options.now ?? new Date());
+  if (wrote) await catalog.write();
   return { plan, wrote };
 }
 

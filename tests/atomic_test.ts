@@ -156,3 +156,30 @@ Deno.test("the catalog says its new version is in place when only durability is 
   ]);
   assert.deepEqual(exchanges.map((e) => e.exchange), ["NASDAQ", "NYSE"], "and the exchanges");
 });
+
+Deno.test("a failed replace leaves .bak as it was (the older rollback point is kept)", async () => {
+  await using project = await tempProject();
+  const target = await project.write("symbols.parquet", "v1");
+  await atomicReplace(target, (temp) => Deno.writeTextFile(temp, "v2"), { backup: true });
+  assert.equal(await Deno.readTextFile(`${target}.bak`), "v1");
+  const prepared = await prepareReplace(target, (temp) => Deno.writeTextFile(temp, "v3"), {
+    backup: true,
+  });
+  await Deno.remove(prepared.temp); // the rename over the target will fail
+  await assert.rejects(() => prepared.commit());
+  assert.equal(await Deno.readTextFile(target), "v2");
+  assert.equal(await Deno.readTextFile(`${target}.bak`), "v1", ".bak unchanged");
+  assert.deepEqual(await listing(project.dir), ["symbols.parquet", "symbols.parquet.bak"]);
+});
+
+Deno.test("a temp file created outside the root (folder swapped for a symlink) is removed, and fails", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  await Deno.symlink(other.dir, `${project.dir}/data`);
+  const target = `${project.dir}/data/symbols.parquet`;
+  await assert.rejects(
+    () => atomicReplace(target, (temp) => Deno.writeTextFile(temp, "x"), { root: project.dir }),
+    /symbols\.parquet\..*\.tmp was created outside .*; it was removed/,
+  );
+  assert.deepEqual(await listing(other.dir), [], "nothing left outside");
+});

@@ -249,16 +249,31 @@ Deno.test("the replaced version is kept as symbols.parquet.bak", async () => {
   assert.deepEqual(await Deno.readFile(`${path}.bak`), v1);
 });
 
-Deno.test("run timestamps never go backwards, even with a clock behind the catalog", async () => {
+Deno.test("a clock behind the catalog: the skewed symbol is left alone, nothing else shifts", async () => {
   await using project = await tempProject();
   const path = await catalogIn(project.dir);
-  await mergeOnce(path, [fetched("NASDAQ:AAPL")], { now: T2 });
-  await mergeOnce(path, [fetched("NASDAQ:AAPL", { description: "later" })], { now: T1 });
-  const rows = await catalogRows(path);
-  assert.deepEqual(rows.map((r) => [r.vf, r.vu]), [
-    ["2026-11-02 00:00:00", "2026-11-02 00:00:00.000001"],
-    ["2026-11-02 00:00:00.000001", null],
+  await mergeOnce(path, [fetched("NASDAQ:AAPL"), fetched("NYSE:KO")], { now: T2 });
+  await mergeOnce(path, [fetched("NYSE:KO", { description: "KO v2" })], { now: T3 });
+  // This run's clock says T1: AAPL's and KO's current versions start later.
+  const { plan } = await mergeOnce(path, [
+    fetched("NASDAQ:AAPL", { description: "later" }),
+    fetched("NYSE:KO", { description: "KO v3" }),
+    fetched("NASDAQ:MSFT"),
+  ], { now: T1 });
+  assert.deepEqual(plan.skewed, [
+    { symbol: "NASDAQ:AAPL", validFrom: "2026-11-02 00:00:00" },
+    { symbol: "NYSE:KO", validFrom: "2026-11-03 00:00:00" },
   ]);
+  assert.deepEqual([plan.new, plan.changed, plan.unchanged], [1, 0, 0]);
+  assert.equal(plan.runAt, "2026-11-01 00:00:00.000");
+  const rows = await catalogRows(path);
+  assert.deepEqual(rows.map((r) => [r.symbol, r.vf, r.vu]), [
+    ["NASDAQ:AAPL", "2026-11-02 00:00:00", null],
+    ["NASDAQ:MSFT", "2026-11-01 00:00:00", null], // the run's own timestamp
+    ["NYSE:KO", "2026-11-02 00:00:00", "2026-11-03 00:00:00"],
+    ["NYSE:KO", "2026-11-03 00:00:00", null],
+  ]);
+  assert.ok(rows.every((r) => r.vu === null || (r.vu as string) >= (r.vf as string)));
 });
 
 Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async () => {

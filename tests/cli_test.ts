@@ -120,3 +120,10 @@ Deno.test("flags for the run", () => {
   const o = options(["--from-catalog", "--dry-run", "--json", "--retire-not-found", "--quiet"]);
   assert.deepEqual([o.dryRun, o.json, o.retireNotFound, o.quiet], [true, true, true, true]);
 });
+
+Deno.test("--default-exchange with a non-ASCII letter is refused, not upper-cased into ASCII", () => {
+  usageError(
+    ["--from-catalog", "--default-exchange", "ß"],
+    /--default-exchange must be an exchange code/,
+  );
+});

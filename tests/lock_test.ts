@@ -226,3 +226,55 @@ Deno.test("eight processes contending (from a stale lock) never overlap", async 
   }
   assert.equal(await Deno.stat(path).catch(() => null), null, "no lock file left");
 });
+
+Deno.test("a hard-linked lock file is refused and the file it shares is never written", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  const victim = await other.write("victim.txt", "IMPORTANT\n");
+  await Deno.link(victim, path);
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 2000 }),
+    (err) =>
+      err instanceof IngestError &&
+      /lock path .* is a file with 2 hard links/.test(err.message) &&
+      /never writes into one it did not create/.test(err.hint ?? ""),
+  );
+  assert.equal(await Deno.readTextFile(victim), "IMPORTANT\n");
+  assert.equal(await Deno.readTextFile(path), "IMPORTANT\n", "the link is left for the user");
+});
+
+Deno.test("a stale lock is replaced by a new file, never rewritten in place", async () => {
+  await using project = await tempProject();
+  const path = `${project.dir}/symbols.parquet.lock`;
+  await Deno.writeTextFile(path, ownerRecord({ pid: 999999, host: hostname() }));
+  // Another name for the same inode would see any write into it.
+  using stale = await Deno.open(path, { read: true });
+  const staleIno = (await stale.stat()).ino;
+  const before = await Deno.readTextFile(path);
+  const lock = await acquireLock(path, { timeoutMs: 0 });
+  assert.equal(lock.tookOver, true);
+  assert.notEqual((await Deno.lstat(path)).ino, staleIno, "a new inode");
+  const buffer = new Uint8Array(4096);
+  await stale.seek(0, Deno.SeekMode.Start);
+  const n = await stale.read(buffer);
+  assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), before, "old file untouched");
+  assert.equal((await lockOwner(path))?.pid, Deno.pid);
+  await lock.release();
+});
+
+Deno.test("a lock file created outside the root (folder swapped for a symlink) is removed, and fails", async () => {
+  await using project = await tempProject();
+  await using other = await tempProject();
+  // The folder resolved inside the root earlier; now it is a symlink out.
+  await Deno.symlink(other.dir, `${project.dir}/data`);
+  const path = `${project.dir}/data/symbols.parquet.lock`;
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 0, root: project.dir }),
+    (err) =>
+      err instanceof IngestError && /lock file .* was created outside .*; it was removed/.test(
+        err.message,
+      ),
+  );
+  assert.deepEqual([...Deno.readDirSync(other.dir)], [], "nothing left outside");
+});

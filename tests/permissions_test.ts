@@ -31,10 +31,14 @@ async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record
 Deno.test("tasks use the deno.json permission sets, nothing broader", () => {
   // --no-prompt: on a terminal Deno would otherwise stop and ask (DuckDB's
   // loader probes /proc/self/exe), and a pipeline run would hang.
-  assert.match(denoJson.tasks.ingest, /^deno run -q --no-prompt -P=ingest main\.ts$/);
+  // --no-remote --cached-only --frozen: see tests/supply_chain_test.ts.
+  assert.match(
+    denoJson.tasks.ingest,
+    /^deno run -q --no-prompt --no-remote --cached-only --frozen -P=ingest main\.ts$/,
+  );
   assert.match(
     denoJson.tasks["ingest:local"],
-    /^deno run -q --no-prompt -P=ingest-local main\.ts$/,
+    /^deno run -q --no-prompt --no-remote --cached-only --frozen -P=ingest-local main\.ts$/,
   );
 });
 

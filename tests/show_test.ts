@@ -331,7 +331,10 @@ Deno.test("the show permission set: the project root read-only and DuckDB's addo
   const ingest = await readPermissionSet("ingest");
   assert.deepEqual(set, { read: ["."], ffi: ingest.ffi });
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  assert.equal(denoJson.tasks.show, "deno run -q --no-prompt -P=show main.ts show");
+  assert.equal(
+    denoJson.tasks.show,
+    "deno run -q --no-prompt --no-remote --cached-only --frozen -P=show main.ts show",
+  );
 });
 
 Deno.test("Deno itself refuses writes, hosts, variables and subprocesses under the show set", async () => {

@@ -54,3 +54,12 @@ Deno.test("exchange codes are A-Z, 0-9 and _", () => {
 Deno.test("splitSymbol separates exchange and ticker", () => {
   assert.deepEqual(splitSymbol("NASDAQ:AAPL"), { exchange: "NASDAQ", ticker: "AAPL" });
 });
+
+Deno.test("non-ASCII letters are refused before upper-casing (ß never becomes SS)", () => {
+  for (const raw of ["NASDAQ:ß", "nasdaq:straße", "NASDAQ:ıbm", "ﬀ:X", "NASDAQ:\u202eLPAA"]) {
+    const result = normalizeSymbol(raw);
+    assert.equal(result.ok, false, raw);
+    assert.match((result as { reason: string }).reason, /non-ASCII/, raw);
+  }
+  assert.equal(normalizeSymbol("ß", "NASDAQ").ok, false);
+});

@@ -6,7 +6,9 @@
  * is never written over; {@linkcode Catalog.write} is atomic and keeps
  * `symbols.parquet.bak`, and callers write only when
  * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone.
- * Callers hold the lock. The schema, how Python-written catalogs are read
+ * Callers hold the lock. History never runs backwards (clock skew is
+ * reported, duplicate current rows repaired) and the file carries a checksum
+ * of its rows. The schema, how Python-written catalogs are read
  * and the history rules: README, "The catalog".
  *
  * @example
@@ -18,7 +20,7 @@
  * await catalog.load();
  * const plan = await catalog.plan(fetched, [], { retireNotFound: false });
  * console.log(`${plan.new} new, ${plan.changed} changed`);
- * if (catalog.hasWork()) await catalog.write(new Date());
+ * if (catalog.hasWork()) await catalog.write();
  * ```
  *
  * @module
@@ -40,22 +42,27 @@ import {
   CATALOG_COUNTS,
   CATALOG_SCHEMA,
   CHANGE_COUNTS,
+  CHANGES_AFTER,
   type Column,
   COMPUTE_CHANGES,
   countRowsSql,
   createTableSql,
   DESCRIBE_PARQUET,
   dropRelationSql,
+  DUPLICATE_CURRENT,
   EXCHANGE_CHANGE_COUNT,
   EXCHANGE_CHANGES,
   EXCHANGES_SCHEMA,
   FIELD_CHANGES,
+  FILE_CHECKSUM,
   FILE_COUNTS,
   INCOMING_SCHEMA,
+  MERGED_CHECKSUM,
   NEW_SYMBOLS,
   parquetViewSql,
-  RUN_TIMESTAMP,
   setPathVariableSql,
+  SKEWED_SYMBOLS,
+  STORED_CHECKSUM,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
 } from "./sql.ts";
@@ -80,6 +87,14 @@ export interface SymbolChange {
   fields: FieldChange[];
 }
 
+/** A fetched symbol left alone because its current version starts after the run. */
+export interface SkewedSymbol {
+  /** The symbol, `EXCHANGE:TICKER`. */
+  symbol: string;
+  /** When its current version starts (`YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC). */
+  validFrom: string;
+}
+
 /** What a merge would do. */
 export interface MergePlan {
   /** Symbols the catalog did not have. */
@@ -92,6 +107,15 @@ export interface MergePlan {
   unchanged: number;
   /** Per symbol: what changes and how (field: old -> new). */
   changes: SymbolChange[];
+  /** The run timestamp every new version starts at (UTC, as in {@linkcode SkewedSymbol}). */
+  runAt: string;
+  /**
+   * Fetched symbols whose current version starts after `runAt` (a clock is
+   * wrong): not merged, so no interval runs backwards.
+   */
+  skewed: SkewedSymbol[];
+  /** Symbols with several current rows; the write closes all but the newest. */
+  repaired: string[];
 }
 
 const count = z.union([z.bigint(), z.number()]).transform(Number);
@@ -106,7 +130,13 @@ const fieldChangeRow = z.object({
   old: z.string().nullable(),
   new: z.string().nullable(),
 });
-const tsRow = z.object({ ts: z.string() });
+const skewedRow = z.object({ symbol: z.string(), valid_from: z.string() });
+const checksumRow = z.object({ checksum: z.string() });
+
+/** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
+function timestampText(date: Date): string {
+  return date.toISOString().replace("T", " ").replace("Z", "");
+}
 
 /** Runs a query and returns its rows, validated against `schema`. */
 async function queryRows<T>(
@@ -192,8 +222,11 @@ export class Catalog implements AsyncDisposable {
   private readonly db: SandboxedDb;
   private loaded = false;
   private before: CatalogCounts = { rows: 0, current: 0 };
-  /** What the last plan() found: symbol changes and exchange rows to upsert. */
-  private planned: { symbols: number; exchanges: number } | null = null;
+  /**
+   * What the last plan() found: symbol changes (repairs included), exchange
+   * rows to upsert, and the run timestamp they were planned at.
+   */
+  private planned: { symbols: number; exchanges: number; runAt: string } | null = null;
 
   private constructor(path: string, db: SandboxedDb) {
     this.path = path;
@@ -237,10 +270,27 @@ export class Catalog implements AsyncDisposable {
       // Scanning one column now catches most damage before anything is
       // merged (the write reads every row and stops at any damage left).
       await this.connection.run(countRowsSql(table));
+      if (table === "catalog") await this.verifyChecksum(path);
     } catch (err) {
       throw unreadable(label, path, err);
     }
     return true;
+  }
+
+  /**
+   * A catalog this tool wrote carries a checksum of its rows; rows that no
+   * longer match it (damage that still reads as Parquet) make it unreadable.
+   * A file without one (older, or another tool's) is accepted.
+   */
+  private async verifyChecksum(path: string): Promise<void> {
+    const stored = await queryRows(this.connection, STORED_CHECKSUM, checksumRow, [path]);
+    if (stored.length === 0) return;
+    const [actual] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [path]);
+    if (stored[0].checksum !== actual.checksum) {
+      throw new Error(
+        "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
+      );
+    }
   }
 
   /**
@@ -274,13 +324,16 @@ export class Catalog implements AsyncDisposable {
 
   /**
    * Stages this run's records and definite not-founds and computes the SCD2
-   * diff; writes nothing.
+   * diff at the run timestamp `options.now` (default: now); writes nothing.
+   * A fetched symbol whose current version starts after that is left out of
+   * the diff and listed in `skewed`.
    */
   async plan(
     fetched: readonly FetchedRecord[],
     notFound: readonly string[],
-    options: { retireNotFound: boolean },
+    options: { retireNotFound: boolean; now?: Date },
   ): Promise<MergePlan> {
+    const runAt = timestampText(options.now ?? new Date());
     this.mustBeLoaded();
     const incoming = fetched.map(({ record, defaults }) => ({
       ...record,
@@ -302,6 +355,7 @@ export class Catalog implements AsyncDisposable {
     const exchangeColumns = EXCHANGES_SCHEMA.filter((c) => c.name !== "updated_at");
     await createStagingTable(this.connection, "incoming_exchanges", exchangeColumns, exchanges);
     await this.connection.run(COMPUTE_CHANGES.currentRows);
+    await this.connection.run(COMPUTE_CHANGES.skewed, [runAt]);
     await this.connection.run(COMPUTE_CHANGES.proposed, [options.retireNotFound]);
     await this.connection.run(COMPUTE_CHANGES.changes);
     await this.connection.run(EXCHANGE_CHANGES);
@@ -311,9 +365,18 @@ export class Catalog implements AsyncDisposable {
       EXCHANGE_CHANGE_COUNT,
       z.object({ n: count }),
     );
+    await this.connection.run(DUPLICATE_CURRENT.table);
+    const repaired = (await queryRows(this.connection, DUPLICATE_CURRENT.symbols, symbolRow)).map((
+      r,
+    ) => r.symbol);
+    const skewed = (await queryRows(this.connection, SKEWED_SYMBOLS, skewedRow)).map((r) => ({
+      symbol: r.symbol,
+      validFrom: r.valid_from,
+    }));
     this.planned = {
-      symbols: counts.new + counts.changed + counts.retired,
+      symbols: counts.new + counts.changed + counts.retired + repaired.length,
       exchanges: exchangeCounts.n,
+      runAt,
     };
     const bySymbol = new Map<string, SymbolChange>();
     for (const row of await queryRows(this.connection, FIELD_CHANGES, fieldChangeRow)) {
@@ -326,7 +389,7 @@ export class Catalog implements AsyncDisposable {
     const news = await queryRows(this.connection, NEW_SYMBOLS, symbolRow);
     for (const { symbol } of news) bySymbol.set(symbol, { symbol, action: "new", fields: [] });
     const changes = [...bySymbol.values()].sort((a, b) => a.symbol < b.symbol ? -1 : 1);
-    return { ...counts, changes };
+    return { ...counts, changes, runAt, skewed, repaired };
   }
 
   /** True when the planned merge changes symbols.parquet or exchanges.parquet. */
@@ -338,11 +401,13 @@ export class Catalog implements AsyncDisposable {
   /**
    * Writes the planned merge: the new symbols.parquet and exchanges.parquet
    * (whichever changed) are both written, read back and fsynced before
-   * either replaces its file; returns the new catalog's size. A
+   * either replaces its file; returns the new catalog's size. New versions
+   * start at the run timestamp of {@linkcode plan} (or `now`, which must not
+   * be before any changed symbol's current version). A
    * {@linkcode NotDurableWrite} means the files were replaced but a folder
    * fsync failed; any other error means nothing was replaced.
    */
-  async write(now: Date): Promise<CatalogCounts> {
+  async write(now?: Date): Promise<CatalogCounts> {
     this.mustBeLoaded();
     try {
       return await this.writeFiles(now);
@@ -357,9 +422,13 @@ export class Catalog implements AsyncDisposable {
   }
 
   /** {@linkcode Catalog.write} without its error wording. */
-  private async writeFiles(now: Date): Promise<CatalogCounts> {
+  private async writeFiles(now: Date | undefined): Promise<CatalogCounts> {
     const planned = this.mustBePlanned();
-    const [{ ts }] = await queryRows(this.connection, RUN_TIMESTAMP, tsRow, [now.toISOString()]);
+    const ts = now ? timestampText(now) : planned.runAt;
+    const [late] = await queryRows(this.connection, CHANGES_AFTER, z.object({ n: count }), [ts]);
+    if (late.n > 0) {
+      throw new Error(`${late.n} changed symbols have a current version starting after ${ts}`);
+    }
     // Both files are written and fsynced before either replaces anything, so
     // a failure (a full disk) leaves both as they were.
     const prepared: PreparedReplace[] = [];
@@ -368,8 +437,15 @@ export class Catalog implements AsyncDisposable {
       if (planned.symbols > 0) {
         prepared.push(
           await prepareReplace(this.path, async (temp) => {
-            await this.connection.run(WRITE_CATALOG, [ts, temp]);
-            // Read the new file back before it may replace the old one.
+            const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
+              ts,
+            ]);
+            await this.connection.run(WRITE_CATALOG, [ts, temp, checksum]);
+            // Read the new file back, every row, before it may replace the old one.
+            const [written] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [temp]);
+            if (written.checksum !== checksum) {
+              throw new Error(`the written file reads back differently (${written.checksum})`);
+            }
             [after] = await queryRows(this.connection, FILE_COUNTS, countsRow, [temp]);
           }, { backup: true }),
         );
@@ -417,7 +493,7 @@ export class Catalog implements AsyncDisposable {
   }
 
   /** Throws unless {@linkcode Catalog.plan} ran; returns what it found. */
-  private mustBePlanned(): { symbols: number; exchanges: number } {
+  private mustBePlanned(): { symbols: number; exchanges: number; runAt: string } {
     if (!this.planned) throw new Error("Catalog.plan() must come first");
     return this.planned;
   }

@@ -161,25 +161,56 @@ export function countRowsSql(table: string): string {
   return `SELECT count(*) AS n FROM ${quoteIdent(table)}`;
 }
 
-/** Row and current-row counts of the loaded catalog. */
+/**
+ * Row count and current-symbol count of the loaded catalog (a symbol with
+ * two current rows counts once).
+ */
 export const CATALOG_COUNTS =
-  "SELECT count(*) AS rows, count(*) FILTER (WHERE valid_until IS NULL) AS current FROM catalog";
+  "SELECT count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM catalog";
+
+/**
+ * Symbols with more than one current row (`valid_until` null), as a buggy
+ * older writer may leave them; the next write closes all but the newest.
+ */
+export const DUPLICATE_CURRENT = {
+  table: `CREATE OR REPLACE TABLE duplicate_current AS
+   SELECT symbol FROM catalog WHERE valid_until IS NULL AND symbol IS NOT NULL
+   GROUP BY symbol HAVING count(*) > 1`,
+  symbols: "SELECT symbol FROM duplicate_current ORDER BY symbol",
+};
+
+/** The Parquet key-value metadata key of a catalog's row checksum. */
+export const CHECKSUM_KEY = "meta_ingest_rows_checksum";
+
+/**
+ * An order-independent checksum of a relation's rows over the catalog's
+ * own columns: `v1:<rows>:<sum of hash(row)>`. Set-based and streamed, so
+ * cheap on a million rows; it catches accidental damage, not an attacker who
+ * can rewrite the file (and its checksum).
+ */
+const checksumOf = (relation: string) =>
+  `SELECT 'v1:' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
+    cols(CATALOG_SCHEMA)
+  })), 0)::VARCHAR AS checksum FROM ${relation}`;
+
+/** The checksum stored in a Parquet file's key-value metadata, if any. $1 = path. */
+export const STORED_CHECKSUM =
+  `SELECT value::VARCHAR AS checksum FROM parquet_kv_metadata($1) WHERE key::VARCHAR = '${CHECKSUM_KEY}'`;
+
+/**
+ * The checksum of a Parquet file's rows as stored (no casts: compared with
+ * {@linkcode STORED_CHECKSUM} on load, and with the merged rows after a
+ * write). $1 = path.
+ */
+export const FILE_CHECKSUM: string = checksumOf("read_parquet($1)");
 
 /** Symbols whose current row is active (a missing `active` counts as active). */
 export const ACTIVE_SYMBOLS =
   "SELECT DISTINCT symbol FROM catalog WHERE valid_until IS NULL AND active IS NOT FALSE AND symbol IS NOT NULL ORDER BY symbol";
 
-/**
- * The run's timestamp: now, or just after the newest `valid_from` if the
- * clock is behind it, so history intervals never run backwards.
- * $1 = now.
- */
-export const RUN_TIMESTAMP =
-  "SELECT CAST(greatest($1::TIMESTAMP, max(valid_from) + INTERVAL 1 MICROSECOND) AS VARCHAR) AS ts FROM catalog";
-
 /** Size of a written Parquet file (reads it back). $1 = path. */
 export const FILE_COUNTS =
-  "SELECT count(*) AS rows, count(*) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)";
+  "SELECT count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)";
 
 /** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
 const sameValue = (type: Column["type"], x: string, y: string) =>
@@ -206,7 +237,11 @@ export const COMPUTE_CHANGES = {
    SELECT * REPLACE (coalesce(active, true) AS active) FROM catalog
    WHERE valid_until IS NULL
      AND symbol IN (SELECT symbol FROM incoming UNION ALL SELECT symbol FROM not_found)
-   QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST) = 1`,
+   QUALIFY row_number() OVER (
+     PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) = 1`,
+  /** Run symbols whose current version starts after the run: left alone. $1 = run timestamp. */
+  skewed: `CREATE OR REPLACE TABLE skewed AS
+   SELECT symbol, valid_from FROM current_rows WHERE valid_from > $1::TIMESTAMP`,
   /** $1 = retire not-found symbols. */
   proposed: `CREATE OR REPLACE TABLE proposed AS
    SELECT ${
@@ -234,15 +269,25 @@ export const COMPUTE_CHANGES = {
    SELECT p.* EXCLUDE (is_new),
           CASE WHEN p.is_new THEN 'new' WHEN NOT p.active THEN 'retired' ELSE 'changed' END AS action
    FROM proposed p LEFT JOIN current_rows c USING (symbol)
-   WHERE p.is_new OR NOT (${COMPARED.map((c) => equal(c, "p", "c")).join(" AND ")})`,
+   WHERE (p.is_new OR NOT (${COMPARED.map((c) => equal(c, "p", "c")).join(" AND ")}))
+     AND p.symbol NOT IN (SELECT symbol FROM skewed)`,
 };
+
+/** Fetched symbols left alone for clock skew, with their current `valid_from`. */
+export const SKEWED_SYMBOLS = `SELECT symbol, CAST(valid_from AS VARCHAR) AS valid_from
+  FROM skewed WHERE symbol IN (SELECT symbol FROM incoming) ORDER BY symbol`;
+
+/** Guard before a write: changes whose current row starts after $1 (must be 0). */
+export const CHANGES_AFTER = `SELECT count(*) AS n FROM changes JOIN current_rows USING (symbol)
+  WHERE current_rows.valid_from > $1::TIMESTAMP`;
 
 /** Counts of the diff: new, changed, retired and unchanged (fetched but same). */
 export const CHANGE_COUNTS = `SELECT
   count(*) FILTER (WHERE action = 'new') AS new,
   count(*) FILTER (WHERE action = 'changed') AS changed,
   count(*) FILTER (WHERE action = 'retired') AS retired,
-  (SELECT count(*) FROM incoming) - count(*) FILTER (WHERE action <> 'retired') AS unchanged
+  (SELECT count(*) FROM incoming WHERE symbol NOT IN (SELECT symbol FROM skewed))
+    - count(*) FILTER (WHERE action <> 'retired') AS unchanged
   FROM changes`;
 
 /** Symbols new to the catalog in this run. */
@@ -266,17 +311,32 @@ export const FIELD_CHANGES = `WITH pairs AS (
 }) WHERE differs ORDER BY symbol, field`;
 
 /**
- * Writes the merged catalog: every old row as it was, except that current
- * rows of changed or retired symbols are closed at the run timestamp, then
- * one new current row per change starting at that same instant. Extra
- * columns a catalog carries (beyond ours) are copied forward from the row
- * being closed. $1 = run timestamp, $2 = output path.
+ * The merged catalog: every old row as it was, except that current rows of
+ * changed or retired symbols are closed at the run timestamp, and duplicate
+ * current rows (see {@linkcode DUPLICATE_CURRENT}) are closed at the newest
+ * one's `valid_from`; then one new current row per change starting at the
+ * run timestamp. Extra columns a catalog carries (beyond ours) are copied
+ * forward from the row being closed. $1 = run timestamp.
  */
-export const WRITE_CATALOG = `COPY (
+const CLOSE_CHANGED = `WHEN symbol IN (SELECT symbol FROM changes WHERE action <> 'new')
+         THEN $1::TIMESTAMP`;
+const MERGED = `
   SELECT * REPLACE (
-    CASE WHEN valid_until IS NULL AND symbol IN (SELECT symbol FROM changes WHERE action <> 'new')
-         THEN $1::TIMESTAMP ELSE valid_until END AS valid_until)
+    CASE WHEN valid_until IS NOT NULL THEN valid_until ${CLOSE_CHANGED} END AS valid_until)
   FROM catalog
+  WHERE valid_until IS NOT NULL OR symbol IS NULL
+     OR symbol NOT IN (SELECT symbol FROM duplicate_current)
+  UNION ALL BY NAME
+  SELECT * EXCLUDE (mi_rank, mi_newest_from) REPLACE (
+    CASE WHEN mi_rank > 1 THEN coalesce(mi_newest_from, valid_from, $1::TIMESTAMP)
+         ${CLOSE_CHANGED} END AS valid_until)
+  FROM (
+    SELECT *,
+      row_number() OVER (PARTITION BY symbol
+        ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) AS mi_rank,
+      max(valid_from) OVER (PARTITION BY symbol) AS mi_newest_from
+    FROM catalog
+    WHERE valid_until IS NULL AND symbol IN (SELECT symbol FROM duplicate_current))
   UNION ALL BY NAME
   SELECT * FROM (
     SELECT ${cols(RECORD_SCHEMA, "ch.")}, $1::TIMESTAMP AS updated_at, $1::TIMESTAMP AS valid_from,
@@ -286,8 +346,17 @@ export const WRITE_CATALOG = `COPY (
   cols(CATALOG_SCHEMA.filter((c) => c.name !== "symbol"))
 }) FROM current_rows) extra
       USING (symbol)
-    ORDER BY ch.symbol)
-) TO $2 (FORMAT parquet, COMPRESSION zstd)`;
+    ORDER BY ch.symbol)`;
+
+/** The checksum of the merged catalog about to be written. $1 = run timestamp. */
+export const MERGED_CHECKSUM: string = checksumOf(`(${MERGED})`);
+
+/**
+ * Writes the merged catalog with its row checksum in the Parquet key-value
+ * metadata. $1 = run timestamp, $2 = output path, $3 = checksum.
+ */
+export const WRITE_CATALOG = `COPY (${MERGED}
+) TO $2 (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${CHECKSUM_KEY}: $3})`;
 
 /** Exchanges whose built-in row differs from (or is missing in) exchanges.parquet. */
 export const EXCHANGE_CHANGES = `CREATE OR REPLACE TABLE exchange_changes AS

@@ -5,12 +5,16 @@
  * {@linkcode atomicReplace} has a writer fill a temp file in the target's
  * folder (same filesystem, so the rename is atomic), then:
  * 1. fsyncs the temp file (its bytes are on disk before its name is);
- * 2. keeps the version being replaced as `<target>.bak` (a hard link, so
- *    no copy; itself swapped in by rename);
- * 3. renames the temp file over the target;
+ * 2. sets the version being replaced aside under a temp name (a hard
+ *    link, so no copy);
+ * 3. renames the temp file over the target, and only then the set-aside
+ *    version over `<target>.bak`: a failed write never changes `.bak`;
  * 4. fsyncs the folder (the rename itself survives a power cut).
  *
- * On any failure the temp file is removed and the target is untouched.
+ * On any failure the temp file is removed and the target is untouched. Every
+ * file created here must really lie in `root` (a folder swapped for a
+ * symlink out of it is caught after the file is made): otherwise it is
+ * removed and the call fails.
  * {@linkcode prepareReplace} splits this in two (write + fsync, then
  * commit), so several files can all be written before any is replaced.
  *
@@ -32,6 +36,8 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
+import { IngestError } from "../core/errors.ts";
+import { isInside } from "./paths.ts";
 
 /** Options for {@linkcode atomicReplace}. */
 export interface AtomicOptions {
@@ -41,6 +47,25 @@ export interface AtomicOptions {
    * @default {false}
    */
   backup?: boolean;
+  /**
+   * The folder every file created here must really lie in (symlinks
+   * resolved); default: the target's folder as given (pass a real path).
+   */
+  root?: string;
+}
+
+/**
+ * Refuses a file just created whose real path is outside `root` (its folder
+ * was swapped for a symlink): the caller removes it.
+ */
+async function mustBeInside(path: string, root: string): Promise<void> {
+  const real = await Deno.realPath(path);
+  if (isInside(root, real)) return;
+  throw new IngestError(
+    "catalog",
+    `${path} was created outside ${root} (at ${real}); it was removed`,
+    "a folder on the way is (or became) a symlink out of the project; fix the folder and rerun",
+  );
 }
 
 /**
@@ -129,9 +154,11 @@ export async function prepareReplace(
   options: AtomicOptions = {},
 ): Promise<PreparedReplace> {
   const temp = tempPathFor(target);
+  const root = options.root ?? dirname(target);
   const discard = () => Deno.remove(temp).catch(() => {});
   try {
     await write(temp);
+    await mustBeInside(temp, root);
     await fsyncPath(temp);
   } catch (err) {
     await discard();
@@ -142,9 +169,13 @@ export async function prepareReplace(
     temp,
     discard,
     async commit() {
+      // The version being replaced is set aside under a temp name first; it
+      // becomes .bak (by rename, atomically) only once the new file has
+      // replaced it, so a failed write never costs the older rollback point.
+      let backupTemp: string | null = null;
       try {
         if (options.backup && (await exists(target))) {
-          const backupTemp = tempPathFor(`${target}.bak`);
+          backupTemp = tempPathFor(`${target}.bak`);
           try {
             await Deno.link(target, backupTemp);
           } catch {
@@ -152,12 +183,20 @@ export async function prepareReplace(
             await Deno.copyFile(target, backupTemp);
             await fsyncPath(backupTemp);
           }
-          await Deno.rename(backupTemp, `${target}.bak`);
+          await mustBeInside(backupTemp, root);
         }
         await Deno.rename(temp, target);
       } catch (err) {
         await discard();
+        if (backupTemp) await Deno.remove(backupTemp).catch(() => {});
         throw err;
+      }
+      if (backupTemp) {
+        // If this rename fails, .bak stays the version before; the temp is
+        // removed (or, after a crash, by removeStaleTemps).
+        await Deno.rename(backupTemp, `${target}.bak`).catch(() =>
+          Deno.remove(backupTemp!).catch(() => {})
+        );
       }
       try {
         await fsyncPath(dirname(target));

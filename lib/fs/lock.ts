@@ -11,16 +11,21 @@
  * Promises:
  * - Mutual exclusion: a process owns the lock only while it holds the flock
  *   on the inode that the lock path names. Taking over a stale lock means
- *   taking that flock, so two waiters can never both win; a waiter whose
+ *   taking that flock, removing the file under it and creating a new one
+ *   with `createNew`, so two waiters can never both win; a waiter whose
  *   inode was unlinked or replaced meanwhile starts over.
+ * - Never writes into a file it did not create in this call: someone else's
+ *   lock file is only opened for reading.
  * - Stale locks are taken over promptly: a lock whose flock is free and whose
  *   owner is on this host (or unreadable) is dead. A lock owned by another
  *   host (a shared folder) is taken over only once its lease has expired:
  *   the holder refreshes the file's mtime every `leaseMs / 3`, and a waiter
  *   takes over after watching the mtime stand still for `leaseMs` by its own
  *   clock (so clock skew between hosts cannot expire a live lease).
- * - The lock path must be a plain file: a symlink or folder there is an
- *   error, never followed.
+ * - The lock path must be a plain file with one link: a symlink, folder or
+ *   hard link there is an error, never followed or written. A lock file
+ *   whose real path, once created, is outside `root` is removed and is an
+ *   error.
  * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
  *   a {@linkcode LockTimeoutError} naming the holder; the caller words the
  *   message for its users (this module knows nothing of catalogs or flags).
@@ -42,10 +47,13 @@
  *
  * @module
  */
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { delay } from "../std/delay.ts";
 import { IngestError } from "../core/errors.ts";
+import { printable } from "../core/text.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
+import { isInside } from "./paths.ts";
 
 /** Who holds a lock. */
 export interface LockOwner {
@@ -87,6 +95,12 @@ export interface LockOptions {
   onEvent?: (message: string) => void;
   /** Stops waiting. */
   signal?: AbortSignal;
+  /**
+   * The folder the lock file must really lie in (symlinks resolved), checked
+   * after every creation; default: the lock's folder as resolved when
+   * {@linkcode acquireLock} starts.
+   */
+  root?: string;
 }
 
 /**
@@ -150,7 +164,9 @@ function hostName(): string {
 }
 
 /**
- * A lock owner in words: pid, host, tool and start time.
+ * A lock owner in words: pid, host, tool and start time. The fields come from
+ * a file anyone may have written, so each is escaped and capped
+ * (lib/core/text.ts).
  *
  * @example
  * ```ts
@@ -160,7 +176,9 @@ function hostName(): string {
  */
 export function describeOwner(owner: LockOwner | null): string {
   if (!owner) return "an unknown process";
-  return `pid ${owner.pid} on ${owner.host} (${owner.tool} ${owner.version}, since ${owner.started_at})`;
+  const [host, tool, version, since] = [owner.host, owner.tool, owner.version, owner.started_at]
+    .map((text) => printable(text, 64));
+  return `pid ${owner.pid} on ${host} (${tool} ${version}, since ${since})`;
 }
 
 async function readOwner(file: Deno.FsFile): Promise<LockOwner | null> {
@@ -204,27 +222,44 @@ async function stillNamed(path: string, file: Deno.FsFile): Promise<boolean> {
   }
 }
 
-/** Refuses a lock path that exists but is not a plain file (a symlink, a folder). */
-async function checkPlainFile(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  if (!info.isFile) {
-    const kind = info.isSymlink
-      ? "a symlink"
-      : info.isDirectory
-      ? "a folder"
-      : "not a regular file";
-    throw new IngestError(
-      "lock",
-      `lock path ${path} is ${kind}`,
-      "remove it; meta-ingest creates its lock file itself",
-    );
-  }
+/**
+ * Refuses a lock path that is not a plain file with exactly one link: a
+ * symlink, a folder, a device, or a hard link to some other file (which a
+ * take-over would otherwise have written into).
+ */
+function mustBePlainFile(path: string, info: Deno.FileInfo): void {
+  if (info.isFile && (info.nlink === null || info.nlink === 1)) return;
+  const kind = info.isSymlink
+    ? "a symlink"
+    : info.isDirectory
+    ? "a folder"
+    : !info.isFile
+    ? "not a regular file"
+    : `a file with ${info.nlink} hard links (it is also another file)`;
+  throw new IngestError(
+    "lock",
+    `lock path ${path} is ${kind}`,
+    "remove it; meta-ingest creates its lock file itself and never writes into one it did not create",
+  );
+}
+
+/**
+ * Refuses a file we just created whose real path is outside `root` (a folder
+ * swapped for a symlink under us): it is removed, never written.
+ */
+async function mustBeInside(path: string, file: Deno.FsFile, root: string): Promise<void> {
+  // The file itself is no symlink (createNew made it), so its real path is
+  // its folder's; resolving the folder also holds while a waiter that judged
+  // our still-empty file stale removes it.
+  const folder = await Deno.realPath(dirname(path)).catch(() => null);
+  const real = folder === null ? null : join(folder, basename(path));
+  if (real !== null && isInside(root, real)) return;
+  if (await stillNamed(path, file)) await Deno.remove(path).catch(() => {});
+  throw new IngestError(
+    "lock",
+    `lock file ${path} was created outside ${root}${real ? ` (at ${real})` : ""}; it was removed`,
+    "a folder on the way is (or became) a symlink out of the project; fix the folder and rerun",
+  );
 }
 
 /**
@@ -251,55 +286,90 @@ type Attempt =
   | { kind: "held"; owner: LockOwner | null }
   | { kind: "retry" };
 
+/**
+ * Creates the lock file with `createNew` (which never follows a symlink and
+ * fails if anything is at the path), takes its flock and writes our owner
+ * record. Null when something is already there.
+ */
+async function tryCreate(path: string, me: LockOwner, root: string): Promise<Attempt | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { createNew: true, read: true, write: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return null;
+    throw err;
+  }
+  let keep = false;
+  try {
+    await mustBeInside(path, file, root);
+    // A waiter may have judged our still-empty file stale and holds its flock
+    // (it will remove it), or has removed it already: either way it won.
+    if (!(await file.tryLock(true))) return { kind: "retry" };
+    if (!(await stillNamed(path, file))) return { kind: "retry" };
+    await writeOwner(file, me);
+    keep = true;
+    return { kind: "acquired", file, tookOver: false, previous: null };
+  } finally {
+    if (!keep) file.close();
+  }
+}
+
 async function tryAcquire(
   path: string,
   me: LockOwner,
   leaseMs: number,
   leases: LeaseWatch,
+  root: string,
 ): Promise<Attempt> {
-  await checkPlainFile(path);
-  let file: Deno.FsFile;
-  let created = true;
+  const created = await tryCreate(path, me, root);
+  if (created) return created;
+  // Someone's lock file is there. It is only ever opened for reading: a
+  // stale one is removed and replaced by a new file of ours.
+  let info: Deno.FileInfo;
   try {
-    // createNew never follows a symlink: it fails if anything is at the path.
-    file = await Deno.open(path, { createNew: true, read: true, write: true });
+    info = await Deno.lstat(path);
   } catch (err) {
-    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    created = false;
-    try {
-      file = await Deno.open(path, { read: true, write: true });
-    } catch (openErr) {
-      if (openErr instanceof Deno.errors.NotFound) return { kind: "retry" };
-      throw openErr;
-    }
+    if (err instanceof Deno.errors.NotFound) return { kind: "retry" };
+    throw err;
   }
-  let keep = false;
+  if (info.nlink === 0) return { kind: "retry" }; // removed while we looked
+  mustBePlainFile(path, info);
+  let file: Deno.FsFile;
   try {
-    // Nothing is written before this check: a symlink swapped in after the
-    // lstat above is caught here and left alone.
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { kind: "retry" };
+    throw err;
+  }
+  let previous: LockOwner | null;
+  try {
+    // A symlink or hard link swapped in after the lstat is caught here.
+    const opened = await file.stat();
+    if (opened.nlink === 0) return { kind: "retry" }; // removed meanwhile
+    mustBePlainFile(path, opened);
     if (!(await stillNamed(path, file))) return { kind: "retry" };
-    if (!(await file.tryLock(true))) {
-      if (created) return { kind: "retry" }; // a waiter judged our empty file stale: it won
-      return { kind: "held", owner: await readOwner(file) };
-    }
+    if (!(await file.tryLock(true))) return { kind: "held", owner: await readOwner(file) };
     if (!(await stillNamed(path, file))) return { kind: "retry" }; // released meanwhile
-    let previous: LockOwner | null = null;
-    if (!created) {
-      previous = await readOwner(file);
-      if (previous && previous.host !== me.host) {
-        // Another host's lock: its flock says nothing here; trust its lease.
-        const mtime = (await file.stat()).mtime?.getTime() ?? 0;
-        if (leases.unchangedFor(previous.token, mtime, Date.now()) < leaseMs) {
-          return { kind: "held", owner: previous };
-        }
+    previous = await readOwner(file);
+    if (previous && previous.host !== me.host) {
+      // Another host's lock: its flock says nothing here; trust its lease.
+      const mtime = (await file.stat()).mtime?.getTime() ?? 0;
+      if (leases.unchangedFor(previous.token, mtime, Date.now()) < leaseMs) {
+        return { kind: "held", owner: previous };
       }
     }
-    await writeOwner(file, me);
-    keep = true;
-    return { kind: "acquired", file, tookOver: !created, previous };
+    // Stale. While we hold its flock nobody else can own it or judge it
+    // stale, and only a flock holder removes the file, so the path still
+    // names this inode: remove it, then race for a new file like anyone.
+    await Deno.remove(path).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
   } finally {
-    if (!keep) file.close();
+    file.close();
   }
+  const attempt = await tryCreate(path, me, root);
+  if (attempt?.kind === "acquired") return { ...attempt, tookOver: true, previous };
+  return attempt ?? { kind: "retry" }; // another waiter created it first
 }
 
 /**
@@ -323,18 +393,19 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     version: VERSION,
     token: crypto.randomUUID(),
   };
+  const root = options.root ?? await Deno.realPath(dirname(path));
   const deadline = Date.now() + options.timeoutMs;
   const leases = new LeaseWatch();
   let backoffMs = 25;
   let announced = false;
   let lastOwner: LockOwner | null = null;
   for (;;) {
-    const attempt = await tryAcquire(path, me, leaseMs, leases);
+    const attempt = await tryAcquire(path, me, leaseMs, leases, root);
     if (attempt.kind === "acquired") {
       if (attempt.tookOver) {
         options.onEvent?.(`took over a stale lock from ${describeOwner(attempt.previous)}`);
       }
-      return held(path, me, attempt.file, attempt.tookOver, attempt.previous, leaseMs);
+      return holdLock(path, me, attempt.file, attempt.tookOver, attempt.previous, leaseMs);
     }
     if (attempt.kind === "held") {
       lastOwner = attempt.owner;
@@ -368,7 +439,8 @@ function ownerTokenSync(file: Deno.FsFile): string | null {
   }
 }
 
-function held(
+/** Wraps an acquired lock file: keeps its lease fresh and releases it once. */
+function holdLock(
   path: string,
   owner: LockOwner,
   file: Deno.FsFile,

@@ -147,7 +147,8 @@ export const catalogPathFlag: FlagSpec<string> = stringFlag(
 export const defaultExchangeFlag: FlagSpec<string | undefined> = stringFlag(
   z.string().transform((text, ctx) => {
     const value = text.trim().toUpperCase();
-    if (!isExchangeCode(value)) {
+    // Non-ASCII first: upper-casing would turn "ß" into "SS".
+    if (/[\u0080-\uffff]/.test(text) || !isExchangeCode(value)) {
       ctx.addIssue({
         code: "custom",
         message: `--default-exchange must be an exchange code like BINANCE, got "${text}"`,

@@ -5,8 +5,9 @@
  * checks one raw string, and answers either the canonical symbol or a reason
  * a person can read. Exchanges are `[A-Z0-9_]+`; tickers use TradingView's
  * characters (letters, digits, `.`, `_`, `!`, `-`, `&`, `/`), so `BTCUSDT.P`,
- * `ES1!` and `BRK.B` pass, while whitespace, quotes and control characters do
- * not.
+ * `ES1!` and `BRK.B` pass, while whitespace, quotes, control characters and
+ * any non-ASCII letter (checked before upper-casing: `ß` never becomes `SS`)
+ * do not.
  *
  * @example
  * ```ts
@@ -29,6 +30,7 @@ const TICKER_RE = /^[A-Z0-9][A-Z0-9._!&\/-]*$/;
 // C0, DEL, C1 controls and the Unicode line/paragraph separators.
 // deno-lint-ignore no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const NON_ASCII_RE = /[\u0080-\uffff]/;
 
 /** Outcome of normalising one raw symbol. */
 export type SymbolResult =
@@ -61,7 +63,19 @@ export function isExchangeCode(value: string): boolean {
  */
 export function normalizeSymbol(raw: string, defaultExchange?: string): SymbolResult {
   if (CONTROL_RE.test(raw)) return { ok: false, reason: "contains control characters" };
-  const text = raw.trim().toUpperCase();
+  const trimmed = raw.trim();
+  // Checked before upper-casing, which would turn "ß" into "SS" and "ı" into "I".
+  const nonAscii = trimmed.search(NON_ASCII_RE);
+  if (nonAscii !== -1) {
+    const colon = trimmed.indexOf(":");
+    return {
+      ok: false,
+      reason: colon !== -1 && nonAscii < colon
+        ? "exchange may only contain A-Z, 0-9 and _ (no non-ASCII letters)"
+        : "ticker may only contain A-Z, 0-9 and . _ ! & / - (no non-ASCII letters)",
+    };
+  }
+  const text = trimmed.toUpperCase();
   if (text === "") return { ok: false, reason: "empty symbol" };
   const colon = text.indexOf(":");
   let exchange: string;

@@ -2,7 +2,10 @@
  * Where people-facing lines go: stderr, so stdout stays clean for `--json`.
  *
  * Promises: a {@linkcode Logger} never throws (a closed stderr is ignored) and
- * writes nothing when quiet, except errors.
+ * writes nothing when quiet, except errors. Every line it writes goes through
+ * `printable` (lib/core/text.ts): no text handed to it can control the
+ * terminal. `info` keeps its line breaks (a summary is several lines); the
+ * other methods write exactly one line.
  *
  * @example
  * ```ts
@@ -13,6 +16,7 @@
  *
  * @module
  */
+import { printable } from "../core/text.ts";
 
 /** Lines for people. */
 export interface Logger {
@@ -29,6 +33,19 @@ export interface Logger {
 }
 
 const encoder = new TextEncoder();
+
+/** Longest line written, after escaping (a backstop; fields are capped where formatted). */
+const LINE_MAX = 4000;
+
+/** One terminal line: controls (line breaks included) escaped, capped. */
+function oneLine(text: string): string {
+  return printable(text, LINE_MAX);
+}
+
+/** Several terminal lines: each escaped and capped; the breaks kept. */
+function lines(text: string): string {
+  return text.split("\n").map(oneLine).join("\n");
+}
 
 function write(text: string): void {
   try {
@@ -59,24 +76,24 @@ export function stderrLogger(options: { quiet: boolean }): Logger {
     info(line) {
       if (options.quiet) return;
       clear();
-      write(`${line}\n`);
+      write(`${lines(line)}\n`);
     },
     warn(line) {
       if (options.quiet) return;
       clear();
-      write(`warning: ${line}\n`);
+      write(`warning: ${oneLine(line)}\n`);
     },
     error(line) {
       clear();
-      write(`error: ${line}\n`);
+      write(`error: ${oneLine(line)}\n`);
     },
     status(line) {
       if (options.quiet) return;
       if (isTerminal) {
-        write(`\r\x1b[2K${line}`);
+        write(`\r\x1b[2K${oneLine(line)}`);
         statusShown = true;
       } else {
-        write(`${line}\n`);
+        write(`${oneLine(line)}\n`);
       }
     },
   };

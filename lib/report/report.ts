@@ -3,7 +3,7 @@
  *
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
- * failed[{symbol, reason}], new, changed, unchanged, retired,
+ * failed[{symbol, reason}], new, changed, unchanged, retired, repaired[],
  * http{requests, retries, status429}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
  * {@linkcode formatSummary} renders the same facts for people. `exit_code` is
@@ -23,6 +23,7 @@
  */
 import type { FieldChange, SymbolChange } from "../catalog/catalog.ts";
 import type { InvalidEntry } from "../input/candidates.ts";
+import { printable } from "../core/text.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {
@@ -52,6 +53,8 @@ export interface RunReport {
   unchanged: number;
   /** Symbols retired (`--retire-not-found`). */
   retired: number;
+  /** Symbols whose duplicate current rows were closed (all but the newest). */
+  repaired: string[];
   /** HTTP requests sent, retries and 429 answers. */
   http: { requests: number; retries: number; status429: number };
   /** The catalog's size as last read or written; null when it was not read. */
@@ -88,6 +91,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     changed: 0,
     unchanged: 0,
     retired: 0,
+    repaired: [],
     http: { requests: 0, retries: 0, status429: 0 },
     catalog: { path: catalogPath, rows: null, current: null },
     duration_ms: 0,
@@ -163,17 +167,23 @@ function listWithLimit<T>(items: readonly T[], render: (item: T) => string): str
   return lines;
 }
 
+/** Longest field (an entry, a reason, a value) shown in the summary. */
+const FIELD_MAX = 120;
+
+/** A field that came from outside, as the terminal may show it (see lib/core/text.ts). */
+const field = (text: string) => printable(text, FIELD_MAX);
+
 function show(value: FieldChange["old"]): string {
   return value === null
     ? "null"
     : typeof value === "string"
-    ? JSON.stringify(value)
+    ? field(JSON.stringify(value))
     : String(value);
 }
 
 /**
  * One field change as people read it: `field: old → new`, text quoted,
- * null as `null`.
+ * null as `null`, outside text escaped.
  *
  * @example
  * ```ts
@@ -182,11 +192,13 @@ function show(value: FieldChange["old"]): string {
  * ```
  */
 export function formatFieldChange(change: FieldChange): string {
-  return `${change.field}: ${show(change.old)} → ${show(change.new)}`;
+  return `${field(change.field)}: ${show(change.old)} → ${show(change.new)}`;
 }
 
 /**
- * The short human summary printed on stderr at the end of a run.
+ * The short human summary printed on stderr at the end of a run. Every value
+ * that came from outside (entries, reasons, API values, paths) is escaped and
+ * capped with `printable` (lib/core/text.ts); the report itself keeps them exact.
  *
  * @example
  * ```ts
@@ -204,24 +216,31 @@ export function formatSummary(report: RunReport): string {
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429; ${seconds} s`,
-    `  catalog ${report.catalog.path}: ` +
+    `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null
       ? "not read"
       : `${report.catalog.rows} rows, ${report.catalog.current} current`),
   ];
   if (report.invalid.length) {
     lines.push(`invalid entries (${report.invalid.length}):`);
-    lines.push(...listWithLimit(report.invalid, (e) => `#${e.index} ${e.input}: ${e.reason}`));
+    lines.push(
+      ...listWithLimit(report.invalid, (e) => `#${e.index} ${field(e.input)}: ${field(e.reason)}`),
+    );
   }
   if (report.failed.length) {
     lines.push(`failed symbols (${report.failed.length}):`);
-    lines.push(...listWithLimit(report.failed, (f) => `${f.symbol}: ${f.reason}`));
+    lines.push(...listWithLimit(report.failed, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
+  }
+  if (report.repaired.length) {
+    const verb = report.dry_run ? "would close" : "closed";
+    lines.push(`repaired (${report.repaired.length}): ${verb} duplicate current rows of`);
+    lines.push(...listWithLimit(report.repaired, field));
   }
   if (report.dry_run && report.changes?.length) {
     lines.push(`would change (${report.changes.length}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
       const fields = c.fields.map(formatFieldChange);
-      return `${c.symbol} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
+      return `${field(c.symbol)} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
     }));
   }
   return lines.join("\n");
