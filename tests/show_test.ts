@@ -502,3 +502,17 @@ Deno.test("a read never mixes two versions of the file, even when its layout cha
   assert.ok(swaps > 20, `${swaps} swaps during 60 reads`);
   assert.equal(seen.size, 2, "both versions were read");
 });
+
+Deno.test("the table escapes outside text from the catalog (issue 13: nothing reaches the terminal raw)", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  const evil = "Apple\x1b]0;pwned\x07\r\u009b2J\u202eevil";
+  await mergeOnce(path, [fetched("NASDAQ:AAPL", { description: evil })], { now: T1 });
+  const table = await show(project.dir, ["NASDAQ:AAPL", "--columns", "description"]);
+  assert.equal(table.code, 0, table.log.join("\n"));
+  assert.match(table.out, /Apple\\x1b\]0;pwned\\x07\\x0d\\x9b2J\\u202eevil/);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(table.out, /[\x1b\x07\r\u009b\u202e]/);
+  // JSON keeps the exact value (JSON escapes it).
+  assert.equal((await showJson(project.dir, ["NASDAQ:AAPL"])).rows[0].description, evil);
+});

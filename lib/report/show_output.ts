@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { printable } from "../core/text.ts";
 import type { CellValue, ReadMode, ReadResult, VersionRow } from "../catalog/reader.ts";
 import { formatFieldChange } from "./report.ts";
 
@@ -87,17 +88,23 @@ function text(value: CellValue | undefined): string {
   return value === null || value === undefined ? "" : String(value);
 }
 
+/** Longest cell of the table, in characters (escaped text; see `printable`). */
+const TABLE_CELL_MAX = 120;
+
+/** A table cell or header: values from the catalog came from outside, so escaped. */
+const cell = (value: string) => printable(value, TABLE_CELL_MAX);
+
 function table(result: ReadResult, view: ShowView): string {
   const changes = showsChanges(view.mode);
-  const header = [...view.columns, ...(changes ? ["changes"] : [])];
+  const header = [...view.columns, ...(changes ? ["changes"] : [])].map(cell);
   const lines = result.rows.map((row) => [
-    ...view.columns.map((c) => text(row.values[c])),
-    ...(changes ? [changesText(row, view.mode)] : []),
+    ...view.columns.map((c) => cell(text(row.values[c]))),
+    ...(changes ? [cell(changesText(row, view.mode))] : []),
   ]);
   const numeric = header.map((_, i) =>
     result.rows.length > 0 &&
     result.rows.every((row) => {
-      const v = row.values[header[i]];
+      const v = row.values[view.columns[i]];
       return v === null || v === undefined || typeof v === "number";
     }) && i < view.columns.length
   );
@@ -114,7 +121,9 @@ function table(result: ReadResult, view: ShowView): string {
   } else if (!result.unknown.length) {
     out.push("no rows");
   }
-  if (result.unknown.length) out.push(`${unknownLabel(view.mode)}: ${result.unknown.join(", ")}`);
+  if (result.unknown.length) {
+    out.push(`${unknownLabel(view.mode)}: ${result.unknown.map(cell).join(", ")}`);
+  }
   return out.join("\n") + "\n";
 }
 
