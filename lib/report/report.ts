@@ -4,7 +4,8 @@
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired,
- * http{requests, retries, status429}, catalog{path, rows, current},
+ * http{requests, retries, status429, status403, empty_bodies, pauses,
+ * paused_ms}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and, on dry runs,
  * `changes`. {@linkcode formatSummary} renders the same facts for people.
  *
@@ -26,6 +27,20 @@ export interface FailedSymbol {
   reason: string;
 }
 
+/** What the fetch sent and what the server answered, for `http` in the report. */
+export interface HttpCounts {
+  requests: number;
+  retries: number;
+  status429: number;
+  status403: number;
+  /** 200 answers with an empty or non-JSON body (the scanner's soft throttle). */
+  empty_bodies: number;
+  /** Times the whole pool paused because the server throttled it. */
+  pauses: number;
+  /** Milliseconds the pool spent paused. */
+  paused_ms: number;
+}
+
 /** The run report; see the module doc. */
 export interface RunReport {
   requested: number;
@@ -37,7 +52,7 @@ export interface RunReport {
   changed: number;
   unchanged: number;
   retired: number;
-  http: { requests: number; retries: number; status429: number };
+  http: HttpCounts;
   catalog: { path: string; rows: number; current: number };
   duration_ms: number;
   dry_run: boolean;
@@ -66,7 +81,15 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     changed: 0,
     unchanged: 0,
     retired: 0,
-    http: { requests: 0, retries: 0, status429: 0 },
+    http: {
+      requests: 0,
+      retries: 0,
+      status429: 0,
+      status403: 0,
+      empty_bodies: 0,
+      pauses: 0,
+      paused_ms: 0,
+    },
     catalog: { path: catalogPath, rows: 0, current: 0 },
     duration_ms: 0,
     dry_run: dryRun,
@@ -110,6 +133,19 @@ function show(value: FieldChange["old"]): string {
     : String(value);
 }
 
+function throttleSummary(http: HttpCounts): string {
+  const parts: string[] = [];
+  if (http.status403) parts.push(`${http.status403} x 403`);
+  if (http.empty_bodies) parts.push(`${http.empty_bodies} empty`);
+  if (http.pauses) {
+    parts.push(
+      `paused ${http.pauses} ${http.pauses === 1 ? "time" : "times"}, ` +
+        `${(http.paused_ms / 1000).toFixed(0)} s`,
+    );
+  }
+  return parts.map((p) => `, ${p}`).join("");
+}
+
 /**
  * The short human summary printed on stderr at the end of a run.
  *
@@ -128,7 +164,7 @@ export function formatSummary(report: RunReport): string {
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
-    `${report.http.status429} x 429; ${seconds} s`,
+    `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
     `  catalog ${report.catalog.path}: ${report.catalog.rows} rows, ${report.catalog.current} current`,
   ];
   if (report.invalid.length) {
