@@ -175,7 +175,10 @@ function networkCause(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error
     ? err.cause.message
     : errorMessage(err);
-  return cause.replace(/^error sending request for url \([^)]*\): /, "");
+  return cause
+    .replace(/^error sending request for url \([^)]*\): /, "")
+    .replace(/^client error \(Connect\): /, "")
+    .replace(/^(received corrupt message|invalid peer certificate|.*handshake)/i, "TLS: $1");
 }
 
 /** Largest response body read; a symbol's metadata is a few hundred bytes. */
@@ -251,7 +254,8 @@ export class TradingViewClient {
       random: this.options.random,
       onStateChange: (from, to, pauseMs) => this.stateChanged(from, to, pauseMs),
       onHalt: (halt) => {
-        this.onEvent?.(halt.reason);
+        // An unreachable host ends the run with this very line as its error.
+        if (halt.kind !== "unreachable") this.onEvent?.(halt.reason);
         this.notify();
       },
     });

@@ -8,7 +8,9 @@
  * - After every pause, slow start: one request in flight and about
  *   `resumeRate` starts per second, growing additively with each good answer
  *   (pace by `rateStep`, in-flight by one per `slotStep` good answers) toward
- *   `maxInFlight`. A later trip restarts from half the previous start rate.
+ *   `maxInFlight` (the first restart may begin at half the learnt ceiling
+ *   when that is faster). A later trip restarts from half the previous start
+ *   rate.
  * - A ceiling learnt from the server: at the first trip, 95% of what it
  *   sustained so far (good answers over the time until the resume, pauses
  *   included); at later trips, 80% of the pace we were at. After a soft
@@ -151,7 +153,10 @@ export class Pacer {
     }
     if (this.#trips > 1) this.#startRate = Math.max(this.#minRate, this.#startRate / 2);
     if (kind === "soft") this.#hardCeiling = true;
-    const start = Math.max(this.#startRate, this.ceiling === Infinity ? 0 : this.ceiling / 2);
+    // The first restart may begin at half the learnt ceiling when that is
+    // faster; later ones begin at the (halved) start rate.
+    const learnt = this.#trips === 1 && this.ceiling !== Infinity ? this.ceiling / 2 : 0;
+    const start = Math.max(this.#startRate, learnt);
     this.rate = Math.max(this.#minRate, Math.min(this.ceiling, start));
     this.limit = 1;
     this.#goodSinceResume = 0;
