@@ -75,13 +75,13 @@ function positive(name: string, value: number): number {
 /** Spaces request starts and caps requests in flight; see the module doc. */
 export class Pacer {
   /** Allowed request starts per second; Infinity while unpaced. */
-  rate = Infinity;
+  rate: number = Infinity;
   /** Allowed requests in flight; Infinity while unpaced. */
-  limit = Infinity;
+  limit: number = Infinity;
   /** Requests in flight now. */
-  inFlight = 0;
+  inFlight: number = 0;
   /** The pace not to exceed (see the module doc); Infinity until learnt. */
-  ceiling = Infinity;
+  ceiling: number = Infinity;
   readonly #maxInFlight: number;
   readonly #resumeRate: number;
   readonly #rateStep: number;
@@ -95,6 +95,10 @@ export class Pacer {
   #goodSinceResume = 0;
   #hardCeiling = false;
 
+  /**
+   * An unpaced pacer.
+   * @throws {RangeError} when an option is out of range, naming it and its value
+   */
   constructor(options: PacerOptions = {}) {
     const maxInFlight = options.maxInFlight ?? 16;
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
