@@ -58,7 +58,12 @@ export interface CallRequest {
   method?: "GET" | "POST";
   /** A JSON body (sent with content-type application/json). */
   body?: string;
-  /** Names the request in reasons and tells requests apart (e.g. the symbol). */
+  /**
+   * Names the request and tells requests apart (e.g. the symbol, or a
+   * batch's first ticker). Give each request its own: a run of throttle
+   * answers pauses the pool only when it comes from at least two labels, so
+   * one request with a broken answer never pauses everyone.
+   */
   label: string;
 }
 
