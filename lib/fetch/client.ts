@@ -350,7 +350,8 @@ export class TradingViewClient {
       switch (attempt.kind) {
         case "verdict":
           this.breaker.good(probe);
-          this.pacer.success();
+          // Answers to requests sent before a pause do not speed up the restart.
+          if (this.breaker.state === "closed") this.pacer.success();
           if (attempt.verdict.kind !== "retry") {
             return { ...attempt.verdict, attempts: sent };
           }
