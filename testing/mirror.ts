@@ -31,7 +31,9 @@ export type Fault =
   | { kind: "status"; status: number; retryAfter?: string }
   | { kind: "malformed" }
   | { kind: "hang" }
-  | { kind: "body"; body: unknown };
+  | { kind: "body"; body: unknown }
+  /** 200 with an empty body: the scanner's soft throttle, for one request. */
+  | { kind: "empty" };
 
 /** What a fault hook sees about a request. */
 export interface FaultContext {
@@ -557,6 +559,11 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
         return new Response('{"pricescale": 100, "minmov": 1, "ty', {
           headers: { "content-type": "application/json" },
         });
+      }
+      if (fault?.kind === "empty") {
+        count(200);
+        stats.empty++;
+        return new Response("", { status: 200, headers: { "content-type": "text/plain" } });
       }
       if (fault?.kind === "body") {
         count(200);

@@ -49,6 +49,46 @@ Deno.test("a soft throttle pauses the whole pool; every symbol lands with few em
   assert.ok(events.some((e) => /answers again: resuming slowly/.test(e)));
 });
 
+Deno.test("a pause sends nothing, ends with exactly one probe, then starts are paced", async () => {
+  const t0 = performance.now();
+  const arrivals: number[] = [];
+  await using mirror = startMirror({
+    latencyMs: 20,
+    fault: ({ request }) => {
+      const at = performance.now() - t0;
+      arrivals.push(at);
+      return request > 6 && at < 600 ? { kind: "empty" } : undefined;
+    },
+  });
+  const pauses: { at: number; ms: number }[] = [];
+  let resumedAt = 0;
+  const client = new TradingViewClient({
+    baseUrl: mirror.url,
+    ...short,
+    breaker: { pauseBaseMs: 300 },
+    pacer: { resumeRate: 10, rateStep: 0.001 },
+    onEvent: (line) => {
+      const pause = /pausing all requests for ([\d.]+) s/.exec(line);
+      if (pause) pauses.push({ at: performance.now() - t0, ms: Number(pause[1]) * 1000 });
+      if (/answers again/.test(line)) resumedAt = performance.now() - t0;
+    },
+  });
+  const outcomes = await fetchAll(client, mirrorSymbols(["NASDAQ"]).slice(0, 16), 3);
+  assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
+  assert.equal(pauses.length, 2, JSON.stringify(pauses));
+  for (const pause of pauses) {
+    const end = pause.at + pause.ms;
+    const during = arrivals.filter((a) => a > pause.at + 5 && a < end - 50);
+    assert.deepEqual(during, [], `nothing is sent during a pause (${JSON.stringify(pause)})`);
+    const after = arrivals.filter((a) => a >= end - 50);
+    assert.ok(after[1] - after[0] >= 15, `one probe, alone until it is answered: ${after}`);
+  }
+  const paced = arrivals.filter((a) => a > resumedAt).slice(0, 4);
+  for (let i = 1; i < paced.length; i++) {
+    assert.ok(paced[i] - paced[i - 1] >= 80, `slow start at ~10/s: ${paced.map(Math.round)}`);
+  }
+});
+
 Deno.test("403s share one cooldown: a run of them pauses the pool instead of each symbol retrying", async () => {
   const t0 = performance.now();
   const arrivals: number[] = [];
