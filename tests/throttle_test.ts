@@ -200,6 +200,15 @@ Deno.test("call() is the generic primitive: POST a body, interpret the answer", 
   assert.deepEqual(seen, { method: "POST", type: "application/json", body: '{"x":1}' });
 });
 
+Deno.test("call() never throws: a throwing interpret() fails the call with its message", async () => {
+  await using mirror = startMirror();
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...short });
+  const outcome = await client.call({ url: client.urlFor("NASDAQ:AAPL"), label: "x" }, () => {
+    throw new TypeError("cannot read the answer");
+  });
+  assert.deepEqual(outcome, { kind: "failed", reason: "cannot read the answer", attempts: 1 });
+});
+
 // --- whole runs ----------------------------------------------------------------
 
 function runOptions(args: string[]) {
