@@ -262,6 +262,27 @@ Deno.test("blocked part-way: the fetched are merged, exit 3, error set", async (
   assert.equal(report.failed.length, 15);
 });
 
+Deno.test("a server that stops answering part-way: the fetched are merged, the rest fail fast", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror({
+    fault: ({ request }) => (request > 5 ? { kind: "hang" } : undefined),
+  });
+  const symbols = mirrorSymbols(["AMEX"]).slice(0, 30).join(",");
+  const started = performance.now();
+  const report = await runJob(
+    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "200"]),
+    { log: memoryLogger(), root: project.dir, client: { backoffBaseMs: 10 } },
+  );
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(report.exit_code, 3);
+  assert.equal(report.fetched, 5);
+  assert.match(
+    report.error ?? "",
+    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 200 ms\)/,
+  );
+  assert.ok(mirror.stats.requests <= 5 + 8, `${mirror.stats.requests} requests`);
+});
+
 Deno.test("a soft-throttled run lands every symbol, exit 0, and the log says the pool paused", async () => {
   await using project = await tempProject();
   await using mirror = startMirror({ latencyMs: 5, softThrottle: SOFT_THROTTLE });
