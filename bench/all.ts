@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s).
+ * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
+ * (soft throttle, block, unreachable and silent hosts; about 2 min).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { bench1130, bench50, benchStingy } from "./fetch.ts";
 import { benchMerge } from "./merge.ts";
 import { benchShow } from "./show.ts";
 import { benchStartup } from "./startup.ts";
+import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
@@ -18,6 +20,12 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   merge: benchMerge,
   show: async () => [await benchShow()],
   fetch1130: async () => [await bench1130()],
+  throttle: async () => [
+    await benchUnreachable(),
+    await benchSilent(),
+    await benchBlocked(),
+    await benchSoftThrottle(),
+  ],
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);

@@ -39,7 +39,7 @@ import { projectRoot } from "./fs/paths.ts";
 import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
-import { fetchAll, TradingViewClient } from "./fetch/client.ts";
+import { type ClientOptions, fetchAll, TradingViewClient } from "./fetch/client.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -58,6 +58,8 @@ export interface JobDeps {
   onWrite?: (event: "start" | "written" | "failed") => void;
   /** Most targets fetched and merged in one go; see {@linkcode CHUNK_SIZE}. */
   chunkSize?: number;
+  /** Client tuning beyond the flags (tests: short pauses). */
+  client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
 }
 
 /**
@@ -226,12 +228,15 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     // Fetch (no lock held). DuckDB loads meanwhile, once the first requests
     // are on their way, so its start-up hides behind network latency.
     const client = new TradingViewClient({
+      ...deps.client,
       baseUrl: options.baseUrl,
       timeoutMs: options.timeoutMs,
       maxRetries: options.maxRetries,
+      workers: options.workers,
+      maxPausedMs: options.maxThrottleS * 1000,
+      onEvent: (message) => log.warn(message),
       signal,
     });
-    report.http = client.stats;
     log.info(
       `fetching ${targets.valid.length} symbols from ${
         redactUrl(options.baseUrl)
@@ -241,7 +246,10 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     if (chunks.length > 1) {
       log.info(`in ${chunks.length} chunks of up to ${chunks[0].length}, each merged on its own`);
     }
-    const progress = startProgress(targets.valid.length, log, () => client.stats);
+    const progress = startProgress(targets.valid.length, log, () => ({
+      ...client.stats,
+      pausedMs: client.pausedFor(),
+    }));
     try {
       for (const chunk of chunks) {
         const fetching = fetchAll(client, chunk, options.workers, () => progress.done());
@@ -252,6 +260,18 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
         }
         const outcomes = await fetching;
         checkSignal(signal);
+        const halt = client.halt;
+        if (halt?.kind === "unreachable") {
+          throw new IngestError(
+            "network",
+            halt.reason,
+            "check the network, DNS and --base-url; nothing was written",
+          );
+        }
+        // Blocked, gone silent part-way, or out of throttle budget: the
+        // unfetched symbols (later chunks too) carry the reason, and so does
+        // the report.
+        if (halt) report.error = halt.reason;
 
         const fetched: FetchedRecord[] = [];
         const notFound: string[] = [];
@@ -287,6 +307,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       }
     } finally {
       progress.stop();
+      report.http = client.counts();
     }
     settle(report);
     if (signal?.aborted) {

@@ -49,7 +49,15 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
     ],
     [4, 3, 1, 3, 0, 3, 0, 0],
   );
-  assert.deepEqual(r.http, { requests: 3, retries: 0, status429: 0 });
+  assert.deepEqual(r.http, {
+    requests: 3,
+    retries: 0,
+    status429: 0,
+    status403: 0,
+    empty_bodies: 0,
+    pauses: 0,
+    paused_ms: 0,
+  });
   assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
   assert.ok(
     Number.isInteger(r.duration_ms) && r.duration_ms >= 5 && r.duration_ms <= wallMs,

@@ -19,7 +19,14 @@
  * What went wrong, coarsely; decides the exit code (`usage` 2, `interrupted`
  * 130/143 by signal, the rest 1).
  */
-export type ErrorKind = "usage" | "input" | "catalog" | "lock" | "interrupted" | "internal";
+export type ErrorKind =
+  | "usage"
+  | "input"
+  | "catalog"
+  | "lock"
+  | "network"
+  | "interrupted"
+  | "internal";
 
 /** An expected failure with a message for people. */
 export class IngestError extends Error {

@@ -42,6 +42,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** `--max-retries`: retries per symbol after the first attempt, 0..10. */
   maxRetries: number;
+  /** `--max-throttle-s`: total seconds the pool may spend paused by server throttling, 0..3600. */
+  maxThrottleS: number;
   /** `--lock-timeout-ms`: how long to wait for the catalog lock, 0..3600000. */
   lockTimeoutMs: number;
   /** `--retire-not-found`: symbols TradingView definitely does not know get an inactive row. */
@@ -73,6 +75,7 @@ export const DEFAULTS = {
   baseUrl: "https://scanner.tradingview.com",
   timeoutMs: 10_000,
   maxRetries: 4,
+  maxThrottleS: 300,
   lockTimeoutMs: 60_000,
 } as const;
 
@@ -100,6 +103,8 @@ Options:
                            env META_INGEST_BASE_URL)
   --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
   --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
+  --max-throttle-s N       total pause while the server throttles us, 0..3600
+                           (default ${DEFAULTS.maxThrottleS}); then the rest fail
   --lock-timeout-ms N      wait for the catalog lock, 0..3600000 (default ${DEFAULTS.lockTimeoutMs})
   --retire-not-found       mark symbols TradingView does not know as inactive
   --dry-run                fetch and show what would change; write nothing
@@ -170,6 +175,7 @@ const INGEST_FLAGS = {
   "base-url": stringFlag(httpUrl("--base-url").optional()),
   "timeout-ms": stringFlag(wholeNumber("--timeout-ms", 100, 120_000).optional()),
   "max-retries": stringFlag(wholeNumber("--max-retries", 0, 10).optional()),
+  "max-throttle-s": stringFlag(wholeNumber("--max-throttle-s", 0, 3600).optional()),
   "lock-timeout-ms": stringFlag(wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional()),
   "retire-not-found": booleanFlag(),
   "dry-run": booleanFlag(),
@@ -231,6 +237,7 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
       baseUrl: baseUrl ?? DEFAULTS.baseUrl,
       timeoutMs: flags["timeout-ms"] ?? DEFAULTS.timeoutMs,
       maxRetries: flags["max-retries"] ?? DEFAULTS.maxRetries,
+      maxThrottleS: flags["max-throttle-s"] ?? DEFAULTS.maxThrottleS,
       lockTimeoutMs: flags["lock-timeout-ms"] ?? DEFAULTS.lockTimeoutMs,
       retireNotFound: flags["retire-not-found"] ?? false,
       dryRun: flags["dry-run"] ?? false,

@@ -4,7 +4,8 @@
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired, repaired[],
- * http{requests, retries, status429}, catalog{path, rows, current},
+ * http{requests, retries, status429, status403, empty_bodies, pauses,
+ * paused_ms}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
  * {@linkcode formatSummary} renders the same facts for people. `exit_code` is
  * the process's exit code; `error` is set whenever it is not 0 or 3;
@@ -33,6 +34,24 @@ export interface FailedSymbol {
   reason: string;
 }
 
+/** What the fetch sent and what the server answered, for `http` in the report. */
+export interface HttpCounts {
+  /** HTTP attempts sent. */
+  requests: number;
+  /** Attempts after a request's first. */
+  retries: number;
+  /** Answers with status 429. */
+  status429: number;
+  /** Answers with status 403. */
+  status403: number;
+  /** 200 answers with an empty or non-JSON body (the scanner's soft throttle). */
+  empty_bodies: number;
+  /** Times the whole pool paused because the server throttled it. */
+  pauses: number;
+  /** Milliseconds the pool spent paused. */
+  paused_ms: number;
+}
+
 /** The run report; see the module doc. */
 export interface RunReport {
   /** Entries the run was given, valid or not. */
@@ -55,8 +74,8 @@ export interface RunReport {
   retired: number;
   /** Symbols whose duplicate current rows were closed (all but the newest). */
   repaired: string[];
-  /** HTTP requests sent, retries and 429 answers. */
-  http: { requests: number; retries: number; status429: number };
+  /** What the fetch sent and what the server answered. */
+  http: HttpCounts;
   /** The catalog's size as last read or written; null when it was not read. */
   catalog: { path: string; rows: number | null; current: number | null };
   /** Wall time of the run, in milliseconds. */
@@ -92,7 +111,16 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     unchanged: 0,
     retired: 0,
     repaired: [],
-    http: { requests: 0, retries: 0, status429: 0 },
+    http: {
+      requests: 0,
+      retries: 0,
+      status429: 0,
+      status403: 0,
+      empty_bodies: 0,
+      pauses: 0,
+      paused_ms: 0,
+    },
+
     catalog: { path: catalogPath, rows: null, current: null },
     duration_ms: 0,
     dry_run: dryRun,
@@ -181,6 +209,19 @@ function show(value: FieldChange["old"]): string {
     : String(value);
 }
 
+function throttleSummary(http: HttpCounts): string {
+  const parts: string[] = [];
+  if (http.status403) parts.push(`${http.status403} x 403`);
+  if (http.empty_bodies) parts.push(`${http.empty_bodies} empty`);
+  if (http.pauses) {
+    parts.push(
+      `paused ${http.pauses} ${http.pauses === 1 ? "time" : "times"}, ` +
+        `${(http.paused_ms / 1000).toFixed(0)} s`,
+    );
+  }
+  return parts.map((p) => `, ${p}`).join("");
+}
+
 /**
  * One field change as people read it: `field: old → new`, text quoted,
  * null as `null`, outside text escaped.
@@ -215,7 +256,7 @@ export function formatSummary(report: RunReport): string {
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
-    `${report.http.status429} x 429; ${seconds} s`,
+    `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
     `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null
       ? "not read"
