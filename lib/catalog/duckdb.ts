@@ -19,13 +19,6 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 
-/**
- * Characters DuckDB's file functions expand as a glob, even in a bound
- * parameter (`*`, `**`, `?`, `[...]`; braces and backslashes are literal).
- * A catalog path holding one is refused, never read.
- */
-export const GLOB_CHARACTERS: readonly string[] = ["*", "?", "["];
-
 /** Resource bounds of the sandboxed instance. */
 export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
 

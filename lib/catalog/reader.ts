@@ -36,7 +36,8 @@ import { z } from "zod";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { fractionText } from "../core/time.ts";
 import type { FieldChange } from "./catalog.ts";
-import { GLOB_CHARACTERS, openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
+import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
+import { GLOB_CHARACTERS } from "./globs.ts";
 import {
   CATALOG_SCHEMA,
   DESCRIBE_PARQUET,

@@ -15,7 +15,7 @@
  */
 import { basename } from "node:path";
 import { IngestError } from "../core/errors.ts";
-import { GLOB_CHARACTERS } from "../catalog/duckdb.ts";
+import { GLOB_CHARACTERS } from "../catalog/globs.ts";
 import { resolveWritableInside } from "../fs/paths.ts";
 import { EXCHANGES_FILE } from "../record/exchanges.ts";
 
