@@ -5,8 +5,9 @@
  * Schema written (stable; see README): `symbol` (the full EXCHANGE:TICKER),
  * `exchange, base, quote, type, subtype, profile, description, sector,
  * industry, country` (VARCHAR), `pricescale, minmov` (BIGINT), `tick_size,
- * lot_size, contract_size` (DOUBLE), `timezone, session` (VARCHAR), `active`
- * (BOOLEAN), `updated_at, valid_from, valid_until` (TIMESTAMP, UTC); then any
+ * lot_size, contract_size` (DOUBLE), `timezone, session` (VARCHAR),
+ * `minmove2` (BIGINT), `fractional` (BOOLEAN), `root, expiration,
+ * contract_type` (VARCHAR), `active` (BOOLEAN), `updated_at, valid_from, valid_until` (TIMESTAMP, UTC); then any
  * extra columns a catalog already had, kept as they were.
  *
  * Promises:
@@ -43,6 +44,7 @@ import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
 import type { FetchedRecord } from "../record/record.ts";
+import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
   ACTIVE_SYMBOLS,
   CATALOG_COUNTS,
@@ -64,6 +66,7 @@ import {
   parquetViewSql,
   RUN_TIMESTAMP,
   setPathVariableSql,
+  TIMEZONE_ALIAS_SCHEMA,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
 } from "./sql.ts";
@@ -282,6 +285,12 @@ export class Catalog implements AsyncDisposable {
       "not_found",
       [{ name: "symbol", type: "VARCHAR" }],
       notFound.map((symbol) => ({ symbol })),
+    );
+    await stage(
+      this.connection,
+      "timezone_aliases",
+      TIMEZONE_ALIAS_SCHEMA,
+      Object.entries(TIMEZONE_ALIASES).map(([alias, canonical]) => ({ alias, canonical })),
     );
     const exchanges = [...new Set(fetched.map((f) => f.record.exchange))].map((e) => ({
       ...exchangeRow(e),

@@ -29,6 +29,16 @@ export interface CatalogRecord {
   contract_size: number | null;
   timezone: string | null;
   session: string | null;
+  /** Second tick increment of fractional prices (TradingView's `minmove2`; 0 when none). */
+  minmove2: number | null;
+  /** Whether prices are shown as fractions (bond futures: 1/32nds). */
+  fractional: boolean | null;
+  /** Futures root (`ES` for `ES1!` and `ESH2026`). */
+  root: string | null;
+  /** Expiration of a dated contract, as TradingView sends it (e.g. `20260315`). */
+  expiration: string | null;
+  /** Futures contract kind, e.g. `continuous`, `single`, `perpetual`. */
+  contract_type: string | null;
   active: boolean;
 }
 
