@@ -19,7 +19,10 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 async function main(args: string[]): Promise<number> {
   let command;
   try {
-    command = parseCli(args, { META_INGEST_BASE_URL: Deno.env.get("META_INGEST_BASE_URL") });
+    command = parseCli(args, {
+      META_INGEST_BASE_URL: Deno.env.get("META_INGEST_BASE_URL"),
+      META_INGEST_ENDPOINT: Deno.env.get("META_INGEST_ENDPOINT"),
+    });
   } catch (err) {
     if (err instanceof IngestError && err.kind === "usage") {
       stderrLogger({ quiet: false }).error(describeError(err));

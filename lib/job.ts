@@ -38,6 +38,7 @@ import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, outcomeCode, type RunReport } from "./report/report.ts";
 import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
+import { fetchAllScan } from "./fetch/scan.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -170,10 +171,15 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     });
     report.http = client.stats;
     log.info(
-      `fetching ${targets.valid.length} symbols from ${options.baseUrl} with ${options.workers} workers`,
+      `fetching ${targets.valid.length} symbols from ${options.baseUrl} ` +
+        `(${
+          options.endpoint === "scan" ? "/scan batches" : "/symbol"
+        }) with ${options.workers} workers`,
     );
     const progress = startProgress(targets.valid.length, log, () => client.stats);
-    const fetching = fetchAll(client, targets.valid, options.workers, () => progress.done());
+    const fetching = options.endpoint === "scan"
+      ? fetchAllScan(client, targets.valid, options.workers, () => progress.done())
+      : fetchAll(client, targets.valid, options.workers, () => progress.done());
     // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
     catalogPending = delay(20).then(() => openCatalog(catalogPath));
     catalogPending.catch(() => {}); // awaited below

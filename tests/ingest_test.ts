@@ -47,7 +47,12 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
     ],
     [4, 3, 1, 3, 0, 3, 0, 0],
   );
-  assert.deepEqual(r.http, { requests: 3, retries: 0, status429: 0 });
+  assert.deepEqual(r.http, {
+    requests: 3,
+    retries: 0,
+    status429: 0,
+    by_endpoint: { symbol: 3, scan: 0 },
+  });
   assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
   assert.equal(typeof r.duration_ms, "number");
   const current = await currentRows(`${project.dir}/${CATALOG}`);

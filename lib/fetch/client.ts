@@ -36,6 +36,8 @@ import { pooledMap } from "../std/pool.ts";
 import { readCapped } from "../fs/read_capped.ts";
 import type { CatalogRecord, RecordDefaults } from "../record/record.ts";
 import { isEmptyResponse, REQUESTED_FIELDS, toRecord } from "../record/tradingview.ts";
+import type { Market } from "../record/exchanges.ts";
+import { parseScanAnswer, SCAN_COLUMNS, scanRequest } from "../record/scan.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
 
 /** What TradingView's answers for one symbol came to. */
@@ -49,10 +51,20 @@ export type FetchOutcome = Answer & { symbol: string; attempts: number };
 
 /** Counters for the run report. */
 export interface HttpStats {
+  /** HTTP requests sent (every attempt counts). */
   requests: number;
+  /** Attempts after the first, of a symbol or a batch. */
   retries: number;
+  /** Answers with status 429. */
   status429: number;
+  /** Requests per endpoint: `GET /symbol` and `POST /{market}/scan`. */
+  by_endpoint: { symbol: number; scan: number };
 }
+
+/** How one `/scan` batch ended: its rows by ticker, or why it failed (after retries). */
+export type ScanBatch =
+  | { ok: true; rows: Map<string, unknown[]>; attempts: number }
+  | { ok: false; reason: string; attempts: number };
 
 /** Client settings; only `baseUrl` is required. */
 export interface ClientOptions {
@@ -163,7 +175,12 @@ class Pacer {
 /** The scanner API client; see the module doc. */
 export class TradingViewClient {
   /** Counters for the run report. */
-  readonly stats: HttpStats = { requests: 0, retries: 0, status429: 0 };
+  readonly stats: HttpStats = {
+    requests: 0,
+    retries: 0,
+    status429: 0,
+    by_endpoint: { symbol: 0, scan: 0 },
+  };
   private readonly options: Required<Omit<ClientOptions, "signal">>;
   private readonly signal?: AbortSignal;
   private cooldownUntil = 0;
@@ -256,6 +273,7 @@ export class TradingViewClient {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
+    this.stats.by_endpoint.symbol++;
     let response: Response;
     try {
       response = await fetch(this.urlFor(symbol), {
@@ -318,6 +336,135 @@ export class TradingViewClient {
     const result = toRecord(symbol, parsed);
     if (!result.ok) return { kind: "failed", reason: result.reason };
     return { kind: "fetched", record: result.record, defaults: result.defaults };
+  }
+
+  /** The URL of a market's batch endpoint. */
+  scanUrlFor(market: Market): string {
+    return `${this.options.baseUrl}/${market}/scan`;
+  }
+
+  /**
+   * POSTs one batch of tickers to `/{market}/scan`, with the same shared
+   * cooldown, pacing, backoff and retries as {@linkcode fetchSymbol}; never
+   * throws. Rows come back by ticker; a ticker missing from them is for
+   * the caller to judge (it is not "not found" yet).
+   */
+  async scanBatch(
+    market: Market,
+    tickers: readonly string[],
+    columns: readonly string[] = SCAN_COLUMNS,
+  ): Promise<ScanBatch> {
+    // Interim: the generic call() of the throttle rework replaces this loop.
+    const { maxRetries } = this.options;
+    const body = JSON.stringify(scanRequest(tickers, columns));
+    let lastReason = "";
+    for (let attempt = 0; attempt <= maxRetries; attempt++) {
+      try {
+        await this.waitTurn();
+        if (attempt > 0) this.stats.retries++;
+        return { ...(await this.attemptScan(market, body)), attempts: attempt + 1 };
+      } catch (err) {
+        if (this.signal?.aborted) return { ok: false, reason: "cancelled", attempts: attempt + 1 };
+        if (!(err instanceof Retryable)) {
+          return { ok: false, reason: errorMessage(err), attempts: attempt + 1 };
+        }
+        lastReason = err.reason;
+        if (attempt === maxRetries) break;
+        try {
+          await delay(Math.max(this.backoff(attempt), err.retryAfterMs ?? 0), {
+            signal: this.signal,
+          });
+        } catch {
+          return { ok: false, reason: "cancelled", attempts: attempt + 1 };
+        }
+      }
+    }
+    return {
+      ok: false,
+      reason: `${lastReason} (gave up after ${maxRetries + 1} ${
+        maxRetries === 0 ? "attempt" : "attempts"
+      })`,
+      attempts: maxRetries + 1,
+    };
+  }
+
+  private async attemptScan(
+    market: Market,
+    body: string,
+  ): Promise<{ ok: true; rows: Map<string, unknown[]> } | { ok: false; reason: string }> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
+    this.stats.requests++;
+    this.stats.by_endpoint.scan++;
+    let response: Response;
+    try {
+      response = await fetch(this.scanUrlFor(market), {
+        method: "POST",
+        headers: {
+          "user-agent": USER_AGENT,
+          accept: "application/json",
+          "content-type": "application/json",
+        },
+        body,
+        signal,
+      });
+    } catch (err) {
+      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
+      throw new Retryable(`network error: ${networkCause(err)}`);
+    }
+    let text: string;
+    try {
+      // A batch of 500 rows is about 150 KB; the cap is per row like /symbol's.
+      const cap = MAX_BODY_BYTES * 8;
+      const bytes = response.body ? await readCapped(response.body, cap) : new Uint8Array();
+      if (bytes === null) throw new Retryable(`malformed /scan body (larger than ${cap} bytes)`);
+      text = new TextDecoder().decode(bytes);
+    } catch (err) {
+      if (err instanceof Retryable) throw err;
+      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
+      throw new Retryable(`network error while reading the body: ${errorMessage(err)}`);
+    }
+    const status = response.status;
+    const now = Date.now();
+    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), now);
+    if (status === 429) {
+      this.stats.status429++;
+      const waited = this.coolDown(retryAfter, this.backoff(2) + 1000);
+      this.pacer.throttled(now, now + waited);
+      throw new Retryable("HTTP 429 Too Many Requests");
+    }
+    if (status === 403 || status >= 500) {
+      if (status === 503 && retryAfter !== null) this.coolDown(retryAfter, 0);
+      throw new Retryable(
+        `HTTP ${status}`,
+        retryAfter === null ? null : Math.min(retryAfter, this.options.retryAfterCapMs),
+      );
+    }
+    if (status !== 200) {
+      let detail = "";
+      try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.error === "string") detail = `: ${parsed.error.slice(0, 200)}`;
+      } catch {
+        // no detail
+      }
+      return { ok: false, reason: `HTTP ${status} from /${market}/scan${detail} (not retried)` };
+    }
+    if (text.trim() === "") {
+      // The scanner reports throttling as a 200 with an empty body.
+      this.coolDown(null, this.backoff(2) + 1000);
+      throw new Retryable("throttled (HTTP 200 with an empty body)");
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Retryable("malformed /scan body (not JSON)");
+    }
+    const answer = parseScanAnswer(parsed);
+    if (!answer.ok) throw new Retryable(answer.reason);
+    this.pacer.success();
+    return answer;
   }
 }
 

@@ -26,9 +26,14 @@ export type TargetSource =
   | { kind: "symbols"; list: string[] }
   | { kind: "from-catalog" };
 
+/** Which scanner endpoint fetches: one `/symbol` GET per symbol, or `/scan` batches. */
+export type Endpoint = "symbol" | "scan";
+
 /** Everything a run needs to know, validated. */
 export interface RunOptions {
   source: TargetSource;
+  /** `symbol` (default, the proven path) or `scan` (batches of up to 500). */
+  endpoint: Endpoint;
   catalogPath: string;
   workers: number;
   defaultExchange?: string;
@@ -51,6 +56,7 @@ export type CliCommand =
 /** The environment variables the tool reads (and nothing else). */
 export interface CliEnv {
   META_INGEST_BASE_URL?: string;
+  META_INGEST_ENDPOINT?: string;
 }
 
 /** Defaults, as documented in `--help` and the README. */
@@ -58,6 +64,7 @@ export const DEFAULTS = {
   catalogPath: "data/lakehouse/symbols.parquet",
   workers: 3,
   baseUrl: "https://scanner.tradingview.com",
+  endpoint: "symbol",
   timeoutMs: 10_000,
   maxRetries: 4,
   lockTimeoutMs: 60_000,
@@ -85,6 +92,9 @@ Options:
   --default-exchange EX    exchange for bare tickers (BTCUSDT -> EX:BTCUSDT)
   --base-url URL           scanner API base (default ${DEFAULTS.baseUrl};
                            env META_INGEST_BASE_URL)
+  --endpoint symbol|scan   symbol: one request per symbol (default); scan: batches
+                           of up to 500 per POST /{market}/scan (env
+                           META_INGEST_ENDPOINT); run meta-ingest probe first
   --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
   --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
   --lock-timeout-ms N      wait for the catalog lock, 0..3600000 (default ${DEFAULTS.lockTimeoutMs})
@@ -125,6 +135,16 @@ const httpUrl = (source: string) =>
     return url.href.replace(/\/+$/, "");
   });
 
+const endpointName = (source: string) =>
+  z.string().transform((text, ctx): Endpoint => {
+    const value = text.trim().toLowerCase();
+    if (value !== "symbol" && value !== "scan") {
+      ctx.addIssue({ code: "custom", message: `${source} must be symbol or scan, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
 const flagsSchema = z.object({
   "candidates-file": z.string().min(1, "--candidates-file needs a path").optional(),
   "symbols": z.string().optional(),
@@ -143,6 +163,7 @@ const flagsSchema = z.object({
     return value;
   }).optional(),
   "base-url": httpUrl("--base-url").optional(),
+  "endpoint": endpointName("--endpoint").optional(),
   "timeout-ms": wholeNumber("--timeout-ms", 100, 120_000).optional(),
   "max-retries": wholeNumber("--max-retries", 0, 10).optional(),
   "lock-timeout-ms": wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional(),
@@ -162,6 +183,7 @@ const parseConfig = {
   "workers": { type: "string" },
   "default-exchange": { type: "string" },
   "base-url": { type: "string" },
+  "endpoint": { type: "string" },
   "timeout-ms": { type: "string" },
   "max-retries": { type: "string" },
   "lock-timeout-ms": { type: "string" },
@@ -229,10 +251,18 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
     baseUrl = fromEnv.data;
   }
 
+  let endpoint = flags.endpoint;
+  if (endpoint === undefined && env.META_INGEST_ENDPOINT) {
+    const fromEnv = endpointName("META_INGEST_ENDPOINT").safeParse(env.META_INGEST_ENDPOINT);
+    if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
+    endpoint = fromEnv.data;
+  }
+
   return {
     kind: "run",
     options: {
       source: sources[0],
+      endpoint: endpoint ?? DEFAULTS.endpoint,
       catalogPath: flags["catalog-path"],
       workers: flags.workers ?? DEFAULTS.workers,
       defaultExchange: flags["default-exchange"],

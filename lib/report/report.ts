@@ -4,7 +4,8 @@
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired,
- * http{requests, retries, status429}, catalog{path, rows, current},
+ * http{requests, retries, status429, by_endpoint{symbol, scan}},
+ * catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and, on dry runs,
  * `changes`. {@linkcode formatSummary} renders the same facts for people.
  *
@@ -37,7 +38,16 @@ export interface RunReport {
   changed: number;
   unchanged: number;
   retired: number;
-  http: { requests: number; retries: number; status429: number };
+  /**
+   * HTTP counters; `by_endpoint` splits requests between `GET /symbol` and
+   * `POST /{market}/scan` (always present in a run's report).
+   */
+  http: {
+    requests: number;
+    retries: number;
+    status429: number;
+    by_endpoint?: { symbol: number; scan: number };
+  };
   catalog: { path: string; rows: number; current: number };
   duration_ms: number;
   dry_run: boolean;
@@ -66,7 +76,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     changed: 0,
     unchanged: 0,
     retired: 0,
-    http: { requests: 0, retries: 0, status429: 0 },
+    http: { requests: 0, retries: 0, status429: 0, by_endpoint: { symbol: 0, scan: 0 } },
     catalog: { path: catalogPath, rows: 0, current: 0 },
     duration_ms: 0,
     dry_run: dryRun,
@@ -110,6 +120,16 @@ function show(value: FieldChange["old"]): string {
     : String(value);
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** "6 requests", or with batches "50 symbols in 1 request (1 /scan, 0 /symbol)". */
+function requestsLine(report: RunReport): string {
+  const { requests, by_endpoint } = report.http;
+  if (!by_endpoint?.scan) return plural(requests, "request");
+  return `${plural(report.valid, "symbol")} in ${plural(requests, "request")} ` +
+    `(${by_endpoint.scan} /scan, ${by_endpoint.symbol} /symbol)`;
+}
+
 /**
  * The short human summary printed on stderr at the end of a run.
  *
@@ -127,7 +147,7 @@ export function formatSummary(report: RunReport): string {
     `  fetched ${report.fetched}, failed ${report.failed.length}; ` +
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
-    `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
+    `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429; ${seconds} s`,
     `  catalog ${report.catalog.path}: ${report.catalog.rows} rows, ${report.catalog.current} current`,
   ];
