@@ -170,6 +170,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       signal,
     });
     report.http = client.stats;
+    report.http.by_endpoint = client.byEndpoint;
     log.info(
       `fetching ${targets.valid.length} symbols from ${options.baseUrl} ` +
         `(${

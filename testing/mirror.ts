@@ -391,10 +391,14 @@ const MARKETS = new Set([
 
 const FOREX_EXCHANGES = ["FX_IDC", "OANDA", "FOREX"];
 
-/** Whether `/{market}/scan` serves a symbol: /global serves all but crypto. */
-function servedBy(market: string, symbol: string): boolean {
+/**
+ * Whether `/{market}/scan` serves a symbol: /global serves all but crypto
+ * (crypto: the four crypto exchanges, and any spot or swap instrument).
+ */
+function servedBy(market: string, symbol: string, body: Body): boolean {
   const exchange = symbol.slice(0, symbol.indexOf(":"));
-  const crypto = CRYPTO_EXCHANGES.includes(exchange);
+  const crypto = CRYPTO_EXCHANGES.includes(exchange) || body.type === "spot" ||
+    body.type === "swap";
   const forex = FOREX_EXCHANGES.includes(exchange);
   const futures = FUTURES.some(([e]) => e === exchange);
   switch (market) {
@@ -673,7 +677,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     const rows: { s: string; d: unknown[] }[] = [];
     for (const ticker of tickers) {
       const body = bodyOf(ticker);
-      if (!body || !servedBy(market, ticker)) continue;
+      if (!body || !servedBy(market, ticker, body)) continue;
       rows.push({
         s: ticker,
         d: columns.map((c) => SCAN_SERVED.has(c) ? skew(c, body[c] ?? null) : null),

@@ -57,8 +57,14 @@ export interface HttpStats {
   retries: number;
   /** Answers with status 429. */
   status429: number;
-  /** Requests per endpoint: `GET /symbol` and `POST /{market}/scan`. */
-  by_endpoint: { symbol: number; scan: number };
+}
+
+/** Requests per endpoint: `GET /symbol` and `POST /{market}/scan`. */
+export interface EndpointStats {
+  /** `GET /symbol` requests. */
+  symbol: number;
+  /** `POST /{market}/scan` requests. */
+  scan: number;
 }
 
 /** How one `/scan` batch ended: its rows by ticker, or why it failed (after retries). */
@@ -175,12 +181,9 @@ class Pacer {
 /** The scanner API client; see the module doc. */
 export class TradingViewClient {
   /** Counters for the run report. */
-  readonly stats: HttpStats = {
-    requests: 0,
-    retries: 0,
-    status429: 0,
-    by_endpoint: { symbol: 0, scan: 0 },
-  };
+  readonly stats: HttpStats = { requests: 0, retries: 0, status429: 0 };
+  /** Requests per endpoint (their sum is `stats.requests`). */
+  readonly byEndpoint: EndpointStats = { symbol: 0, scan: 0 };
   private readonly options: Required<Omit<ClientOptions, "signal">>;
   private readonly signal?: AbortSignal;
   private cooldownUntil = 0;
@@ -273,7 +276,7 @@ export class TradingViewClient {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
-    this.stats.by_endpoint.symbol++;
+    this.byEndpoint.symbol++;
     let response: Response;
     try {
       response = await fetch(this.urlFor(symbol), {
@@ -395,7 +398,7 @@ export class TradingViewClient {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
-    this.stats.by_endpoint.scan++;
+    this.byEndpoint.scan++;
     let response: Response;
     try {
       response = await fetch(this.scanUrlFor(market), {
