@@ -10,13 +10,48 @@
 import { HELP, parseCli } from "./lib/input/cli.ts";
 import { describeError, IngestError } from "./lib/core/errors.ts";
 import { runJob } from "./lib/job.ts";
+import { parseProbeCli, PROBE_HELP } from "./lib/input/probe_cli.ts";
+import { formatProbe, runProbe } from "./lib/probe.ts";
 import { stderrLogger } from "./lib/report/log.ts";
 import { formatSummary } from "./lib/report/report.ts";
 import { TOOL_NAME, VERSION } from "./lib/core/version.ts";
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+/** `meta-ingest probe ...`: compare /symbol and /scan; read-only. */
+async function probe(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseProbeCli(args, { META_INGEST_BASE_URL: Deno.env.get("META_INGEST_BASE_URL") });
+  } catch (err) {
+    if (err instanceof IngestError && err.kind === "usage") {
+      stderrLogger({ quiet: false }).error(describeError(err));
+      return 2;
+    }
+    throw err;
+  }
+  if (command.kind === "help") {
+    console.log(PROBE_HELP);
+    return 0;
+  }
+  const log = stderrLogger({ quiet: command.options.quiet });
+  const interrupted = new AbortController();
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (interrupted.signal.aborted) Deno.exit(SIGNAL_EXIT[name]);
+      interrupted.abort(name);
+    });
+  }
+  const report = await runProbe(command.options, { log, signal: interrupted.signal });
+  if (command.options.json) console.log(JSON.stringify(report));
+  else console.log(formatProbe(report));
+  if (report.error) log.error(report.error);
+  const signalled = interrupted.signal.reason as string | undefined;
+  return signalled ? SIGNAL_EXIT[signalled] : report.exit_code;
+}
+
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "probe") return await probe(args.slice(1));
   let command;
   try {
     command = parseCli(args, {
