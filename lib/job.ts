@@ -37,7 +37,12 @@ import type { Logger } from "./report/log.ts";
 import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, outcomeCode, type RunReport } from "./report/report.ts";
-import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
+import {
+  type ClientOptions,
+  fetchAll,
+  type SymbolOutcome,
+  TradingViewClient,
+} from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 
 /** What a job needs from its surroundings. */
@@ -47,6 +52,8 @@ export interface JobDeps {
   root?: string;
   /** Cancels the run (SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /** Client tuning beyond the flags (tests: short pauses). */
+  client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
 }
 
 /** Opens the catalog; DuckDB's addon is loaded only when a run needs it. */
@@ -164,33 +171,50 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     // Fetch (no lock held). DuckDB loads meanwhile, once the first requests
     // are on their way, so its start-up hides behind network latency.
     const client = new TradingViewClient({
+      ...deps.client,
       baseUrl: options.baseUrl,
       timeoutMs: options.timeoutMs,
       maxRetries: options.maxRetries,
+      workers: options.workers,
+      maxPausedMs: options.maxThrottleS * 1000,
+      onEvent: (message) => log.warn(message),
       signal,
     });
-    report.http = client.stats;
-    report.http.by_endpoint = client.byEndpoint;
     log.info(
       `fetching ${targets.valid.length} symbols from ${options.baseUrl} ` +
         `(${
           options.endpoint === "scan" ? "/scan batches" : "/symbol"
         }) with ${options.workers} workers`,
     );
-    const progress = startProgress(targets.valid.length, log, () => client.stats);
+    const progress = startProgress(targets.valid.length, log, () => ({
+      ...client.stats,
+      pausedMs: client.pausedFor(),
+    }));
     const fetching = options.endpoint === "scan"
       ? fetchAllScan(client, targets.valid, options.workers, () => progress.done())
       : fetchAll(client, targets.valid, options.workers, () => progress.done());
     // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
     catalogPending = delay(20).then(() => openCatalog(catalogPath));
     catalogPending.catch(() => {}); // awaited below
-    let outcomes: FetchOutcome[];
+    let outcomes: SymbolOutcome[];
     try {
       outcomes = await fetching;
     } finally {
       progress.stop();
+      report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
     }
     checkSignal(signal);
+    const halt = client.halt;
+    if (halt?.kind === "unreachable") {
+      throw new IngestError(
+        "network",
+        halt.reason,
+        "check the network, DNS and --base-url; nothing was written",
+      );
+    }
+    // Blocked or out of throttle budget: the unfetched symbols carry the
+    // reason, and so does the report.
+    if (halt) report.error = halt.reason;
 
     const fetched: FetchedRecord[] = [];
     const notFound: string[] = [];

@@ -32,7 +32,7 @@ import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
-import { fetchAll, type FetchOutcome, TradingViewClient } from "./fetch/client.ts";
+import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 import type { Logger } from "./report/log.ts";
 
@@ -226,8 +226,8 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
 function compare(
   report: ProbeReport,
   symbols: readonly string[],
-  viaSymbol: readonly FetchOutcome[],
-  viaScan: readonly FetchOutcome[],
+  viaSymbol: readonly SymbolOutcome[],
+  viaScan: readonly SymbolOutcome[],
 ): void {
   for (const [i, symbol] of symbols.entries()) {
     const a = viaSymbol[i];

@@ -27,6 +27,7 @@ Deno.test("defaults are documented values", () => {
     baseUrl: "https://scanner.tradingview.com",
     timeoutMs: DEFAULTS.timeoutMs,
     maxRetries: DEFAULTS.maxRetries,
+    maxThrottleS: 300,
     lockTimeoutMs: 60_000,
     retireNotFound: false,
     dryRun: false,
@@ -75,6 +76,18 @@ Deno.test("timeouts and retries are validated", () => {
   usageError(["--from-catalog", "--timeout-ms", "5"], /--timeout-ms/);
   usageError(["--from-catalog", "--max-retries", "11"], /--max-retries/);
   usageError(["--from-catalog", "--lock-timeout-ms", "x"], /--lock-timeout-ms/);
+});
+
+Deno.test("--max-throttle-s is a whole number of seconds 0..3600", () => {
+  assert.equal(options(["--from-catalog"]).maxThrottleS, DEFAULTS.maxThrottleS);
+  assert.equal(options(["--from-catalog", "--max-throttle-s", "0"]).maxThrottleS, 0);
+  assert.equal(options(["--from-catalog", "--max-throttle-s=3600"]).maxThrottleS, 3600);
+  for (const bad of ["3601", "-1", "1.5", "five", ""]) {
+    usageError(
+      ["--from-catalog", `--max-throttle-s=${bad}`],
+      /--max-throttle-s must be a whole number from 0 to 3600, got/,
+    );
+  }
 });
 
 Deno.test("--default-exchange is upper-cased and checked", () => {

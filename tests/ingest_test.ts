@@ -51,6 +51,10 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
     requests: 3,
     retries: 0,
     status429: 0,
+    status403: 0,
+    empty_bodies: 0,
+    pauses: 0,
+    paused_ms: 0,
     by_endpoint: { symbol: 3, scan: 0 },
   });
   assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
@@ -458,6 +462,10 @@ cliTest("--endpoint scan: 50 symbols in 1 request, the summary says so", async (
     requests: 1,
     retries: 0,
     status429: 0,
+    status403: 0,
+    empty_bodies: 0,
+    pauses: 0,
+    paused_ms: 0,
     by_endpoint: { symbol: 0, scan: 1 },
   });
   assert.match(result.stderr, /http: 50 symbols in 1 request \(1 \/scan, 0 \/symbol\), 0 retries/);

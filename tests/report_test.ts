@@ -25,7 +25,15 @@ Deno.test("the summary has every count people look for", () => {
     new: 1,
     changed: 1,
     unchanged: 1,
-    http: { requests: 6, retries: 2, status429: 1 },
+    http: {
+      requests: 6,
+      retries: 2,
+      status429: 1,
+      status403: 0,
+      empty_bodies: 0,
+      pauses: 0,
+      paused_ms: 0,
+    },
     catalog: { path: "c.parquet", rows: 10, current: 8 },
     duration_ms: 1234,
   }));

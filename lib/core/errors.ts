@@ -16,7 +16,7 @@
  */
 
 /** What went wrong, coarsely; decides the exit code. */
-export type ErrorKind = "usage" | "input" | "catalog" | "lock" | "internal";
+export type ErrorKind = "usage" | "input" | "catalog" | "lock" | "network" | "internal";
 
 /** An expected failure with a message for people. */
 export class IngestError extends Error {

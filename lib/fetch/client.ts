@@ -2,21 +2,25 @@
  * A polite client for TradingView's public scanner API.
  *
  * Promises:
- * - {@linkcode TradingViewClient.fetchSymbol} never throws for HTTP or data
- *   problems: every symbol ends as a {@linkcode FetchOutcome} value (fetched,
- *   not found, or failed with a reason), so one bad symbol never stops a pool.
- * - Network errors, timeouts (per request, by AbortSignal), 429, 403, 5xx
- *   and malformed bodies are retried up to `maxRetries` times with
- *   exponential backoff and full jitter.
- * - `Retry-After` is honoured in both forms (delay-seconds and HTTP-date),
- *   capped at `retryAfterCapMs`.
- * - Shared cooldown: a 429 (or a 503 with Retry-After) pauses every request
- *   of this client until the cooldown ends, so the pool backs off as a whole.
- *   After a 429 the client also paces request starts (AIMD: the pace is cut
- *   on each 429 and eased back while requests succeed) so that a stingy
- *   server is not hit again and again.
- * - A 404 or an empty object is "not found on TradingView" and is not retried.
- * - {@linkcode TradingViewClient.stats} counts requests, retries and 429s.
+ * - {@linkcode TradingViewClient.call} is the one way a request goes out, for
+ *   every endpoint: it never throws for HTTP or data problems and ends as a
+ *   {@linkcode CallOutcome} value (ok, not found, or failed with a reason), so
+ *   one bad request never stops a pool.
+ * - All requests of a client share one view of the server
+ *   ({@linkcode ServerBreaker}) and one {@linkcode Pacer}: a 429, a run of
+ *   soft throttles (200 with an empty or non-JSON body) or of 403s pauses the
+ *   whole pool; one probe ends a pause; the pool then slow-starts.
+ * - Network errors, timeouts (per request, by AbortSignal), 403, 5xx and
+ *   malformed bodies are retried up to `maxRetries` times with exponential
+ *   backoff and full jitter; attempts lost while the pool was throttled do not
+ *   count against them.
+ * - `Retry-After` is honoured in both forms, capped at `retryAfterCapMs`.
+ * - Stops sending for good when the client is blocked (403 across pauses),
+ *   the host is unreachable (the first attempts all fail without an answer),
+ *   or the pauses would exceed `maxPausedMs`; {@linkcode TradingViewClient.halt}
+ *   then says why and every call ends failed with that reason.
+ * - {@linkcode TradingViewClient.fetchSymbol} is `call()` on `/symbol`: a 404 or
+ *   an empty object is "not found on TradingView" and is not retried.
  *
  * It does not: retry other 4xx answers, or cache anything between runs.
  *
@@ -34,29 +38,32 @@ import { delay } from "../std/delay.ts";
 import { errorMessage } from "../core/errors.ts";
 import { pooledMap } from "../std/pool.ts";
 import { readCapped } from "../fs/read_capped.ts";
-import type { CatalogRecord, RecordDefaults } from "../record/record.ts";
+import type { FetchedRecord } from "../record/record.ts";
 import { isEmptyResponse, REQUESTED_FIELDS, toRecord } from "../record/tradingview.ts";
 import type { Market } from "../record/exchanges.ts";
 import { parseScanAnswer, SCAN_COLUMNS, scanRequest } from "../record/scan.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
+import { type BreakerOptions, type Halt, ServerBreaker, type ThrottleSignal } from "./breaker.ts";
+import { Pacer, type PacerOptions } from "./pacer.ts";
+import { parseRetryAfter } from "./retry_after.ts";
 
-/** What TradingView's answers for one symbol came to. */
-export type Answer =
-  | { kind: "fetched"; record: CatalogRecord; defaults: RecordDefaults }
-  | { kind: "not-found"; reason: string }
-  | { kind: "failed"; reason: string };
+export { parseRetryAfter };
 
-/** How one symbol ended, after `attempts` HTTP attempts. */
-export type FetchOutcome = Answer & { symbol: string; attempts: number };
-
-/** Counters for the run report. */
-export interface HttpStats {
-  /** HTTP requests sent (every attempt counts). */
-  requests: number;
-  /** Attempts after the first, of a symbol or a batch. */
-  retries: number;
-  /** Answers with status 429. */
-  status429: number;
+/** One request through {@linkcode TradingViewClient.call}. */
+export interface CallRequest {
+  /** The full URL. */
+  url: string;
+  /** @default {"GET"} */
+  method?: "GET" | "POST";
+  /** A JSON body (sent with content-type application/json). */
+  body?: string;
+  /** Names the request in reasons and tells requests apart (e.g. the symbol). */
+  label: string;
+  /**
+   * The endpoint counted in {@linkcode TradingViewClient.byEndpoint}.
+   * @default {"symbol"}
+   */
+  endpoint?: keyof EndpointStats;
 }
 
 /** Requests per endpoint: `GET /symbol` and `POST /{market}/scan`. */
@@ -72,48 +79,116 @@ export type ScanBatch =
   | { ok: true; rows: Map<string, unknown[]>; attempts: number }
   | { ok: false; reason: string; attempts: number };
 
+/** A server answer worth interpreting: status 200 or 404, body parsed (null when not JSON). */
+export interface CallAnswer {
+  status: number;
+  json: unknown;
+}
+
+/** One attempt's verdict on an answer, from the caller's `interpret`. */
+export type CallVerdict<T> =
+  | { kind: "ok"; value: T }
+  | { kind: "not-found"; reason: string }
+  | { kind: "failed"; reason: string }
+  /** The answer is unusable but another attempt may do (counts against retries). */
+  | { kind: "retry"; reason: string };
+
+/** How one call ended, after `attempts` HTTP attempts. */
+export type CallOutcome<T> =
+  & { attempts: number }
+  & (
+    | { kind: "ok"; value: T }
+    | { kind: "not-found"; reason: string }
+    | { kind: "failed"; reason: string }
+  );
+
+/** How one symbol ended: its record, "not found", or a failure reason. */
+export type SymbolOutcome =
+  & { symbol: string; attempts: number }
+  & (
+    | ({ kind: "fetched" } & FetchedRecord)
+    | { kind: "not-found"; reason: string }
+    | { kind: "failed"; reason: string }
+  );
+
+/** Request counters for the run report (the breaker counts the rest). */
+export interface HttpStats {
+  /** HTTP attempts sent. */
+  requests: number;
+  /** Attempts after a request's first. */
+  retries: number;
+  /** Answers with status 429. */
+  status429: number;
+}
+
 /** Client settings; only `baseUrl` is required. */
 export interface ClientOptions {
+  /** The scanner API base, e.g. https://scanner.tradingview.com. */
   baseUrl: string;
-  /** Per-request timeout (default 10 s). */
+  /**
+   * Per-request timeout, in milliseconds.
+   * @default {10000}
+   */
   timeoutMs?: number;
-  /** Retries per symbol after the first attempt (default 4). */
+  /**
+   * Retries per request after the first attempt (throttled attempts excepted).
+   * @default {4}
+   */
   maxRetries?: number;
-  /** First backoff ceiling; doubles per attempt (default 250 ms). */
+  /**
+   * First backoff ceiling, in milliseconds; doubles per attempt.
+   * @default {250}
+   */
   backoffBaseMs?: number;
-  /** Largest backoff ceiling (default 8 s). */
+  /**
+   * Largest backoff ceiling, in milliseconds.
+   * @default {8000}
+   */
   backoffCapMs?: number;
-  /** Largest Retry-After we honour (default 60 s). */
+  /**
+   * Largest Retry-After honoured, in milliseconds.
+   * @default {60000}
+   */
   retryAfterCapMs?: number;
-  /** Cancels everything (e.g. on SIGINT). */
+  /**
+   * Requests in flight once recovered from a pause (the pool's workers).
+   * @default {16}
+   */
+  workers?: number;
+  /**
+   * Total pausing allowed in one run, in milliseconds (`--max-throttle-s`).
+   * @default {300000}
+   */
+  maxPausedMs?: number;
+  /**
+   * Breaker tuning (pause lengths, thresholds); see {@linkcode BreakerOptions}.
+   * @default {{}}
+   */
+  breaker?: Omit<BreakerOptions, "maxPausedMs" | "retryAfterCapMs" | "onStateChange" | "random">;
+  /**
+   * Pacer tuning; see {@linkcode PacerOptions}.
+   * @default {{}}
+   */
+  pacer?: Omit<PacerOptions, "maxInFlight">;
+  /**
+   * Told, in one line, when the pool pauses, resumes or stops.
+   * @default {undefined}
+   */
+  onEvent?: (message: string) => void;
+  /**
+   * Cancels everything (e.g. on SIGINT).
+   * @default {undefined}
+   */
   signal?: AbortSignal;
-  /** For tests: the random source for jitter (default Math.random). */
+  /**
+   * The random source for jitter (tests).
+   * @default {Math.random}
+   */
   random?: () => number;
 }
 
 /** The User-Agent sent with every request. */
 export const USER_AGENT = `${TOOL_NAME}/${VERSION} (instrument metadata refresh; Deno)`;
-
-/**
- * Parses a Retry-After header value into milliseconds from `now`, or null
- * when absent or unreadable.
- *
- * @example
- * ```ts
- * import { parseRetryAfter } from "./client.ts";
- * parseRetryAfter("2", 0);                               // 2000
- * parseRetryAfter("Thu, 01 Jan 1970 00:00:05 GMT", 0);   // 5000
- * ```
- */
-export function parseRetryAfter(value: string | null, now: number): number | null {
-  if (value === null) return null;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  if (!/[a-z]/i.test(text)) return null;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return null;
-  return Math.max(0, date - now);
-}
 
 /** The useful part of a fetch failure: its cause (DNS, refused, reset), without the URL. */
 function networkCause(err: unknown): string {
@@ -126,72 +201,60 @@ function networkCause(err: unknown): string {
 /** Largest response body read; a symbol's metadata is a few hundred bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-class Retryable {
-  constructor(readonly reason: string, readonly retryAfterMs: number | null = null) {}
+/** What one HTTP attempt came to, before the retry policy looks at it. */
+type Attempt<T> =
+  | { kind: "verdict"; verdict: CallVerdict<T> }
+  | { kind: "throttle"; signal: ThrottleSignal; reason: string; retryAfterMs: number | null }
+  | { kind: "fault"; reason: string }
+  | { kind: "unanswered"; timeout: boolean; cause: string; reason: string };
+
+/** Thrown inside the client only, when the run is cancelled or halted while waiting. */
+class Stopped extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "Stopped";
+  }
 }
 
 /**
- * Spaces request starts once the server has shown its limit (AIMD).
- *
- * Unpaced until a 429 arrives after enough successes (5) to measure what the
- * server sustains: then request starts are spaced at 95% of that rate
- * (successes since the first request over the time until the coming resume,
- * cooldowns included). Each later 429 cuts the rate by 20%; each success
- * raises it by 1%. A storm with no successes never engages pacing (the shared
- * cooldown handles it), so a single early 429 cannot slow a whole run down.
+ * Interprets a `/symbol` answer for `symbol`: a 404 or an empty object is
+ * "not found", a valid body a record, an invalid one a failure.
  */
-class Pacer {
-  /** Allowed request starts per second; Infinity while unpaced. */
-  rate = Infinity;
-  private nextStart = 0;
-  private firstStart: number | null = null;
-  private successes = 0;
-  private lastCut = -Infinity;
-
-  /** Milliseconds to wait before the next start (and books that start). */
-  reserve(now: number): number {
-    this.firstStart ??= now;
-    if (this.rate === Infinity) return 0;
-    const start = Math.max(now, this.nextStart);
-    this.nextStart = start + 1000 / this.rate;
-    return start - now;
+function interpretSymbol(symbol: string, answer: CallAnswer): CallVerdict<FetchedRecord> {
+  if (answer.status === 404) return { kind: "not-found", reason: "not found on TradingView" };
+  const json = answer.json;
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    return { kind: "retry", reason: "malformed response body (not a JSON object)" };
   }
-
-  success(): void {
-    this.successes++;
-    if (this.rate !== Infinity) this.rate *= 1.01;
-  }
-
-  /** A 429 answered at `now`; requests resume at `resumeAt`. */
-  throttled(now: number, resumeAt: number): void {
-    // Several requests refused by one burst are one event.
-    if (now - this.lastCut < 1000) return;
-    this.lastCut = now;
-    if (this.rate !== Infinity) {
-      this.rate = Math.max(0.2, this.rate * 0.8);
-    } else if (this.successes >= 5 && this.firstStart !== null) {
-      // What the server sustained so far, cooldowns included.
-      const seconds = Math.max(0.001, (resumeAt - this.firstStart) / 1000);
-      this.rate = Math.max(0.2, (this.successes / seconds) * 0.95);
-    }
-    this.nextStart = Math.max(this.nextStart, resumeAt);
-  }
+  if (isEmptyResponse(json)) return { kind: "not-found", reason: "not found on TradingView" };
+  const result = toRecord(symbol, json);
+  if (!result.ok) return { kind: "failed", reason: result.reason };
+  return { kind: "ok", value: { record: result.record, defaults: result.defaults } };
 }
 
 /** The scanner API client; see the module doc. */
 export class TradingViewClient {
-  /** Counters for the run report. */
+  /** Request counters for the run report. */
   readonly stats: HttpStats = { requests: 0, retries: 0, status429: 0 };
   /** Requests per endpoint (their sum is `stats.requests`). */
   readonly byEndpoint: EndpointStats = { symbol: 0, scan: 0 };
-  private readonly options: Required<Omit<ClientOptions, "signal">>;
+  /** The server's state, shared by every request of this client. */
+  readonly breaker: ServerBreaker;
+  /** The pace of request starts, shared by every request of this client. */
+  readonly pacer: Pacer;
+  /** The host requests go to (for messages). */
+  readonly host: string;
+  private readonly options: Required<
+    Omit<ClientOptions, "signal" | "onEvent" | "breaker" | "pacer" | "workers" | "maxPausedMs">
+  >;
   private readonly signal?: AbortSignal;
-  private cooldownUntil = 0;
-  private readonly pacer = new Pacer();
+  private readonly onEvent?: (message: string) => void;
+  private change = Promise.withResolvers<void>();
 
   constructor(options: ClientOptions) {
+    const baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.options = {
-      baseUrl: options.baseUrl.replace(/\/+$/, ""),
+      baseUrl,
       timeoutMs: options.timeoutMs ?? 10_000,
       maxRetries: options.maxRetries ?? 4,
       backoffBaseMs: options.backoffBaseMs ?? 250,
@@ -200,6 +263,36 @@ export class TradingViewClient {
       random: options.random ?? Math.random,
     };
     this.signal = options.signal;
+    this.onEvent = options.onEvent;
+    this.host = new URL(baseUrl).host;
+    this.pacer = new Pacer({ ...options.pacer, maxInFlight: options.workers ?? 16 });
+    this.breaker = new ServerBreaker(this.host, {
+      ...options.breaker,
+      maxPausedMs: options.maxPausedMs ?? 300_000,
+      retryAfterCapMs: this.options.retryAfterCapMs,
+      random: this.options.random,
+      onStateChange: (from, to, pauseMs) => this.stateChanged(from, to, pauseMs),
+      onHalt: (halt) => {
+        this.onEvent?.(halt.reason);
+        this.notify();
+      },
+    });
+    this.signal?.addEventListener("abort", () => this.notify(), { once: true });
+  }
+
+  /** Why the client stopped sending for good, or null. */
+  get halt(): Halt | null {
+    return this.breaker.halt;
+  }
+
+  /** Milliseconds until the current pause ends, or 0 when the pool is not paused. */
+  pausedFor(now = Date.now()): number {
+    return this.breaker.state === "open" ? Math.max(0, this.breaker.openUntil - now) : 0;
+  }
+
+  /** Every counter for the run report's `http`: requests, retries, 429s, 403s, empty bodies, pauses. */
+  counts(): HttpStats & ServerBreaker["stats"] {
+    return { ...this.stats, ...this.breaker.stats };
   }
 
   /** The request URL for a symbol (query values URL-encoded). */
@@ -208,137 +301,16 @@ export class TradingViewClient {
     return `${this.options.baseUrl}/symbol?${query}`;
   }
 
-  /** Fetches and validates one symbol; never throws (see the module doc). */
-  async fetchSymbol(symbol: string): Promise<FetchOutcome> {
-    const { maxRetries } = this.options;
-    let lastReason = "";
-    for (let attempt = 0; attempt <= maxRetries; attempt++) {
-      try {
-        await this.waitTurn();
-        if (attempt > 0) this.stats.retries++;
-        const answer = await this.attempt(symbol);
-        return { ...answer, symbol, attempts: attempt + 1 };
-      } catch (err) {
-        if (this.signal?.aborted) {
-          return { kind: "failed", symbol, reason: "cancelled", attempts: attempt + 1 };
-        }
-        if (!(err instanceof Retryable)) {
-          return { kind: "failed", symbol, reason: errorMessage(err), attempts: attempt + 1 };
-        }
-        lastReason = err.reason;
-        if (attempt === maxRetries) break;
-        const backoff = this.backoff(attempt);
-        try {
-          await delay(Math.max(backoff, err.retryAfterMs ?? 0), { signal: this.signal });
-        } catch {
-          return { kind: "failed", symbol, reason: "cancelled", attempts: attempt + 1 };
-        }
-      }
+  /** Fetches and validates one symbol: {@linkcode call} on `/symbol`; never throws. */
+  async fetchSymbol(symbol: string): Promise<SymbolOutcome> {
+    const outcome = await this.call(
+      { url: this.urlFor(symbol), label: symbol },
+      (answer) => interpretSymbol(symbol, answer),
+    );
+    if (outcome.kind === "ok") {
+      return { kind: "fetched", symbol, attempts: outcome.attempts, ...outcome.value };
     }
-    return {
-      kind: "failed",
-      symbol,
-      reason: `${lastReason} (gave up after ${maxRetries + 1} ${
-        maxRetries === 0 ? "attempt" : "attempts"
-      })`,
-      attempts: maxRetries + 1,
-    };
-  }
-
-  private backoff(attempt: number): number {
-    const ceiling = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** attempt);
-    return this.options.random() * ceiling;
-  }
-
-  /** Waits out the shared cooldown and the pacer before a request. */
-  private async waitTurn(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      if (now < this.cooldownUntil) {
-        await delay(this.cooldownUntil - now, { signal: this.signal });
-        continue;
-      }
-      const wait = this.pacer.reserve(now);
-      if (wait > 0) await delay(wait, { signal: this.signal });
-      // A 429 elsewhere may have started a cooldown while we waited.
-      if (Date.now() >= this.cooldownUntil) return;
-    }
-  }
-
-  private coolDown(retryAfterMs: number | null, fallbackMs: number): number {
-    const now = Date.now();
-    const ms = Math.min(this.options.retryAfterCapMs, retryAfterMs ?? fallbackMs);
-    this.cooldownUntil = Math.max(this.cooldownUntil, now + ms);
-    return ms;
-  }
-
-  private async attempt(symbol: string): Promise<Answer> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
-    this.stats.requests++;
-    this.byEndpoint.symbol++;
-    let response: Response;
-    try {
-      response = await fetch(this.urlFor(symbol), {
-        headers: { "user-agent": USER_AGENT, accept: "application/json" },
-        signal,
-      });
-    } catch (err) {
-      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
-      throw new Retryable(`network error: ${networkCause(err)}`);
-    }
-    const status = response.status;
-    let body: string;
-    try {
-      const bytes = response.body
-        ? await readCapped(response.body, MAX_BODY_BYTES)
-        : new Uint8Array();
-      if (bytes === null) {
-        throw new Retryable(`malformed response body (larger than ${MAX_BODY_BYTES} bytes)`);
-      }
-      body = new TextDecoder().decode(bytes);
-    } catch (err) {
-      if (err instanceof Retryable) throw err;
-      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
-      throw new Retryable(`network error while reading the body: ${errorMessage(err)}`);
-    }
-    const now = Date.now();
-    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), now);
-    if (status === 429) {
-      this.stats.status429++;
-      const waited = this.coolDown(retryAfter, this.backoff(2) + 1000);
-      this.pacer.throttled(now, now + waited);
-      throw new Retryable("HTTP 429 Too Many Requests");
-    }
-    if (status === 404) {
-      return { kind: "not-found", reason: "not found on TradingView" };
-    }
-    if (status === 403 || status >= 500) {
-      if (status === 503 && retryAfter !== null) this.coolDown(retryAfter, 0);
-      throw new Retryable(
-        `HTTP ${status}`,
-        retryAfter === null ? null : Math.min(retryAfter, this.options.retryAfterCapMs),
-      );
-    }
-    if (status !== 200) {
-      return { kind: "failed", reason: `HTTP ${status} (not retried)` };
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw new Retryable("malformed response body (not JSON)");
-    }
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-      throw new Retryable("malformed response body (not a JSON object)");
-    }
-    this.pacer.success();
-    if (isEmptyResponse(parsed)) {
-      return { kind: "not-found", reason: "not found on TradingView" };
-    }
-    const result = toRecord(symbol, parsed);
-    if (!result.ok) return { kind: "failed", reason: result.reason };
-    return { kind: "fetched", record: result.record, defaults: result.defaults };
+    return { kind: outcome.kind, symbol, attempts: outcome.attempts, reason: outcome.reason };
   }
 
   /** The URL of a market's batch endpoint. */
@@ -347,127 +319,331 @@ export class TradingViewClient {
   }
 
   /**
-   * POSTs one batch of tickers to `/{market}/scan`, with the same shared
-   * cooldown, pacing, backoff and retries as {@linkcode fetchSymbol}; never
-   * throws. Rows come back by ticker; a ticker missing from them is for
-   * the caller to judge (it is not "not found" yet).
+   * POSTs one batch of tickers to `/{market}/scan`: {@linkcode call}, so
+   * the same pauses, pacing, throttle handling and retries as `/symbol`;
+   * never throws. Rows come back by ticker; a ticker missing from them is
+   * for the caller to judge (it is not "not found" yet).
    */
   async scanBatch(
     market: Market,
     tickers: readonly string[],
     columns: readonly string[] = SCAN_COLUMNS,
   ): Promise<ScanBatch> {
-    // Interim: the generic call() of the throttle rework replaces this loop.
-    const { maxRetries } = this.options;
-    const body = JSON.stringify(scanRequest(tickers, columns));
-    let lastReason = "";
-    for (let attempt = 0; attempt <= maxRetries; attempt++) {
-      try {
-        await this.waitTurn();
-        if (attempt > 0) this.stats.retries++;
-        return { ...(await this.attemptScan(market, body)), attempts: attempt + 1 };
-      } catch (err) {
-        if (this.signal?.aborted) return { ok: false, reason: "cancelled", attempts: attempt + 1 };
-        if (!(err instanceof Retryable)) {
-          return { ok: false, reason: errorMessage(err), attempts: attempt + 1 };
-        }
-        lastReason = err.reason;
-        if (attempt === maxRetries) break;
-        try {
-          await delay(Math.max(this.backoff(attempt), err.retryAfterMs ?? 0), {
-            signal: this.signal,
-          });
-        } catch {
-          return { ok: false, reason: "cancelled", attempts: attempt + 1 };
-        }
-      }
-    }
-    return {
-      ok: false,
-      reason: `${lastReason} (gave up after ${maxRetries + 1} ${
-        maxRetries === 0 ? "attempt" : "attempts"
-      })`,
-      attempts: maxRetries + 1,
-    };
+    const path = `/${market}/scan`;
+    const outcome = await this.call<Map<string, unknown[]>>(
+      {
+        url: this.scanUrlFor(market),
+        method: "POST",
+        body: JSON.stringify(scanRequest(tickers, columns)),
+        label: path,
+        endpoint: "scan",
+      },
+      (answer) => {
+        // An unknown market path is a 404: nothing there is "not found".
+        if (answer.status === 404) return { kind: "failed", reason: `HTTP 404 from ${path}` };
+        const parsed = parseScanAnswer(answer.json);
+        return parsed.ok
+          ? { kind: "ok", value: parsed.rows }
+          : { kind: "retry", reason: parsed.reason };
+      },
+    );
+    if (outcome.kind === "ok") return { ok: true, rows: outcome.value, attempts: outcome.attempts };
+    const hint = /^HTTP 400\b/.test(outcome.reason)
+      ? ` from ${path} (the server refused the request: an unknown column?)`
+      : "";
+    return { ok: false, reason: `${outcome.reason}${hint}`, attempts: outcome.attempts };
   }
 
-  private async attemptScan(
-    market: Market,
-    body: string,
-  ): Promise<{ ok: true; rows: Map<string, unknown[]> } | { ok: false; reason: string }> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+  /**
+   * Sends one request through the shared machinery (pause, probe, pace,
+   * timeout, retries, throttle and block handling; see the module doc) and
+   * lets `interpret` judge each answer of status 200 or 404. Never throws:
+   * a throwing `interpret` fails the call with its message.
+   *
+   * @example
+   * ```ts
+   * import { TradingViewClient } from "./client.ts";
+   * const client = new TradingViewClient({ baseUrl: "http://127.0.0.1:8787" });
+   * const outcome = await client.call(
+   *   { url: "http://127.0.0.1:8787/america/scan", method: "POST", body: "{}", label: "scan" },
+   *   (answer) => answer.status === 200 ? { kind: "ok", value: answer.json } : { kind: "not-found", reason: "no such market" },
+   * );
+   * ```
+   */
+  async call<T>(
+    request: CallRequest,
+    interpret: (answer: CallAnswer) => CallVerdict<T>,
+  ): Promise<CallOutcome<T>> {
+    const { maxRetries } = this.options;
+    let sent = 0;
+    let charged = 0;
+    let lastReason = "";
+    for (;;) {
+      let probe: boolean;
+      try {
+        probe = await this.waitTurn();
+      } catch (err) {
+        return { kind: "failed", reason: this.stopReason(err), attempts: sent };
+      }
+      if (sent > 0) this.stats.retries++;
+      sent++;
+      let attempt: Attempt<T>;
+      try {
+        attempt = await this.attempt(request, interpret);
+      } finally {
+        this.pacer.inFlight--;
+        this.notify();
+      }
+      const now = Date.now();
+      switch (attempt.kind) {
+        case "verdict":
+          this.breaker.good(probe);
+          this.pacer.success();
+          if (attempt.verdict.kind !== "retry") {
+            return { ...attempt.verdict, attempts: sent };
+          }
+          lastReason = attempt.verdict.reason;
+          charged++;
+          break;
+        case "throttle": {
+          lastReason = attempt.reason;
+          this.lastThrottle = attempt;
+          const free = this.breaker.throttled(
+            now,
+            attempt.signal,
+            request.label,
+            probe,
+            attempt.retryAfterMs,
+          );
+          if (!free) charged++;
+          break;
+        }
+        case "fault":
+          this.breaker.failed(probe);
+          lastReason = attempt.reason;
+          charged++;
+          break;
+        case "unanswered":
+          this.breaker.unanswered(attempt.timeout, attempt.cause, probe);
+          lastReason = attempt.reason;
+          charged++;
+          break;
+      }
+      this.notify();
+      if (this.signal?.aborted) return { kind: "failed", reason: "cancelled", attempts: sent };
+      if (this.halt) return { kind: "failed", reason: this.halt.reason, attempts: sent };
+      if (charged > maxRetries) {
+        return {
+          kind: "failed",
+          reason: `${lastReason} (gave up after ${sent} ${sent === 1 ? "attempt" : "attempts"})`,
+          attempts: sent,
+        };
+      }
+      try {
+        await delay(this.backoff(Math.max(0, charged - 1)), { signal: this.signal });
+      } catch {
+        return { kind: "failed", reason: "cancelled", attempts: sent };
+      }
+    }
+  }
+
+  private stopReason(err: unknown): string {
+    if (this.signal?.aborted) return "cancelled";
+    if (err instanceof Stopped) return err.reason;
+    return errorMessage(err);
+  }
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** attempt);
+    return this.options.random() * ceiling;
+  }
+
+  private stateChanged(from: string, to: string, pauseMs: number): void {
+    if (to === "open") {
+      const now = Date.now();
+      if (from !== "open") {
+        const kind = this.lastThrottle.signal === "429" ? "explicit" : "soft";
+        this.pacer.trip(now, this.breaker.openUntil, kind);
+      }
+      const { pauses, paused_ms } = this.breaker.stats;
+      this.onEvent?.(
+        `${this.host} is throttling us (${this.lastThrottle.reason}): ` +
+          `pausing all requests for ${(pauseMs / 1000).toFixed(1)} s ` +
+          `(pause ${pauses}, ${Math.round(paused_ms / 1000)} s of pausing so far)`,
+      );
+    } else if (to === "closed") {
+      this.onEvent?.(
+        `server answers again: resuming slowly (${
+          this.pacer.rate.toFixed(1)
+        } requests/s, 1 in flight)`,
+      );
+    }
+    this.notify();
+  }
+
+  /** The throttle answer being handled (for the pause message and the pacer). */
+  private lastThrottle: { signal: ThrottleSignal; reason: string } = {
+    signal: "empty",
+    reason: "",
+  };
+
+  /** Wakes every waiter so it looks at the shared state again. */
+  private notify(): void {
+    this.change.resolve();
+    this.change = Promise.withResolvers<void>();
+  }
+
+  /** Waits up to `ms`, or until the shared state changes, or cancellation. */
+  private async nap(ms: number): Promise<void> {
+    const stop = new AbortController();
+    const signal = this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal;
+    const timer = delay(Math.min(ms, 3_600_000), { signal });
+    timer.catch(() => {});
+    try {
+      await Promise.race([timer, this.change.promise]);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /**
+   * Waits until this request may go: the pause is over, the probe slot (if
+   * half-open) is ours, a slot is free and the pacer's spacing has passed.
+   * Resolves with whether this request is the probe; throws Stopped on halt
+   * or cancellation. On return the request holds an in-flight slot.
+   */
+  private async waitTurn(): Promise<boolean> {
+    for (;;) {
+      if (this.signal?.aborted) throw new Stopped("cancelled");
+      if (this.halt) throw new Stopped(this.halt.reason);
+      const gate = this.breaker.gate(Date.now());
+      if (gate.kind === "wait") {
+        await this.nap(gate.ms);
+        continue;
+      }
+      if (gate.kind === "probe") {
+        this.pacer.inFlight++;
+        return true;
+      }
+      if (!this.pacer.hasSlot()) {
+        await this.nap(Infinity);
+        continue;
+      }
+      this.pacer.inFlight++;
+      const wait = this.pacer.reserve(Date.now());
+      if (wait > 0) {
+        try {
+          await this.nap(wait);
+        } catch (err) {
+          this.pacer.inFlight--;
+          throw err;
+        }
+        // A pause may have begun while we waited for our start.
+        if (this.breaker.state !== "closed" || this.halt) {
+          this.pacer.inFlight--;
+          continue;
+        }
+      }
+      return false;
+    }
+  }
+
+  private async attempt<T>(
+    request: CallRequest,
+    interpret: (answer: CallAnswer) => CallVerdict<T>,
+  ): Promise<Attempt<T>> {
+    const { timeoutMs } = this.options;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
-    this.byEndpoint.scan++;
+    this.byEndpoint[request.endpoint ?? "symbol"]++;
+    const timedOut = (): Attempt<T> => ({
+      kind: "unanswered",
+      timeout: true,
+      cause: `no answer within ${timeoutMs} ms`,
+      reason: `timed out after ${timeoutMs} ms`,
+    });
     let response: Response;
     try {
-      response = await fetch(this.scanUrlFor(market), {
-        method: "POST",
-        headers: {
-          "user-agent": USER_AGENT,
-          accept: "application/json",
-          "content-type": "application/json",
-        },
-        body,
+      const headers: Record<string, string> = {
+        "user-agent": USER_AGENT,
+        accept: "application/json",
+      };
+      if (request.body !== undefined) headers["content-type"] = "application/json";
+      response = await fetch(request.url, {
+        method: request.method ?? "GET",
+        headers,
+        body: request.body,
         signal,
       });
     } catch (err) {
-      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
-      throw new Retryable(`network error: ${networkCause(err)}`);
-    }
-    let text: string;
-    try {
-      // A batch of 500 rows is about 150 KB; the cap is per row like /symbol's.
-      const cap = MAX_BODY_BYTES * 8;
-      const bytes = response.body ? await readCapped(response.body, cap) : new Uint8Array();
-      if (bytes === null) throw new Retryable(`malformed /scan body (larger than ${cap} bytes)`);
-      text = new TextDecoder().decode(bytes);
-    } catch (err) {
-      if (err instanceof Retryable) throw err;
-      if (timeout.aborted) throw new Retryable(`timed out after ${this.options.timeoutMs} ms`);
-      throw new Retryable(`network error while reading the body: ${errorMessage(err)}`);
+      if (timeout.aborted) return timedOut();
+      const cause = networkCause(err);
+      return { kind: "unanswered", timeout: false, cause, reason: `network error: ${cause}` };
     }
     const status = response.status;
-    const now = Date.now();
-    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), now);
+    let body: string;
+    try {
+      const bytes = response.body
+        ? await readCapped(response.body, MAX_BODY_BYTES)
+        : new Uint8Array();
+      if (bytes === null) {
+        return {
+          kind: "fault",
+          reason: `malformed response body (larger than ${MAX_BODY_BYTES} bytes)`,
+        };
+      }
+      body = new TextDecoder().decode(bytes);
+    } catch (err) {
+      if (timeout.aborted) return timedOut();
+      return {
+        kind: "fault",
+        reason: `network error while reading the body: ${errorMessage(err)}`,
+      };
+    }
+    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
     if (status === 429) {
       this.stats.status429++;
-      const waited = this.coolDown(retryAfter, this.backoff(2) + 1000);
-      this.pacer.throttled(now, now + waited);
-      throw new Retryable("HTTP 429 Too Many Requests");
+      return {
+        kind: "throttle",
+        signal: "429",
+        reason: "HTTP 429 Too Many Requests",
+        retryAfterMs: retryAfter,
+      };
     }
-    if (status === 403 || status >= 500) {
-      if (status === 503 && retryAfter !== null) this.coolDown(retryAfter, 0);
-      throw new Retryable(
-        `HTTP ${status}`,
-        retryAfter === null ? null : Math.min(retryAfter, this.options.retryAfterCapMs),
-      );
+    if (status === 403) {
+      return { kind: "throttle", signal: "403", reason: "HTTP 403", retryAfterMs: retryAfter };
     }
-    if (status !== 200) {
-      let detail = "";
-      try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.error === "string") detail = `: ${parsed.error.slice(0, 200)}`;
-      } catch {
-        // no detail
-      }
-      return { ok: false, reason: `HTTP ${status} from /${market}/scan${detail} (not retried)` };
+    if (status === 503 && retryAfter !== null) {
+      // The server says when to come back: a pause for the whole pool.
+      return { kind: "throttle", signal: "429", reason: "HTTP 503", retryAfterMs: retryAfter };
     }
-    if (text.trim() === "") {
-      // The scanner reports throttling as a 200 with an empty body.
-      this.coolDown(null, this.backoff(2) + 1000);
-      throw new Retryable("throttled (HTTP 200 with an empty body)");
+    if (status >= 500) return { kind: "fault", reason: `HTTP ${status}` };
+    if (status !== 200 && status !== 404) {
+      return {
+        kind: "verdict",
+        verdict: { kind: "failed", reason: `HTTP ${status} (not retried)` },
+      };
     }
-    let parsed: unknown;
+    let json: unknown = null;
     try {
-      parsed = JSON.parse(text);
+      json = JSON.parse(body);
     } catch {
-      throw new Retryable("malformed /scan body (not JSON)");
+      if (status === 200) {
+        // The scanner's soft throttle: 200 with an empty (or cut) body.
+        return {
+          kind: "throttle",
+          signal: "empty",
+          reason: body.trim() === "" ? "empty response body" : "malformed response body (not JSON)",
+          retryAfterMs: null,
+        };
+      }
     }
-    const answer = parseScanAnswer(parsed);
-    if (!answer.ok) throw new Retryable(answer.reason);
-    this.pacer.success();
-    return answer;
+    try {
+      return { kind: "verdict", verdict: interpret({ status, json }) };
+    } catch (err) {
+      return { kind: "verdict", verdict: { kind: "failed", reason: errorMessage(err) } };
+    }
   }
 }
 
@@ -486,9 +662,9 @@ export async function fetchAll(
   client: TradingViewClient,
   symbols: readonly string[],
   workers: number,
-  onOutcome?: (outcome: FetchOutcome) => void,
-): Promise<FetchOutcome[]> {
-  const outcomes: FetchOutcome[] = [];
+  onOutcome?: (outcome: SymbolOutcome) => void,
+): Promise<SymbolOutcome[]> {
+  const outcomes: SymbolOutcome[] = [];
   for await (
     const outcome of pooledMap(workers, symbols, async (symbol) => {
       const result = await client.fetchSymbol(symbol);

@@ -2,7 +2,7 @@
  * Batch fetching through `POST /{market}/scan`: many symbols per request.
  *
  * Promises: {@linkcode fetchAllScan} never throws and answers one
- * {@linkcode FetchOutcome} per symbol, in input order, exactly like
+ * {@linkcode SymbolOutcome} per symbol, in input order, exactly like
  * `fetchAll` does for `/symbol`:
  * - Symbols are grouped by market (the exchange table's: crypto exchanges
  *   to `/crypto/scan`, the rest to `/global/scan`) and sent in batches of
@@ -32,7 +32,7 @@ import { pooledMap } from "../std/pool.ts";
 import { type Market, marketOf } from "../record/exchanges.ts";
 import { MAX_SCAN_BATCH, scanRecord } from "../record/scan.ts";
 import { splitSymbol } from "../record/symbols.ts";
-import type { FetchOutcome, TradingViewClient } from "./client.ts";
+import type { SymbolOutcome, TradingViewClient } from "./client.ts";
 
 export { MAX_SCAN_BATCH };
 
@@ -91,12 +91,12 @@ export async function fetchAllScan(
   client: TradingViewClient,
   symbols: readonly string[],
   workers: number,
-  onOutcome?: (outcome: FetchOutcome) => void,
+  onOutcome?: (outcome: SymbolOutcome) => void,
   options: ScanFetchOptions = {},
-): Promise<FetchOutcome[]> {
+): Promise<SymbolOutcome[]> {
   const size = Math.max(1, Math.min(MAX_SCAN_BATCH, options.batchSize ?? MAX_SCAN_BATCH));
-  const settled = new Map<string, FetchOutcome>();
-  const settle = (outcome: FetchOutcome) => {
+  const settled = new Map<string, SymbolOutcome>();
+  const settle = (outcome: SymbolOutcome) => {
     settled.set(outcome.symbol, outcome);
     onOutcome?.(outcome);
   };
@@ -165,6 +165,6 @@ export async function fetchAllScan(
   }
   return symbols.map((symbol) =>
     settled.get(symbol) ??
-      { kind: "failed", symbol, reason: "internal: no outcome", attempts: 0 } as FetchOutcome
+      { kind: "failed", symbol, reason: "internal: no outcome", attempts: 0 } as SymbolOutcome
   );
 }

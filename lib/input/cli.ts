@@ -40,6 +40,8 @@ export interface RunOptions {
   baseUrl: string;
   timeoutMs: number;
   maxRetries: number;
+  /** Total seconds the pool may spend paused by server throttling. */
+  maxThrottleS: number;
   lockTimeoutMs: number;
   retireNotFound: boolean;
   dryRun: boolean;
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   endpoint: "symbol",
   timeoutMs: 10_000,
   maxRetries: 4,
+  maxThrottleS: 300,
   lockTimeoutMs: 60_000,
 } as const;
 
@@ -97,6 +100,8 @@ Options:
                            META_INGEST_ENDPOINT); run meta-ingest probe first
   --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
   --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
+  --max-throttle-s N       total pause while the server throttles us, 0..3600
+                           (default ${DEFAULTS.maxThrottleS}); then the rest fail
   --lock-timeout-ms N      wait for the catalog lock, 0..3600000 (default ${DEFAULTS.lockTimeoutMs})
   --retire-not-found       mark symbols TradingView does not know as inactive
   --dry-run                fetch and show what would change; write nothing
@@ -166,6 +171,7 @@ const flagsSchema = z.object({
   "endpoint": endpointName("--endpoint").optional(),
   "timeout-ms": wholeNumber("--timeout-ms", 100, 120_000).optional(),
   "max-retries": wholeNumber("--max-retries", 0, 10).optional(),
+  "max-throttle-s": wholeNumber("--max-throttle-s", 0, 3600).optional(),
   "lock-timeout-ms": wholeNumber("--lock-timeout-ms", 0, 3_600_000).optional(),
   "retire-not-found": z.boolean().optional(),
   "dry-run": z.boolean().optional(),
@@ -186,6 +192,7 @@ const parseConfig = {
   "endpoint": { type: "string" },
   "timeout-ms": { type: "string" },
   "max-retries": { type: "string" },
+  "max-throttle-s": { type: "string" },
   "lock-timeout-ms": { type: "string" },
   "retire-not-found": { type: "boolean" },
   "dry-run": { type: "boolean" },
@@ -269,6 +276,7 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
       baseUrl: baseUrl ?? DEFAULTS.baseUrl,
       timeoutMs: flags["timeout-ms"] ?? DEFAULTS.timeoutMs,
       maxRetries: flags["max-retries"] ?? DEFAULTS.maxRetries,
+      maxThrottleS: flags["max-throttle-s"] ?? DEFAULTS.maxThrottleS,
       lockTimeoutMs: flags["lock-timeout-ms"] ?? DEFAULTS.lockTimeoutMs,
       retireNotFound: flags["retire-not-found"] ?? false,
       dryRun: flags["dry-run"] ?? false,

@@ -2,7 +2,7 @@
  * Progress of the fetch, for people watching.
  *
  * Promises: on a terminal, one live line on stderr (done/total, rate,
- * retries, ETA) redrawn a few times a second; otherwise a plain line every
+ * retries, ETA, and while the server has the pool paused, for how long) redrawn a few times a second; otherwise a plain line every
  * few seconds, so CI logs stay short. Nothing goes to stdout, so `--json`
  * output stays one object. `stop()` clears the live line.
  *
@@ -27,19 +27,40 @@ export interface Progress {
   stop(): void;
 }
 
-/** Renders one progress line. */
+/** What the progress line shows besides the counts of symbols. */
+export interface ProgressCounters {
+  retries: number;
+  status429: number;
+  /** Milliseconds until the pool's current pause ends; 0 or absent when not paused. */
+  pausedMs?: number;
+}
+
+/**
+ * Renders one progress line.
+ *
+ * @example
+ * ```ts
+ * import { progressLine } from "./progress.ts";
+ * progressLine(10, 50, 2000, { retries: 0, status429: 0, pausedMs: 12_000 });
+ * // "fetching 10/50 (20%), 5.0/s, 0 retries, 0 x 429, paused by the server, resuming in 12s"
+ * ```
+ */
 export function progressLine(
   done: number,
   total: number,
   elapsedMs: number,
-  counters: { retries: number; status429: number },
+  counters: ProgressCounters,
 ): string {
   const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
   const eta = rate > 0 ? Math.ceil((total - done) / rate) : null;
   const pct = total ? Math.floor((done / total) * 100) : 100;
   return `fetching ${done}/${total} (${pct}%), ${rate.toFixed(1)}/s, ` +
     `${counters.retries} retries, ${counters.status429} x 429` +
-    (eta === null ? "" : `, ETA ${eta}s`);
+    (counters.pausedMs
+      ? `, paused by the server, resuming in ${Math.ceil(counters.pausedMs / 1000)}s`
+      : eta === null
+      ? ""
+      : `, ETA ${eta}s`);
 }
 
 /**
@@ -56,7 +77,7 @@ export function progressLine(
 export function startProgress(
   total: number,
   log: Logger,
-  counters: () => { retries: number; status429: number },
+  counters: () => ProgressCounters,
   intervalMs = log.isTerminal ? 250 : 5_000,
 ): Progress {
   const started = performance.now();

@@ -4,8 +4,8 @@
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired,
- * http{requests, retries, status429, by_endpoint{symbol, scan}},
- * catalog{path, rows, current},
+ * http{requests, retries, status429, status403, empty_bodies, pauses,
+ * paused_ms, by_endpoint{symbol, scan}}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and, on dry runs,
  * `changes`. {@linkcode formatSummary} renders the same facts for people.
  *
@@ -27,6 +27,25 @@ export interface FailedSymbol {
   reason: string;
 }
 
+/** What the fetch sent and what the server answered, for `http` in the report. */
+export interface HttpCounts {
+  requests: number;
+  retries: number;
+  status429: number;
+  status403: number;
+  /** 200 answers with an empty or non-JSON body (the scanner's soft throttle). */
+  empty_bodies: number;
+  /** Times the whole pool paused because the server throttled it. */
+  pauses: number;
+  /** Milliseconds the pool spent paused. */
+  paused_ms: number;
+  /**
+   * Requests per endpoint: `GET /symbol` and `POST /{market}/scan` (always
+   * present in a run's report).
+   */
+  by_endpoint?: { symbol: number; scan: number };
+}
+
 /** The run report; see the module doc. */
 export interface RunReport {
   requested: number;
@@ -38,16 +57,7 @@ export interface RunReport {
   changed: number;
   unchanged: number;
   retired: number;
-  /**
-   * HTTP counters; `by_endpoint` splits requests between `GET /symbol` and
-   * `POST /{market}/scan` (always present in a run's report).
-   */
-  http: {
-    requests: number;
-    retries: number;
-    status429: number;
-    by_endpoint?: { symbol: number; scan: number };
-  };
+  http: HttpCounts;
   catalog: { path: string; rows: number; current: number };
   duration_ms: number;
   dry_run: boolean;
@@ -76,7 +86,16 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     changed: 0,
     unchanged: 0,
     retired: 0,
-    http: { requests: 0, retries: 0, status429: 0, by_endpoint: { symbol: 0, scan: 0 } },
+    http: {
+      requests: 0,
+      retries: 0,
+      status429: 0,
+      status403: 0,
+      empty_bodies: 0,
+      pauses: 0,
+      paused_ms: 0,
+      by_endpoint: { symbol: 0, scan: 0 },
+    },
     catalog: { path: catalogPath, rows: 0, current: 0 },
     duration_ms: 0,
     dry_run: dryRun,
@@ -130,6 +149,19 @@ function requestsLine(report: RunReport): string {
     `(${by_endpoint.scan} /scan, ${by_endpoint.symbol} /symbol)`;
 }
 
+function throttleSummary(http: HttpCounts): string {
+  const parts: string[] = [];
+  if (http.status403) parts.push(`${http.status403} x 403`);
+  if (http.empty_bodies) parts.push(`${http.empty_bodies} empty`);
+  if (http.pauses) {
+    parts.push(
+      `paused ${http.pauses} ${http.pauses === 1 ? "time" : "times"}, ` +
+        `${(http.paused_ms / 1000).toFixed(0)} s`,
+    );
+  }
+  return parts.map((p) => `, ${p}`).join("");
+}
+
 /**
  * The short human summary printed on stderr at the end of a run.
  *
@@ -148,7 +180,7 @@ export function formatSummary(report: RunReport): string {
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
-    `${report.http.status429} x 429; ${seconds} s`,
+    `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
     `  catalog ${report.catalog.path}: ${report.catalog.rows} rows, ${report.catalog.current} current`,
   ];
   if (report.invalid.length) {
