@@ -1,12 +1,14 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, merge, fetch1130 (about 80 s).
+ * Names: startup, fetch50, stingy, merge, fetch1130 (about 80 s), scan50,
+ * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s).
  *
  * @module
  */
 import { bench1130, bench50, benchStingy } from "./fetch.ts";
 import { benchMerge } from "./merge.ts";
+import { benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
@@ -16,6 +18,9 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   stingy: async () => [await benchStingy()],
   merge: benchMerge,
   fetch1130: async () => [await bench1130()],
+  scan50: async () => [await benchScan50()],
+  scan1130: async () => [await benchRefresh1130("scan")],
+  scan1130symbol: async () => [await benchRefresh1130("symbol")],
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);

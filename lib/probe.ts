@@ -185,6 +185,8 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
       baseUrl: options.baseUrl,
       timeoutMs: options.timeoutMs,
       maxRetries: options.maxRetries,
+      workers: options.workers,
+      onEvent: (message) => deps.log.warn(message),
       signal: deps.signal,
     });
     deps.log.info(
