@@ -98,6 +98,7 @@ export interface ProbeReport {
 
 /** What a probe needs from its surroundings. */
 export interface ProbeDeps {
+  /** Where progress and warnings go (stderr). */
   log: Logger;
   /** Project root (real path); defaults to the working directory. */
   root?: string;

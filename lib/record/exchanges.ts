@@ -41,10 +41,15 @@ export type Market = "crypto" | "global";
 
 /** Built-in facts about one exchange. */
 export interface ExchangeDefaults {
+  /** The exchange's timezone, in its one spelling (timezones.ts). */
   timezone: string;
+  /** Country of listing, or null (forex). */
   country: string | null;
+  /** Instrument family when the type does not say. */
   profile: Exclude<Profile, "UNKNOWN">;
+  /** Whether it is a crypto exchange. */
   isCrypto: boolean;
+  /** The scanner market that serves its symbols. */
   market: Market;
 }
 
