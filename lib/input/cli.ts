@@ -81,6 +81,8 @@ Usage:
   meta-ingest --candidates-file PATH [options]
   meta-ingest --symbols EX:TICKER,EX:TICKER [options]
   meta-ingest --from-catalog [options]
+  meta-ingest probe [--symbols LIST|--from-catalog] [--sample N] [--json]
+                           compare /symbol and /scan (read-only; probe --help)
 
 Targets (exactly one):
   --candidates-file PATH   JSON list of symbols or {"symbol": ...} objects,
