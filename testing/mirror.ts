@@ -3,8 +3,10 @@
  * `POST /{market}/scan` endpoints served on 127.0.0.1 from a deterministic universe of a few thousand instruments
  * (crypto, equities, futures, forex), with switches for the ways a real API
  * hurts: latency and jitter, a max-in-flight limit answered with 429 +
- * Retry-After, a token-bucket rate limit, and injected 403, 5xx, malformed
- * bodies and hangs. It counts what it served, including the highest number
+ * Retry-After, a token-bucket rate limit, injected 403, 5xx, malformed
+ * bodies and hangs, and the real scanner's harsher modes: a soft throttle
+ * (200 with an empty body), a client blocked with 403, and a host that
+ * refuses connections, never answers, or does not speak TLS. It counts what it served, including the highest number
  * of requests it ever had in flight. Used by the tests, the benchmarks and
  * `make demo`; never the real API.
  *
@@ -83,6 +85,32 @@ export interface MirrorOptions {
    * /symbol (numbers x10, texts with " (scan)" appended).
    */
   scanSkew?: string;
+  /**
+   * The scanner's soft throttle: once more than `limit` requests arrive
+   * within `windowMs`, every request for the next `penaltyMs` is answered 200
+   * with an empty body (no 429, no Retry-After); then the count starts over.
+   * Modelled on what clients of the real scanner report: atilaahmettaner/
+   * tradingview-mcp `core/services/screener_provider.py` ("empty-body
+   * rate-limit cliff": `json.JSONDecodeError` on an empty 200, answered there
+   * with at most 4 calls in flight and 0.8 s between starts) and
+   * shner-elmo/TradingView-Screener's users (empty answers for roughly 30-90 s
+   * after bursts, as cited by issue 8). The exact limit and window are not
+   * published; tests choose short ones.
+   */
+  softThrottle?: { limit: number; windowMs: number; penaltyMs: number };
+  /**
+   * A blocked client: every `/symbol` request is answered 403 (issue 8's
+   * reports of clients the scanner has blocked).
+   */
+  block403?: boolean;
+  /**
+   * A host that cannot be reached, fixed at start: `refused` (nothing
+   * listens at `url`), `silent` (accepts connections, never answers) or
+   * `tls` (`url` is https:// but the server speaks plain HTTP). A DNS
+   * failure is not modelled: resolving a name could leave loopback; the
+   * client treats it like `refused` (a fetch error before any answer).
+   */
+  unreachable?: "refused" | "silent" | "tls";
 }
 
 /** What the mirror counted. */
@@ -90,6 +118,10 @@ export interface MirrorStats {
   requests: number;
   byStatus: Record<number, number>;
   status429: number;
+  /** Requests answered 200 with an empty body (soft throttle). */
+  empty: number;
+  /** Connections accepted in `unreachable: "silent"` mode (nothing else is counted there). */
+  connections: number;
   hangs: number;
   inFlight: number;
   /** Highest number of requests in flight at once (refused ones included). */
@@ -463,6 +495,8 @@ function emptyStats(): MirrorStats {
     requests: 0,
     byStatus: {},
     status429: 0,
+    empty: 0,
+    connections: 0,
     hangs: 0,
     inFlight: 0,
     peakInFlight: 0,
@@ -495,6 +529,22 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
   let tokens = options.burst ?? Math.max(1, options.rate ?? 1);
   let lastRefill = performance.now();
   const closing = new AbortController();
+  let recent: number[] = []; // arrival times within the soft-throttle window
+  let penaltyUntil = 0;
+
+  /** True when this request falls in (or starts) a soft-throttle penalty. */
+  function softThrottled(): boolean {
+    const soft = options.softThrottle;
+    if (!soft) return false;
+    const now = performance.now();
+    if (now < penaltyUntil) return true;
+    recent = recent.filter((t) => now - t < soft.windowMs);
+    recent.push(now);
+    if (recent.length <= soft.limit) return false;
+    penaltyUntil = now + soft.penaltyMs;
+    recent = [];
+    return true;
+  }
 
   const retryAfterHeader = (seconds: number): string =>
     options.retryAfter === "date"
@@ -575,6 +625,17 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     stats.inFlight++;
     stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
     try {
+      if (options.block403) {
+        await delay(options.latencyMs ?? 0, closing.signal);
+        count(403);
+        return json({ error: "Forbidden" }, 403);
+      }
+      if (softThrottled()) {
+        await delay(options.latencyMs ?? 0, closing.signal);
+        count(200);
+        stats.empty++;
+        return new Response("", { status: 200, headers: { "content-type": "text/plain" } });
+      }
       if (options.maxInFlight !== undefined && stats.inFlight > options.maxInFlight) {
         count(429);
         return json({ error: "too many requests in flight" }, 429, {
@@ -696,6 +757,9 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     return typeof value === "number" ? value * 10 : `${value} (scan)`;
   }
 
+  if (options.unreachable === "refused" || options.unreachable === "silent") {
+    return unreachableHost(options.unreachable, () => stats, () => (stats = emptyStats()));
+  }
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
     handle,
@@ -704,8 +768,9 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     closing.abort();
     await server.shutdown();
   };
+  const scheme = options.unreachable === "tls" ? "https" : "http";
   return {
-    url: `http://127.0.0.1:${server.addr.port}`,
+    url: `${scheme}://127.0.0.1:${server.addr.port}`,
     get stats() {
       return stats;
     },
@@ -720,6 +785,61 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     resetStats() {
       stats = emptyStats();
     },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * A host that refuses connections (nothing listens on its port) or accepts
+ * them and never answers. Only connections are counted.
+ */
+function unreachableHost(
+  mode: "refused" | "silent",
+  stats: () => MirrorStats,
+  reset: () => void,
+): Mirror {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const held: Deno.Conn[] = [];
+  if (mode === "refused") {
+    listener.close();
+  } else {
+    (async () => {
+      try {
+        for await (const conn of listener) {
+          stats().connections++;
+          held.push(conn); // never read, never answered
+        }
+      } catch {
+        // closed
+      }
+    })();
+  }
+  const close = () => {
+    if (mode === "silent") {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+    }
+    for (const conn of held.splice(0)) {
+      try {
+        conn.close();
+      } catch {
+        // already closed by the client
+      }
+    }
+    return Promise.resolve();
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get stats() {
+      return stats();
+    },
+    configure() {},
+    resetStats: reset,
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -740,6 +860,8 @@ if (import.meta.main) {
       "rate-malformed": { type: "string" },
       "rate-hang": { type: "string" },
       "scan-skew": { type: "string" },
+      "soft-throttle": { type: "string" },
+      "block-403": { type: "boolean" },
     },
   });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -755,6 +877,13 @@ if (import.meta.main) {
     rateMalformed: num(values["rate-malformed"]),
     rateHang: num(values["rate-hang"]),
     scanSkew: values["scan-skew"],
+    // --soft-throttle LIMIT,WINDOW_MS,PENALTY_MS, e.g. 20,10000,30000
+    softThrottle: values["soft-throttle"]
+      ? (([limit, windowMs, penaltyMs]) => ({ limit, windowMs, penaltyMs }))(
+        values["soft-throttle"].split(",").map(Number),
+      )
+      : undefined,
+    block403: values["block-403"],
   });
   console.log(mirror.url);
   const stop = async () => {

@@ -13,6 +13,13 @@ Deno.test("the progress line: done/total, rate, retries, 429s, ETA", () => {
   );
 });
 
+Deno.test("while the server has the pool paused, the line says so and for how long", () => {
+  assert.equal(
+    progressLine(10, 50, 2000, { retries: 2, status429: 0, pausedMs: 11_200 }),
+    "fetching 10/50 (20%), 5.0/s, 2 retries, 0 x 429, paused by the server, resuming in 12s",
+  );
+});
+
 Deno.test("progress is redrawn on its interval and stops when told", async () => {
   const log = memoryLogger();
   const progress = startProgress(4, log, () => ({ retries: 0, status429: 0 }), 20);

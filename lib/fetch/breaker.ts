@@ -46,6 +46,7 @@ export type ThrottleSignal = "empty" | "403" | "429";
 
 /** Why the client stopped sending for good. */
 export interface Halt {
+  /** Blocked (403 across pauses), unreachable host, or the pause budget spent. */
   kind: "blocked" | "unreachable" | "budget";
   /** One line for people: what happened, naming the host. */
   reason: string;
@@ -160,6 +161,10 @@ export class ServerBreaker {
   #answered = false;
   #failures: { timeout: boolean; cause: string }[] = [];
 
+  /**
+   * A closed breaker for `host` (named in halt reasons).
+   * @throws {RangeError} when an option is out of range, naming it and its value
+   */
   constructor(host: string, options: BreakerOptions = {}) {
     this.#host = host;
     this.#o = {

@@ -53,11 +53,19 @@ export { parseRetryAfter };
 export interface CallRequest {
   /** The full URL. */
   url: string;
-  /** @default {"GET"} */
+  /**
+   * The HTTP method.
+   * @default {"GET"}
+   */
   method?: "GET" | "POST";
   /** A JSON body (sent with content-type application/json). */
   body?: string;
-  /** Names the request in reasons and tells requests apart (e.g. the symbol). */
+  /**
+   * Names the request and tells requests apart (e.g. the symbol, or a
+   * batch's first ticker). Give each request its own: a run of throttle
+   * answers pauses the pool only when it comes from at least two labels, so
+   * one request with a broken answer never pauses everyone.
+   */
   label: string;
   /**
    * The endpoint counted in {@linkcode TradingViewClient.byEndpoint}.
@@ -81,7 +89,9 @@ export type ScanBatch =
 
 /** A server answer worth interpreting: status 200 or 404, body parsed (null when not JSON). */
 export interface CallAnswer {
+  /** 200 or 404. */
   status: number;
+  /** The parsed body; null when a 404's body is not JSON. */
   json: unknown;
 }
 
@@ -195,7 +205,10 @@ function networkCause(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error
     ? err.cause.message
     : errorMessage(err);
-  return cause.replace(/^error sending request for url \([^)]*\): /, "");
+  return cause
+    .replace(/^error sending request for url \([^)]*\): /, "")
+    .replace(/^client error \(Connect\): /, "")
+    .replace(/^(received corrupt message|invalid peer certificate|.*handshake)/i, "TLS: $1");
 }
 
 /** Largest response body read; a symbol's metadata is a few hundred bytes. */
@@ -249,8 +262,9 @@ export class TradingViewClient {
   >;
   private readonly signal?: AbortSignal;
   private readonly onEvent?: (message: string) => void;
-  private change = Promise.withResolvers<void>();
+  #change = Promise.withResolvers<void>();
 
+  /** A client with its own breaker and pacer; see {@linkcode ClientOptions}. */
   constructor(options: ClientOptions) {
     const baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.options = {
@@ -271,13 +285,14 @@ export class TradingViewClient {
       maxPausedMs: options.maxPausedMs ?? 300_000,
       retryAfterCapMs: this.options.retryAfterCapMs,
       random: this.options.random,
-      onStateChange: (from, to, pauseMs) => this.stateChanged(from, to, pauseMs),
+      onStateChange: (from, to, pauseMs) => this.#stateChanged(from, to, pauseMs),
       onHalt: (halt) => {
-        this.onEvent?.(halt.reason);
-        this.notify();
+        // An unreachable host ends the run with this very line as its error.
+        if (halt.kind !== "unreachable") this.onEvent?.(halt.reason);
+        this.#notify();
       },
     });
-    this.signal?.addEventListener("abort", () => this.notify(), { once: true });
+    this.signal?.addEventListener("abort", () => this.#notify(), { once: true });
   }
 
   /** Why the client stopped sending for good, or null. */
@@ -335,7 +350,8 @@ export class TradingViewClient {
         url: this.scanUrlFor(market),
         method: "POST",
         body: JSON.stringify(scanRequest(tickers, columns)),
-        label: path,
+        // One label per batch (its first ticker): labels tell requests apart.
+        label: `${path} ${tickers[0] ?? ""} +${Math.max(0, tickers.length - 1)}`,
         endpoint: "scan",
       },
       (answer) => {
@@ -381,18 +397,18 @@ export class TradingViewClient {
     for (;;) {
       let probe: boolean;
       try {
-        probe = await this.waitTurn();
+        probe = await this.#waitTurn();
       } catch (err) {
-        return { kind: "failed", reason: this.stopReason(err), attempts: sent };
+        return { kind: "failed", reason: this.#stopReason(err), attempts: sent };
       }
       if (sent > 0) this.stats.retries++;
       sent++;
       let attempt: Attempt<T>;
       try {
-        attempt = await this.attempt(request, interpret);
+        attempt = await this.#attempt(request, interpret);
       } finally {
         this.pacer.inFlight--;
-        this.notify();
+        this.#notify();
       }
       const now = Date.now();
       switch (attempt.kind) {
@@ -407,7 +423,7 @@ export class TradingViewClient {
           break;
         case "throttle": {
           lastReason = attempt.reason;
-          this.lastThrottle = attempt;
+          this.#lastThrottle = attempt;
           const free = this.breaker.throttled(
             now,
             attempt.signal,
@@ -429,7 +445,7 @@ export class TradingViewClient {
           charged++;
           break;
       }
-      this.notify();
+      this.#notify();
       if (this.signal?.aborted) return { kind: "failed", reason: "cancelled", attempts: sent };
       if (this.halt) return { kind: "failed", reason: this.halt.reason, attempts: sent };
       if (charged > maxRetries) {
@@ -440,34 +456,34 @@ export class TradingViewClient {
         };
       }
       try {
-        await delay(this.backoff(Math.max(0, charged - 1)), { signal: this.signal });
+        await delay(this.#backoff(Math.max(0, charged - 1)), { signal: this.signal });
       } catch {
         return { kind: "failed", reason: "cancelled", attempts: sent };
       }
     }
   }
 
-  private stopReason(err: unknown): string {
+  #stopReason(err: unknown): string {
     if (this.signal?.aborted) return "cancelled";
     if (err instanceof Stopped) return err.reason;
     return errorMessage(err);
   }
 
-  private backoff(attempt: number): number {
+  #backoff(attempt: number): number {
     const ceiling = Math.min(this.options.backoffCapMs, this.options.backoffBaseMs * 2 ** attempt);
     return this.options.random() * ceiling;
   }
 
-  private stateChanged(from: string, to: string, pauseMs: number): void {
+  #stateChanged(from: string, to: string, pauseMs: number): void {
     if (to === "open") {
       const now = Date.now();
       if (from !== "open") {
-        const kind = this.lastThrottle.signal === "429" ? "explicit" : "soft";
+        const kind = this.#lastThrottle.signal === "429" ? "explicit" : "soft";
         this.pacer.trip(now, this.breaker.openUntil, kind);
       }
       const { pauses, paused_ms } = this.breaker.stats;
       this.onEvent?.(
-        `${this.host} is throttling us (${this.lastThrottle.reason}): ` +
+        `${this.host} is throttling us (${this.#lastThrottle.reason}): ` +
           `pausing all requests for ${(pauseMs / 1000).toFixed(1)} s ` +
           `(pause ${pauses}, ${Math.round(paused_ms / 1000)} s of pausing so far)`,
       );
@@ -478,29 +494,29 @@ export class TradingViewClient {
         } requests/s, 1 in flight)`,
       );
     }
-    this.notify();
+    this.#notify();
   }
 
   /** The throttle answer being handled (for the pause message and the pacer). */
-  private lastThrottle: { signal: ThrottleSignal; reason: string } = {
+  #lastThrottle: { signal: ThrottleSignal; reason: string } = {
     signal: "empty",
     reason: "",
   };
 
   /** Wakes every waiter so it looks at the shared state again. */
-  private notify(): void {
-    this.change.resolve();
-    this.change = Promise.withResolvers<void>();
+  #notify(): void {
+    this.#change.resolve();
+    this.#change = Promise.withResolvers<void>();
   }
 
   /** Waits up to `ms`, or until the shared state changes, or cancellation. */
-  private async nap(ms: number): Promise<void> {
+  async #nap(ms: number): Promise<void> {
     const stop = new AbortController();
     const signal = this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal;
     const timer = delay(Math.min(ms, 3_600_000), { signal });
     timer.catch(() => {});
     try {
-      await Promise.race([timer, this.change.promise]);
+      await Promise.race([timer, this.#change.promise]);
     } finally {
       stop.abort();
     }
@@ -512,13 +528,13 @@ export class TradingViewClient {
    * Resolves with whether this request is the probe; throws Stopped on halt
    * or cancellation. On return the request holds an in-flight slot.
    */
-  private async waitTurn(): Promise<boolean> {
+  async #waitTurn(): Promise<boolean> {
     for (;;) {
       if (this.signal?.aborted) throw new Stopped("cancelled");
       if (this.halt) throw new Stopped(this.halt.reason);
       const gate = this.breaker.gate(Date.now());
       if (gate.kind === "wait") {
-        await this.nap(gate.ms);
+        await this.#nap(gate.ms);
         continue;
       }
       if (gate.kind === "probe") {
@@ -526,14 +542,14 @@ export class TradingViewClient {
         return true;
       }
       if (!this.pacer.hasSlot()) {
-        await this.nap(Infinity);
+        await this.#nap(Infinity);
         continue;
       }
       this.pacer.inFlight++;
       const wait = this.pacer.reserve(Date.now());
       if (wait > 0) {
         try {
-          await this.nap(wait);
+          await this.#nap(wait);
         } catch (err) {
           this.pacer.inFlight--;
           throw err;
@@ -548,7 +564,7 @@ export class TradingViewClient {
     }
   }
 
-  private async attempt<T>(
+  async #attempt<T>(
     request: CallRequest,
     interpret: (answer: CallAnswer) => CallVerdict<T>,
   ): Promise<Attempt<T>> {

@@ -8,7 +8,9 @@
  * - After every pause, slow start: one request in flight and about
  *   `resumeRate` starts per second, growing additively with each good answer
  *   (pace by `rateStep`, in-flight by one per `slotStep` good answers) toward
- *   `maxInFlight`. A later trip restarts from half the previous start rate.
+ *   `maxInFlight` (the first restart may begin at half the learnt ceiling
+ *   when that is faster). A later trip restarts from half the previous start
+ *   rate.
  * - A ceiling learnt from the server: at the first trip, 95% of what it
  *   sustained so far (good answers over the time until the resume, pauses
  *   included); at later trips, 80% of the pace we were at. After a soft
@@ -73,13 +75,13 @@ function positive(name: string, value: number): number {
 /** Spaces request starts and caps requests in flight; see the module doc. */
 export class Pacer {
   /** Allowed request starts per second; Infinity while unpaced. */
-  rate = Infinity;
+  rate: number = Infinity;
   /** Allowed requests in flight; Infinity while unpaced. */
-  limit = Infinity;
+  limit: number = Infinity;
   /** Requests in flight now. */
-  inFlight = 0;
+  inFlight: number = 0;
   /** The pace not to exceed (see the module doc); Infinity until learnt. */
-  ceiling = Infinity;
+  ceiling: number = Infinity;
   readonly #maxInFlight: number;
   readonly #resumeRate: number;
   readonly #rateStep: number;
@@ -93,6 +95,10 @@ export class Pacer {
   #goodSinceResume = 0;
   #hardCeiling = false;
 
+  /**
+   * An unpaced pacer.
+   * @throws {RangeError} when an option is out of range, naming it and its value
+   */
   constructor(options: PacerOptions = {}) {
     const maxInFlight = options.maxInFlight ?? 16;
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
@@ -151,7 +157,10 @@ export class Pacer {
     }
     if (this.#trips > 1) this.#startRate = Math.max(this.#minRate, this.#startRate / 2);
     if (kind === "soft") this.#hardCeiling = true;
-    const start = Math.max(this.#startRate, this.ceiling === Infinity ? 0 : this.ceiling / 2);
+    // The first restart may begin at half the learnt ceiling when that is
+    // faster; later ones begin at the (halved) start rate.
+    const learnt = this.#trips === 1 && this.ceiling !== Infinity ? this.ceiling / 2 : 0;
+    const start = Math.max(this.#startRate, learnt);
     this.rate = Math.max(this.#minRate, Math.min(this.ceiling, start));
     this.limit = 1;
     this.#goodSinceResume = 0;
