@@ -477,7 +477,8 @@ export class TradingViewClient {
   #stateChanged(from: string, to: string, pauseMs: number): void {
     if (to === "open") {
       const now = Date.now();
-      if (from !== "open") {
+      if (from === "closed") {
+        // A failed probe (half_open -> open) continues the same episode.
         const kind = this.#lastThrottle.signal === "429" ? "explicit" : "soft";
         this.pacer.trip(now, this.breaker.openUntil, kind);
       }
@@ -546,19 +547,23 @@ export class TradingViewClient {
         continue;
       }
       this.pacer.inFlight++;
-      const wait = this.pacer.reserve(Date.now());
-      if (wait > 0) {
+      const now = Date.now();
+      const startAt = now + this.pacer.reserve(now);
+      let paused = false;
+      // Naps end early on any change of the shared state: sleep until our
+      // booked start, unless a pause begins meanwhile.
+      while (!paused && Date.now() < startAt) {
         try {
-          await this.#nap(wait);
+          await this.#nap(startAt - Date.now());
         } catch (err) {
           this.pacer.inFlight--;
           throw err;
         }
-        // A pause may have begun while we waited for our start.
-        if (this.breaker.state !== "closed" || this.halt) {
-          this.pacer.inFlight--;
-          continue;
-        }
+        paused = this.breaker.state !== "closed" || this.halt !== null;
+      }
+      if (paused) {
+        this.pacer.inFlight--;
+        continue;
       }
       return false;
     }
