@@ -9,6 +9,10 @@ import { TradingViewClient } from "../lib/fetch/client.ts";
 import { fetchAllScan } from "../lib/fetch/scan.ts";
 import { parseScanAnswer, SCAN_COLUMNS, scanRecord, scanRequest } from "../lib/record/scan.ts";
 import { toRecord } from "../lib/record/tradingview.ts";
+import { parseCli } from "../lib/input/cli.ts";
+import { runJob } from "../lib/job.ts";
+import { memoryLogger } from "../lib/report/log.ts";
+import { listing, tempProject } from "../testing/tmp.ts";
 import { type Fault, mirrorBody, mirrorSymbols, startMirror } from "../testing/mirror.ts";
 
 const fast = { backoffBaseMs: 10, backoffCapMs: 50, timeoutMs: 2000 };
@@ -251,4 +255,57 @@ Deno.test("a 400 (an unknown column) fails the batch without retries", async () 
       "HTTP 400 (not retried) from /global/scan (the server refused the request: an unknown column?)",
     attempts: 1,
   });
+});
+
+Deno.test("soft throttles on /scan pause the whole pool like /symbol's, then every batch lands", async () => {
+  await using mirror = startMirror({
+    latencyMs: 5,
+    fault: ({ endpoint, request }) =>
+      endpoint === "scan" && request <= 4 ? { kind: "empty" } : undefined,
+  });
+  const client = new TradingViewClient({
+    baseUrl: mirror.url,
+    ...fast,
+    workers: 3,
+    breaker: { pauseBaseMs: 100 },
+    pacer: { resumeRate: 20, rateStep: 10 },
+  });
+  const symbols = [
+    ...mirrorSymbols(["NASDAQ"]).slice(0, 30),
+    ...mirrorSymbols(["BINANCE"]).slice(0, 30),
+  ];
+  const outcomes = await fetchAllScan(client, symbols, 3, undefined, { batchSize: 10 });
+  assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
+  const counts = client.counts();
+  assert.equal(counts.empty_bodies, 4);
+  assert.ok(counts.pauses >= 1, `${counts.pauses} pauses`);
+  assert.deepEqual(client.byEndpoint, { symbol: 0, scan: 10 });
+});
+
+Deno.test("a blocked scan-mode run: exit 1, every symbol names the block, nothing retired", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ block403: true });
+  const symbols = [
+    ...mirrorSymbols(["NASDAQ"]).slice(0, 20),
+    ...mirrorSymbols(["BYBIT"]).slice(0, 20),
+  ].join(",");
+  const command = parseCli(
+    ["--symbols", symbols, "--endpoint", "scan", "--retire-not-found", "--base-url", mirror.url],
+    {},
+  );
+  assert.equal(command.kind, "run");
+  if (command.kind !== "run") return;
+  const report = await runJob(command.options, {
+    log: memoryLogger(),
+    root: project.dir,
+    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+  });
+  assert.equal(report.exit_code, 1);
+  assert.match(report.error ?? "", /^blocked: /);
+  assert.equal(report.failed.length, 40);
+  assert.ok(report.failed.every((f) => f.reason === report.error));
+  assert.equal(report.retired, 0);
+  assert.equal(report.http.by_endpoint?.symbol, 0, "a failed batch is not confirmed by /symbol");
+  assert.ok(mirror.stats.requests <= 10, `${mirror.stats.requests} requests`);
+  assert.deepEqual(await listing(project.dir), []);
 });
