@@ -212,8 +212,8 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
         "check the network, DNS and --base-url; nothing was written",
       );
     }
-    // Blocked or out of throttle budget: the unfetched symbols carry the
-    // reason, and so does the report.
+    // Blocked, gone silent part-way, or out of throttle budget: the unfetched
+    // symbols carry the reason, and so does the report.
     if (halt) report.error = halt.reason;
 
     const fetched: FetchedRecord[] = [];

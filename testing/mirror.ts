@@ -32,7 +32,7 @@ export type Fault =
   | { kind: "malformed" }
   | { kind: "hang" }
   | { kind: "body"; body: unknown }
-  /** A 200 with an empty body: how the scanner reports throttling. */
+  /** 200 with an empty body: the scanner's soft throttle, for one request. */
   | { kind: "empty" };
 
 /** What a fault hook sees about a request. */
@@ -681,7 +681,8 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
       }
       if (fault?.kind === "empty") {
         count(200);
-        return new Response("", { headers: { "content-type": "application/json" } });
+        stats.empty++;
+        return new Response("", { status: 200, headers: { "content-type": "text/plain" } });
       }
       if (fault?.kind === "body") {
         count(200);

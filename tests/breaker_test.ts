@@ -109,8 +109,13 @@ Deno.test("breaker: the first attempts failing without an answer make the host u
   );
   const answered = new ServerBreaker("h", noJitter);
   answered.good(false);
-  for (let i = 0; i < 10; i++) answered.unanswered(true, "no answer", false);
-  assert.equal(answered.halt, null, "after an answer, failures are ordinary retries");
+  for (let i = 0; i < 10; i++) answered.unanswered(true, "no answer", false, "A");
+  assert.equal(answered.halt, null, "after an answer, one request's failures are its own");
+  answered.unanswered(true, "no answer", false, "B");
+  assert.equal(
+    (answered.halt as { reason: string } | null)?.reason,
+    "h stopped answering: 11 requests in a row got no answer (no answer); stopped sending",
+  );
 });
 
 Deno.test("breaker: pauses stop at the budget", () => {

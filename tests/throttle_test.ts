@@ -49,6 +49,47 @@ Deno.test("a soft throttle pauses the whole pool; every symbol lands with few em
   assert.ok(events.some((e) => /answers again: resuming slowly/.test(e)));
 });
 
+Deno.test("a pause sends nothing, ends with exactly one probe, then starts are paced", async () => {
+  const t0 = performance.now();
+  const arrivals: number[] = [];
+  await using mirror = startMirror({
+    latencyMs: 20,
+    fault: ({ request }) => {
+      const at = performance.now() - t0;
+      arrivals.push(at);
+      return request > 6 && at < 600 ? { kind: "empty" } : undefined;
+    },
+  });
+  const pauses: { at: number; ms: number }[] = [];
+  let resumedAt = 0;
+  const client = new TradingViewClient({
+    baseUrl: mirror.url,
+    ...short,
+    breaker: { pauseBaseMs: 300 },
+    pacer: { resumeRate: 10, rateStep: 0.001 },
+    onEvent: (line) => {
+      const pause = /pausing all requests for ([\d.]+) s/.exec(line);
+      if (pause) pauses.push({ at: performance.now() - t0, ms: Number(pause[1]) * 1000 });
+      if (/answers again/.test(line)) resumedAt = performance.now() - t0;
+    },
+  });
+  const outcomes = await fetchAll(client, mirrorSymbols(["NASDAQ"]).slice(0, 16), 3);
+  assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
+  assert.equal(pauses.length, 2, JSON.stringify(pauses));
+  for (const pause of pauses) {
+    const end = pause.at + pause.ms;
+    // (The mirror sees a request after its latency: skip those sent just before the trip.)
+    const during = arrivals.filter((a) => a > pause.at + 60 && a < end - 50);
+    assert.deepEqual(during, [], `nothing is sent during a pause (${JSON.stringify(pause)})`);
+    const after = arrivals.filter((a) => a >= end - 50);
+    assert.ok(after[1] - after[0] >= 15, `one probe, alone until it is answered: ${after}`);
+  }
+  const paced = arrivals.filter((a) => a > resumedAt).slice(0, 4);
+  for (let i = 1; i < paced.length; i++) {
+    assert.ok(paced[i] - paced[i - 1] >= 80, `slow start at ~10/s: ${paced.map(Math.round)}`);
+  }
+});
+
 Deno.test("403s share one cooldown: a run of them pauses the pool instead of each symbol retrying", async () => {
   const t0 = performance.now();
   const arrivals: number[] = [];
@@ -160,6 +201,15 @@ Deno.test("call() is the generic primitive: POST a body, interpret the answer", 
   assert.deepEqual(seen, { method: "POST", type: "application/json", body: '{"x":1}' });
 });
 
+Deno.test("call() never throws: a throwing interpret() fails the call with its message", async () => {
+  await using mirror = startMirror();
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...short });
+  const outcome = await client.call({ url: client.urlFor("NASDAQ:AAPL"), label: "x" }, () => {
+    throw new TypeError("cannot read the answer");
+  });
+  assert.deepEqual(outcome, { kind: "failed", reason: "cannot read the answer", attempts: 1 });
+});
+
 // --- whole runs ----------------------------------------------------------------
 
 function runOptions(args: string[]) {
@@ -211,6 +261,27 @@ Deno.test("blocked part-way: the fetched are merged, exit 3, error set", async (
   assert.equal(report.new, 10);
   assert.match(report.error ?? "", /^blocked: /);
   assert.equal(report.failed.length, 15);
+});
+
+Deno.test("a server that stops answering part-way: the fetched are merged, the rest fail fast", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror({
+    fault: ({ request }) => (request > 5 ? { kind: "hang" } : undefined),
+  });
+  const symbols = mirrorSymbols(["AMEX"]).slice(0, 30).join(",");
+  const started = performance.now();
+  const report = await runJob(
+    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "200"]),
+    { log: memoryLogger(), root: project.dir, client: { backoffBaseMs: 10 } },
+  );
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(report.exit_code, 3);
+  assert.equal(report.fetched, 5);
+  assert.match(
+    report.error ?? "",
+    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 200 ms\)/,
+  );
+  assert.ok(mirror.stats.requests <= 5 + 8, `${mirror.stats.requests} requests`);
 });
 
 Deno.test("a soft-throttled run lands every symbol, exit 0, and the log says the pool paused", async () => {

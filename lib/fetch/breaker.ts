@@ -18,8 +18,9 @@
  * - Halts, after which nothing is sent: `blocked` (403 on every request
  *   across `blockedAfterPauses` pauses), `unreachable` (the first
  *   `unreachableAfter` attempts all failed on DNS, connection, TLS or a
- *   timeout, with no answer yet) and `budget` (pauses would exceed
- *   `maxPausedMs` in total).
+ *   timeout, with no answer yet), `lost` (after answers, `lostAfter` attempts
+ *   in a row from at least two requests got no answer) and `budget` (pauses
+ *   would exceed `maxPausedMs` in total).
  * - Answers to requests sent before a pause began count in the stats but do
  *   not move the state.
  *
@@ -46,8 +47,11 @@ export type ThrottleSignal = "empty" | "403" | "429";
 
 /** Why the client stopped sending for good. */
 export interface Halt {
-  /** Blocked (403 across pauses), unreachable host, or the pause budget spent. */
-  kind: "blocked" | "unreachable" | "budget";
+  /**
+   * Blocked (403 across pauses), unreachable (never answered), lost (stopped
+   * answering part-way), or the pause budget spent.
+   */
+  kind: "blocked" | "unreachable" | "lost" | "budget";
   /** One line for people: what happened, naming the host. */
   reason: string;
 }
@@ -114,6 +118,11 @@ export interface BreakerOptions {
    */
   unreachableAfter?: number;
   /**
+   * Failed attempts in a row, after the server has answered, that mean it is gone.
+   * @default {6}
+   */
+  lostAfter?: number;
+  /**
    * Called on every state change (after it happened).
    * @default {undefined}
    */
@@ -159,7 +168,7 @@ export class ServerBreaker {
   #forbiddenStreak: string[] = [];
   #pausesIn403 = 0;
   #answered = false;
-  #failures: { timeout: boolean; cause: string }[] = [];
+  #failures: { timeout: boolean; cause: string; label: string }[] = [];
 
   /**
    * A closed breaker for `host` (named in halt reasons).
@@ -176,6 +185,7 @@ export class ServerBreaker {
       retryAfterCapMs: wholeNumber("retryAfterCapMs", options.retryAfterCapMs ?? 60_000, 0),
       blockedAfterPauses: wholeNumber("blockedAfterPauses", options.blockedAfterPauses ?? 2, 1),
       unreachableAfter: wholeNumber("unreachableAfter", options.unreachableAfter ?? 3, 1),
+      lostAfter: wholeNumber("lostAfter", options.lostAfter ?? 6, 1),
       random: options.random ?? Math.random,
     };
     this.#onStateChange = options.onStateChange;
@@ -280,12 +290,21 @@ export class ServerBreaker {
   }
 
   /** No answer at all: DNS, a refused connection, TLS, a reset, or a timeout. */
-  unanswered(timeout: boolean, cause: string, probe: boolean): void {
+  unanswered(timeout: boolean, cause: string, probe: boolean, label = ""): void {
     if (probe) this.#probeOut = false;
-    if (this.#answered || this.halt) return;
-    this.#failures.push({ timeout, cause });
-    if (this.#failures.length < this.#o.unreachableAfter) return;
+    if (this.halt) return;
+    this.#failures.push({ timeout, cause, label });
     const n = this.#failures.length;
+    if (this.#answered) {
+      if (n < this.#o.lostAfter || new Set(this.#failures.map((f) => f.label)).size < 2) return;
+      this.#stop({
+        kind: "lost",
+        reason: `${this.#host} stopped answering: ${n} requests in a row got no answer ` +
+          `(${this.#failures[n - 1].cause}); stopped sending`,
+      });
+      return;
+    }
+    if (n < this.#o.unreachableAfter) return;
     const network = this.#failures.find((f) => !f.timeout);
     this.#stop({
       kind: "unreachable",

@@ -16,8 +16,8 @@
  *   count against them.
  * - `Retry-After` is honoured in both forms, capped at `retryAfterCapMs`.
  * - Stops sending for good when the client is blocked (403 across pauses),
- *   the host is unreachable (the first attempts all fail without an answer),
- *   or the pauses would exceed `maxPausedMs`; {@linkcode TradingViewClient.halt}
+ *   the host is unreachable (the first attempts all fail without an answer)
+ *   or stops answering part-way, or the pauses would exceed `maxPausedMs`; {@linkcode TradingViewClient.halt}
  *   then says why and every call ends failed with that reason.
  * - {@linkcode TradingViewClient.fetchSymbol} is `call()` on `/symbol`: a 404 or
  *   an empty object is "not found on TradingView" and is not retried.
@@ -414,7 +414,8 @@ export class TradingViewClient {
       switch (attempt.kind) {
         case "verdict":
           this.breaker.good(probe);
-          this.pacer.success();
+          // Answers to requests sent before a pause do not speed up the restart.
+          if (this.breaker.state === "closed") this.pacer.success();
           if (attempt.verdict.kind !== "retry") {
             return { ...attempt.verdict, attempts: sent };
           }
@@ -440,7 +441,7 @@ export class TradingViewClient {
           charged++;
           break;
         case "unanswered":
-          this.breaker.unanswered(attempt.timeout, attempt.cause, probe);
+          this.breaker.unanswered(attempt.timeout, attempt.cause, probe, request.label);
           lastReason = attempt.reason;
           charged++;
           break;
