@@ -1,10 +1,12 @@
 /**
  * meta-ingest: run-scoped TradingView metadata ingestion, and reading the
- * catalog back (`meta-ingest show`).
+ * catalog back (`meta-ingest show`), and checking the endpoints against each
+ * other (`meta-ingest probe`).
  *
  * Thin on purpose: parse the command line, run the command, exit with its
  * code (ingest: 0 done, 3 partial, 1 failed, 2 usage error, 130/143 when
- * interrupted; show: 0, 1 unreadable catalog, 2 usage error). The commands
+ * interrupted; show: 0, 1 unreadable catalog, 2 usage error; probe: 0 agree,
+ * 3 differ, 1 failed, 2 usage error). The commands
  * live in lib/commands.ts.
  *
  * @module
@@ -14,12 +16,19 @@ import { describeError, IngestError } from "./lib/core/errors.ts";
 import type { CliEnv } from "./lib/input/cli.ts";
 import { stderrLogger } from "./lib/report/log.ts";
 
+function granted(variable: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+}
+
 /** The variables the tool reads, read only when the permission set grants them. */
 const env: CliEnv = {
   get META_INGEST_BASE_URL() {
     const variable = "META_INGEST_BASE_URL";
-    const granted = Deno.permissions.querySync({ name: "env", variable }).state === "granted";
-    return granted ? Deno.env.get(variable) : undefined;
+    return granted(variable) ? Deno.env.get(variable) : undefined;
+  },
+  get META_INGEST_ENDPOINT() {
+    const variable = "META_INGEST_ENDPOINT";
+    return granted(variable) ? Deno.env.get(variable) : undefined;
   },
 };
 

@@ -2,13 +2,15 @@
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
  * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
- * (soft throttle, block, unreachable and silent hosts; about 2 min).
+ * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
+ * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s).
  *
  * @module
  */
 import { bench1130, bench50, benchStingy } from "./fetch.ts";
 import { benchMerge } from "./merge.ts";
 import { benchShow } from "./show.ts";
+import { benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
 import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
@@ -26,6 +28,9 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
     await benchBlocked(),
     await benchSoftThrottle(),
   ],
+  scan50: async () => [await benchScan50()],
+  scan1130: async () => [await benchRefresh1130("scan")],
+  scan1130symbol: async () => [await benchRefresh1130("symbol")],
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);

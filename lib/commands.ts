@@ -1,6 +1,6 @@
 /**
- * The subcommands: `meta-ingest [ingest] ...`, `meta-ingest show ...` (and
- * `meta-ingest probe ...` once it lands), each a parser and a runner.
+ * The subcommands: `meta-ingest [ingest] ...`, `meta-ingest show ...` and
+ * `meta-ingest probe ...`, each a parser and a runner.
  *
  * Promises: {@linkcode parseCommandLine} picks the command from the first
  * word (no command word means `ingest`, so every bare ingest command line
@@ -20,6 +20,7 @@
 import { IngestError } from "./core/errors.ts";
 import { TOOL_NAME, VERSION } from "./core/version.ts";
 import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
+import { parseProbeCli, PROBE_HELP, type ProbeOptions } from "./input/probe_cli.ts";
 import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
 import { stderrLogger } from "./report/log.ts";
 import type { RunReport } from "./report/report.ts";
@@ -143,6 +144,33 @@ async function writeStdout(text: string): Promise<void> {
   }
 }
 
+/** `meta-ingest probe`: /symbol and /scan side by side; read-only, so a signal simply stops it. */
+async function runProbeCommand(options: ProbeOptions): Promise<number> {
+  const [{ formatProbe, runProbe }, { signalExitCode }] = await Promise.all([
+    import("./probe.ts"),
+    import("./report/report.ts"),
+  ]);
+  const log = stderrLogger({ quiet: options.quiet });
+  const interrupted = new AbortController();
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (interrupted.signal.aborted) Deno.exit(signalExitCode(name));
+      interrupted.abort(name);
+    });
+  }
+  const report = await runProbe(options, { log, signal: interrupted.signal });
+  if (options.json) console.log(JSON.stringify(report));
+  else console.log(formatProbe(report));
+  if (report.error) log.error(report.error);
+  return interrupted.signal.aborted ? signalExitCode(interrupted.signal.reason) : report.exit_code;
+}
+
+/** The probe parser in the shape every command's parser has. */
+function parseProbe(args: readonly string[], env: CliEnv): ParsedCommand<ProbeOptions> {
+  const parsed = parseProbeCli(args, env);
+  return parsed.kind === "help" ? parsed : { kind: "run", options: parsed.options };
+}
+
 async function runShowCommand(options: ShowOptions): Promise<number> {
   const { runShow } = await import("./show.ts");
   return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
@@ -164,7 +192,13 @@ export const COMMANDS: readonly Command[] = [
     parseShowCli,
     runShowCommand,
   ),
-  // The batch probe plugs in here: command("probe", "...", PROBE_HELP, parseProbeCli, runProbe),
+  command<ProbeOptions>(
+    "probe",
+    "fetch the same symbols through /symbol and /scan and compare them field by field (read-only)",
+    PROBE_HELP,
+    parseProbe,
+    runProbeCommand,
+  ),
 ];
 
 /** What `meta-ingest --help` prints: the commands, then the default command's help. */

@@ -40,6 +40,7 @@ import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
 import { type ClientOptions, fetchAll, TradingViewClient } from "./fetch/client.ts";
+import { fetchAllScan } from "./fetch/scan.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -238,9 +239,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       signal,
     });
     log.info(
-      `fetching ${targets.valid.length} symbols from ${
-        redactUrl(options.baseUrl)
-      } with ${options.workers} workers`,
+      `fetching ${targets.valid.length} symbols from ${redactUrl(options.baseUrl)} (${
+        options.endpoint === "scan" ? "/scan batches" : "/symbol"
+      }) with ${options.workers} workers`,
     );
     const chunks = chunksOf(targets.valid, deps.chunkSize ?? CHUNK_SIZE);
     if (chunks.length > 1) {
@@ -252,7 +253,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     }));
     try {
       for (const chunk of chunks) {
-        const fetching = fetchAll(client, chunk, options.workers, () => progress.done());
+        const fetching = options.endpoint === "scan"
+          ? fetchAllScan(client, chunk, options.workers, () => progress.done())
+          : fetchAll(client, chunk, options.workers, () => progress.done());
         // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
         if (!opening) {
           opening = delay(20).then(() => openCatalog(catalogPath));
@@ -307,7 +310,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       }
     } finally {
       progress.stop();
-      report.http = client.counts();
+      report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
     }
     settle(report);
     if (signal?.aborted) {

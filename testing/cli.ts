@@ -186,3 +186,42 @@ export function cliTest(
     });
   }
 }
+
+/** The fetch endpoints a run can use (`--endpoint`). */
+export const ENDPOINTS = ["symbol", "scan"] as const;
+
+/**
+ * Registers `fn` as a {@linkcode cliTest} once per endpoint: every run it
+ * makes gets `META_INGEST_ENDPOINT` (unless the test sets it), so one test
+ * body shows both endpoints keep the same promises. The `symbol` variant
+ * keeps the plain name.
+ *
+ * @example
+ * ```ts
+ * cliBoth("an idle rerun changes nothing", async (cli) => {
+ *   await cli.run(["--symbols", "NASDAQ:AAPL"], { cwd: Deno.cwd() });
+ * });
+ * ```
+ */
+export function cliBoth(
+  name: string,
+  fn: (cli: Cli) => Promise<void>,
+  options: { skip?: string } = {},
+): void {
+  for (const endpoint of ENDPOINTS) {
+    const withEndpoint = (o: CliOptions): CliOptions => ({
+      ...o,
+      env: { META_INGEST_ENDPOINT: endpoint, ...o.env },
+    });
+    cliTest(
+      endpoint === "symbol" ? name : `${name} (--endpoint ${endpoint})`,
+      (cli) =>
+        fn({
+          runner: cli.runner,
+          run: (args, o) => cli.run(args, withEndpoint(o)),
+          spawn: (args, o) => cli.spawn(args, withEndpoint(o)),
+        }),
+      options,
+    );
+  }
+}

@@ -1,6 +1,6 @@
 /**
- * A local TradingView mirror: the scanner API's `/symbol` endpoint served on
- * 127.0.0.1 from a deterministic universe of a few thousand instruments
+ * A local TradingView mirror: the scanner API's `/symbol` and
+ * `POST /{market}/scan` endpoints served on 127.0.0.1 from a deterministic universe of a few thousand instruments
  * (crypto, equities, futures, forex), with switches for the ways a real API
  * hurts: latency and jitter, a max-in-flight limit answered with 429 +
  * Retry-After, a token-bucket rate limit, injected 403, 5xx, malformed
@@ -37,7 +37,12 @@ export type Fault =
 
 /** What a fault hook sees about a request. */
 export interface FaultContext {
+  /** Which endpoint: `GET /symbol` or `POST /{market}/scan`. */
+  endpoint: "symbol" | "scan";
+  /** The symbol asked for; for /scan, the path (`global/scan`). */
   symbol: string;
+  /** For /scan: the tickers asked for. */
+  tickers?: string[];
   /** 1-based index of this request among all requests. */
   request: number;
   /** 1-based index of this request among this symbol's requests. */
@@ -75,6 +80,11 @@ export interface MirrorOptions {
   overrides?: Record<string, Record<string, unknown> | "not-found">;
   /** Bump to change the data of about one symbol in ten per step. */
   revision?: number;
+  /**
+   * For the probe's test: /scan answers this column differently from
+   * /symbol (numbers x10, texts with " (scan)" appended).
+   */
+  scanSkew?: string;
   /**
    * The scanner's soft throttle: once more than `limit` requests arrive
    * within `windowMs`, every request for the next `penaltyMs` is answered 200
@@ -116,7 +126,12 @@ export interface MirrorStats {
   inFlight: number;
   /** Highest number of requests in flight at once (refused ones included). */
   peakInFlight: number;
+  /** Requests per symbol on /symbol. */
   perSymbol: Record<string, number>;
+  /** Requests per endpoint. */
+  byEndpoint: { symbol: number; scan: number };
+  /** Tickers asked for in /scan requests, per ticker. */
+  perScanTicker: Record<string, number>;
 }
 
 /** A running mirror. */
@@ -392,6 +407,79 @@ export function mirrorBody(symbol: string, revision = 0): Body | null {
 // ---------------------------------------------------------------------------
 // The server
 
+/** Market paths the mirror answers (the scanner has 71 countries too; a few here). */
+const MARKETS = new Set([
+  "global",
+  "america",
+  "crypto",
+  "forex",
+  "futures",
+  "cfd",
+  "bond",
+  "brazil",
+  "germany",
+  "uk",
+]);
+
+const FOREX_EXCHANGES = ["FX_IDC", "OANDA", "FOREX"];
+
+/**
+ * Whether `/{market}/scan` serves a symbol: /global serves all but crypto
+ * (crypto: the four crypto exchanges, and any spot or swap instrument).
+ */
+function servedBy(market: string, symbol: string, body: Body): boolean {
+  const exchange = symbol.slice(0, symbol.indexOf(":"));
+  const crypto = CRYPTO_EXCHANGES.includes(exchange) || body.type === "spot" ||
+    body.type === "swap";
+  const forex = FOREX_EXCHANGES.includes(exchange);
+  const futures = FUTURES.some(([e]) => e === exchange);
+  switch (market) {
+    case "crypto":
+      return crypto;
+    case "global":
+      return !crypto;
+    case "america":
+      return ["NASDAQ", "NYSE", "AMEX"].includes(exchange);
+    case "forex":
+      return forex;
+    case "futures":
+      return futures;
+    case "germany":
+      return exchange === "EUREX";
+    default:
+      return false;
+  }
+}
+
+/** The columns /scan serves: no timezone or session (no client reads them there). */
+const SCAN_SERVED = new Set([
+  "type",
+  "subtype",
+  "typespecs",
+  "pricescale",
+  "minmov",
+  "minmove2",
+  "fractional",
+  "currency",
+  "base_currency",
+  "exchange",
+  "description",
+  "sector",
+  "industry",
+  "country",
+  "root",
+  "expiration",
+  "contract_type",
+  "update_mode",
+  "is_primary",
+]);
+
+/** The tickers of a /scan body, or null when it has none. */
+function scanTickers(body: unknown): string[] | null {
+  const tickers = (body as { symbols?: { tickers?: unknown } } | null)?.symbols?.tickers;
+  return Array.isArray(tickers) && tickers.every((t) => typeof t === "string") ? tickers : null;
+}
+
 function dice(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -413,6 +501,8 @@ function emptyStats(): MirrorStats {
     inFlight: 0,
     peakInFlight: 0,
     perSymbol: {},
+    byEndpoint: { symbol: 0, scan: 0 },
+    perScanTicker: {},
   };
 }
 
@@ -497,12 +587,41 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     const url = new URL(request.url);
     if (url.pathname === "/__stats") return json(stats);
     if (url.pathname === "/__symbols") return json(mirrorSymbols());
-    if (url.pathname !== "/symbol") return json({ error: "no such endpoint" }, 404);
+    if (url.pathname === "/symbol") {
+      const symbol = url.searchParams.get("symbol") ?? "";
+      const attempt = (stats.perSymbol[symbol] = (stats.perSymbol[symbol] ?? 0) + 1);
+      stats.byEndpoint.symbol++;
+      return await serve({ endpoint: "symbol", symbol, attempt }, () => answerSymbol(url));
+    }
+    const scan = /^\/([a-z0-9_]+)\/scan$/.exec(url.pathname);
+    if (scan && request.method === "POST") {
+      const market = scan[1];
+      // An unknown market path is a 404 (as the real scanner answers).
+      if (!MARKETS.has(market)) return json({ error: `unknown market ${market}` }, 404);
+      let body: unknown;
+      try {
+        body = await request.json();
+      } catch {
+        return json({ totalCount: 0, error: "invalid JSON body", data: null }, 400);
+      }
+      const tickers = scanTickers(body);
+      for (const t of tickers ?? []) stats.perScanTicker[t] = (stats.perScanTicker[t] ?? 0) + 1;
+      stats.byEndpoint.scan++;
+      return await serve(
+        { endpoint: "scan", symbol: `${market}/scan`, tickers: tickers ?? [], attempt: 1 },
+        () => answerScan(market, body),
+      );
+    }
+    return json({ error: "no such endpoint" }, 404);
+  }
 
+  /** Throttles, latency and faults as every endpoint has them; then `answer`. */
+  async function serve(
+    ctx: Omit<FaultContext, "request">,
+    answer: () => Response,
+  ): Promise<Response> {
     stats.requests++;
     const requestNo = stats.requests;
-    const symbol = url.searchParams.get("symbol") ?? "";
-    const attempt = (stats.perSymbol[symbol] = (stats.perSymbol[symbol] ?? 0) + 1);
     stats.inFlight++;
     stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
     try {
@@ -531,7 +650,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
       const signal = closing.signal;
       await delay((options.latencyMs ?? 0) + random() * (options.jitterMs ?? 0), signal);
 
-      let fault = options.fault?.({ symbol, request: requestNo, attempt });
+      let fault = options.fault?.({ ...ctx, request: requestNo });
       if (!fault) {
         const roll = random();
         let edge = 0;
@@ -569,25 +688,74 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
         count(200);
         return json(fault.body);
       }
-      const override = options.overrides?.[symbol];
-      if (override === "not-found") {
-        count(404);
-        return json({ error: "symbol not found" }, 404);
-      }
-      const body = override ?? mirrorBody(symbol, options.revision ?? 0);
-      if (!body) {
-        count(404);
-        return json({ error: "symbol not found" }, 404);
-      }
-      const fields = url.searchParams.get("fields")?.split(",");
-      const answer = fields ? Object.fromEntries(fields.map((f) => [f, body[f] ?? null])) : body;
-      count(200);
-      return json(answer);
+      const response = answer();
+      count(response.status);
+      return response;
     } finally {
       // Decremented before the response leaves, so a client that sees the
       // answer can never be counted twice.
       stats.inFlight--;
     }
+  }
+
+  /** The symbol's body as the mirror serves it now, or null when unknown. */
+  function bodyOf(symbol: string): Body | null {
+    const override = options.overrides?.[symbol];
+    if (override === "not-found") return null;
+    return override ?? mirrorBody(symbol, options.revision ?? 0);
+  }
+
+  function answerSymbol(url: URL): Response {
+    const body = bodyOf(url.searchParams.get("symbol") ?? "");
+    if (!body) return json({ error: "symbol not found" }, 404);
+    const fields = url.searchParams.get("fields")?.split(",");
+    return json(fields ? Object.fromEntries(fields.map((f) => [f, body[f] ?? null])) : body);
+  }
+
+  /**
+   * POST /{market}/scan, as public clients describe it (none of it is
+   * official): shner-elmo/TradingView-Screener `query.py` and
+   * AnalyzerREST/python-tradingview-ta `main.py` for the body and the
+   * `{totalCount, data: [{s, d}]}` answer; a ticker that does not exist, or
+   * is not served by this market path, is simply left out (the issue's
+   * /brazil/scan vs /global/scan finding); an unknown column is a 400 with
+   * `{"totalCount":0,"error":"Unknown field \"x\"","data":null}` unless
+   * `ignore_unknown_fields`; no client reads timezone or session through
+   * /scan, so the mirror does not serve them; without `range` the answer is
+   * cut to 50 rows (atilaahmettaner/tradingview-mcp PR #79).
+   */
+  function answerScan(market: string, request: unknown): Response {
+    const tickers = scanTickers(request);
+    const req = request as Record<string, unknown>;
+    const columns = req?.columns;
+    if (!tickers || !Array.isArray(columns) || !columns.every((c) => typeof c === "string")) {
+      return json({ totalCount: 0, error: "bad request", data: null }, 400);
+    }
+    const ignoreUnknown = req.ignore_unknown_fields === true;
+    const unknown = columns.find((c) => !SCAN_SERVED.has(c));
+    if (unknown !== undefined && !ignoreUnknown) {
+      return json({ totalCount: 0, error: `Unknown field "${unknown}"`, data: null }, 400);
+    }
+    const rows: { s: string; d: unknown[] }[] = [];
+    for (const ticker of tickers) {
+      const body = bodyOf(ticker);
+      if (!body || !servedBy(market, ticker, body)) continue;
+      rows.push({
+        s: ticker,
+        d: columns.map((c) => SCAN_SERVED.has(c) ? skew(c, body[c] ?? null) : null),
+      });
+    }
+    const range = req.range;
+    const [from, to] = Array.isArray(range) && range.length === 2 &&
+        range.every((n) => Number.isInteger(n))
+      ? range as [number, number]
+      : [0, 50];
+    return json({ totalCount: rows.length, data: rows.slice(from, to) });
+  }
+
+  function skew(column: string, value: unknown): unknown {
+    if (column !== options.scanSkew || value === null) return value;
+    return typeof value === "number" ? value * 10 : `${value} (scan)`;
   }
 
   if (options.unreachable === "refused" || options.unreachable === "silent") {
@@ -692,6 +860,7 @@ if (import.meta.main) {
       "rate-5xx": { type: "string" },
       "rate-malformed": { type: "string" },
       "rate-hang": { type: "string" },
+      "scan-skew": { type: "string" },
       "soft-throttle": { type: "string" },
       "block-403": { type: "boolean" },
     },
@@ -708,6 +877,7 @@ if (import.meta.main) {
     rate5xx: num(values["rate-5xx"]),
     rateMalformed: num(values["rate-malformed"]),
     rateHang: num(values["rate-hang"]),
+    scanSkew: values["scan-skew"],
     // --soft-throttle LIMIT,WINDOW_MS,PENALTY_MS, e.g. 20,10000,30000
     softThrottle: values["soft-throttle"]
       ? (([limit, windowMs, penaltyMs]) => ({ limit, windowMs, penaltyMs }))(

@@ -33,7 +33,7 @@ Deno.test("a new symbol gets one current row", async () => {
     assert.equal(row.active, true);
   }
   assert.equal(rows[0].symbol, "BINANCE:BTCUSDT");
-  assert.equal(rows[0].timezone, "Etc/UTC");
+  assert.equal(rows[0].timezone, "UTC");
   assert.equal(rows[0].tick_size, 1 / (rows[0].pricescale as number));
 });
 
@@ -315,7 +315,7 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($1))",
     [path],
   );
-  assert.deepEqual(types.slice(0, 22).map((t) => `${t.column_name} ${t.column_type}`), [
+  assert.deepEqual(types.slice(0, 27).map((t) => `${t.column_name} ${t.column_type}`), [
     "symbol VARCHAR",
     "exchange VARCHAR",
     "base VARCHAR",
@@ -334,12 +334,17 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     "contract_size DOUBLE",
     "timezone VARCHAR",
     "session VARCHAR",
+    "minmove2 BIGINT",
+    "fractional BOOLEAN",
+    "root VARCHAR",
+    "expiration VARCHAR",
+    "contract_type VARCHAR",
     "active BOOLEAN",
     "updated_at TIMESTAMP",
     "valid_from TIMESTAMP",
     "valid_until TIMESTAMP",
   ]);
-  assert.deepEqual(types.slice(22).map((t) => t.column_name), ["source_note"]);
+  assert.deepEqual(types.slice(27).map((t) => t.column_name), ["source_note"]);
 });
 
 Deno.test("a legacy catalog without `active` or with NaNs is stable across reruns", async () => {
@@ -409,4 +414,48 @@ Deno.test("an appender failing half-way is closed all the same", async () => {
     DuckDBAppender.prototype.closeSync = close;
   }
   assert.equal(open, 0, "every appender created was closed");
+});
+
+Deno.test("an old catalog without the kept futures columns reads and merges as before", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  await mergeOnce(path, [fetched("CME_MINI:ESH2026"), fetched("NASDAQ:AAPL")], { now: T1 });
+  // As a catalog written before these columns were kept.
+  await query(
+    `COPY (SELECT * EXCLUDE (minmove2, fractional, root, expiration, contract_type) FROM read_parquet('${path}')) TO '${path}.old' (FORMAT parquet)`,
+  );
+  await Deno.rename(`${path}.old`, path);
+  const bytes = await Deno.readFile(path);
+  const same = await mergeOnce(path, [fetched("CME_MINI:ESH2026"), fetched("NASDAQ:AAPL")], {
+    now: T2,
+  });
+  assert.deepEqual([same.plan.changed, same.plan.unchanged, same.wrote], [0, 2, false]);
+  assert.deepEqual(await Deno.readFile(path), bytes);
+  // A real change opens a version that carries the new columns too.
+  const { plan } = await mergeOnce(path, [fetched("CME_MINI:ESH2026", { description: "new" })], {
+    now: T3,
+  });
+  assert.deepEqual(plan.changes[0].fields.map((f) => f.field), ["description"]);
+  const es = (await currentRows(path)).get("CME_MINI:ESH2026")!;
+  assert.deepEqual([es.root, es.contract_type, es.minmove2], ["ES", "single", 0]);
+  // And the next run, on the file that now has the columns, is idle again.
+  const idle = await mergeOnce(path, [fetched("CME_MINI:ESH2026", { description: "new" })]);
+  assert.deepEqual([idle.plan.changed, idle.wrote], [0, false]);
+});
+
+Deno.test("a timezone alias or a subtype's case in the catalog is never a change", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  await mergeOnce(path, [fetched("BINANCE:BTCUSDT"), fetched("NASDAQ:QQQ")], { now: T1 });
+  // As stored by an older version: the API's spelling, not normalised.
+  await query(
+    `COPY (SELECT * REPLACE (CASE WHEN timezone = 'UTC' THEN 'Etc/UTC' ELSE timezone END AS timezone, upper(subtype) AS subtype) FROM read_parquet('${path}')) TO '${path}.old' (FORMAT parquet)`,
+  );
+  await Deno.rename(`${path}.old`, path);
+  assert.equal((await currentRows(path)).get("BINANCE:BTCUSDT")!.timezone, "Etc/UTC");
+  const { plan, wrote } = await mergeOnce(path, [
+    fetched("BINANCE:BTCUSDT"),
+    fetched("NASDAQ:QQQ"),
+  ], { now: T2 });
+  assert.deepEqual([plan.changed, plan.unchanged, wrote], [0, 2, false]);
 });

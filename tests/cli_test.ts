@@ -20,6 +20,7 @@ Deno.test("defaults are documented values", () => {
   const o = options(["--from-catalog"]);
   assert.deepEqual(o, {
     source: { kind: "from-catalog" },
+    endpoint: "symbol",
     catalogPath: "data/lakehouse/symbols.parquet",
     workers: 3,
     defaultExchange: undefined,
@@ -115,6 +116,20 @@ Deno.test("base URL: flag, then META_INGEST_BASE_URL, then the default", () => {
   );
   usageError(["--from-catalog", "--base-url", "ftp://x"], /--base-url must be an http\(s\) URL/);
   usageError(["--from-catalog"], /META_INGEST_BASE_URL must be/, { META_INGEST_BASE_URL: "nope" });
+});
+
+Deno.test("endpoint: flag, then META_INGEST_ENDPOINT, then symbol", () => {
+  assert.equal(options(["--from-catalog"]).endpoint, "symbol");
+  assert.equal(options(["--from-catalog", "--endpoint", "scan"]).endpoint, "scan");
+  assert.equal(options(["--from-catalog"], { META_INGEST_ENDPOINT: "scan" }).endpoint, "scan");
+  assert.equal(
+    options(["--from-catalog", "--endpoint", "symbol"], { META_INGEST_ENDPOINT: "scan" }).endpoint,
+    "symbol",
+  );
+  usageError(["--from-catalog", "--endpoint", "batch"], /--endpoint must be symbol or scan/);
+  usageError(["--from-catalog"], /META_INGEST_ENDPOINT must be symbol or scan/, {
+    META_INGEST_ENDPOINT: "fast",
+  });
 });
 
 Deno.test("unknown flags, missing values and positionals are usage errors", () => {

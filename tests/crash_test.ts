@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { query } from "../testing/catalog.ts";
-import { type Cli, cliTest } from "../testing/cli.ts";
+import { type Cli, cliBoth, cliTest } from "../testing/cli.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
 import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
@@ -36,7 +36,7 @@ function args(url: string): string[] {
 }
 
 for (const signal of ["SIGKILL", "SIGTERM"] as const) {
-  cliTest(
+  cliBoth(
     `${signal} at random moments: the catalog is always old or new, the next run proceeds`,
     async (cli: Cli) => {
       await using project = await tempProject();

@@ -75,7 +75,7 @@ Deno.test("dist's flags: the production set, relative, no prompts, self-extracti
   assert.deepEqual(p.allow_read, ["."]);
   assert.deepEqual(p.allow_write, ["."]);
   assert.deepEqual(p.allow_net, ["scanner.tradingview.com"]);
-  assert.deepEqual(p.allow_env, ["META_INGEST_BASE_URL"]);
+  assert.deepEqual(p.allow_env, ["META_INGEST_BASE_URL", "META_INGEST_ENDPOINT"]);
   assert.deepEqual(p.allow_sys, ["hostname"]);
   assert.deepEqual(p.allow_run, null);
   assert.equal(p.prompt, false);

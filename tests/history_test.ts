@@ -173,3 +173,41 @@ cliTest(
     assert.equal((await kv()).length, 1);
   },
 );
+
+Deno.test("the v1 checksum covers a frozen column list, so catalogs stay verifiable as the schema grows", async () => {
+  const { CHECKSUM_V1_COLUMNS, FILE_CHECKSUM } = await import("../lib/catalog/sql.ts");
+  // A new catalog column goes into a new checksum version, never into v1:
+  // otherwise every catalog written before it would read as corrupt.
+  assert.deepEqual(CHECKSUM_V1_COLUMNS, [
+    "symbol",
+    "exchange",
+    "base",
+    "quote",
+    "type",
+    "subtype",
+    "profile",
+    "description",
+    "sector",
+    "industry",
+    "country",
+    "pricescale",
+    "minmov",
+    "tick_size",
+    "lot_size",
+    "contract_size",
+    "timezone",
+    "session",
+    "minmove2",
+    "fractional",
+    "root",
+    "expiration",
+    "contract_type",
+    "active",
+    "updated_at",
+    "valid_from",
+    "valid_until",
+  ]);
+  for (const column of CHECKSUM_V1_COLUMNS) {
+    assert.ok(FILE_CHECKSUM.includes(`"${column}"`), column);
+  }
+});

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { catalogRows, currentRows, query } from "../testing/catalog.ts";
-import { type Cli, cliTest } from "../testing/cli.ts";
+import { type Cli, cliBoth, cliTest } from "../testing/cli.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
 
@@ -57,6 +57,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
     empty_bodies: 0,
     pauses: 0,
     paused_ms: 0,
+    by_endpoint: { symbol: 3, scan: 0 },
   });
   assert.deepEqual(r.catalog, { path: CATALOG, rows: 3, current: 3 });
   assert.ok(
@@ -74,7 +75,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
   ]);
 });
 
-cliTest("an idle rerun changes nothing: exit 0, same bytes and mtime", async (cli: Cli) => {
+cliBoth("an idle rerun changes nothing: exit 0, same bytes and mtime", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const args = ["--symbols", "NASDAQ:AAPL,NYSE:KO", "--base-url", mirror.url, "--json"];
@@ -89,7 +90,7 @@ cliTest("an idle rerun changes nothing: exit 0, same bytes and mtime", async (cl
   assert.deepEqual((await Deno.stat(path)).mtime, mtime);
 });
 
-cliTest("--dry-run fetches and lists what would change, and writes nothing", async (cli: Cli) => {
+cliBoth("--dry-run fetches and lists what would change, and writes nothing", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   assert.equal(
@@ -134,7 +135,7 @@ cliTest("--dry-run fetches and lists what would change, and writes nothing", asy
   ]);
 });
 
-cliTest("--dry-run on a fresh project creates nothing", async (cli: Cli) => {
+cliBoth("--dry-run on a fresh project creates nothing", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const result = await cli.run(
@@ -183,7 +184,7 @@ cliTest(
   },
 );
 
-cliTest("every symbol failing: exit 1 and no catalog written", async (cli: Cli) => {
+cliBoth("every symbol failing: exit 1 and no catalog written", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const result = await cli.run([
@@ -247,7 +248,7 @@ cliTest("never more requests in flight than --workers", async (cli: Cli) => {
   }
 });
 
-cliTest(
+cliBoth(
   "--from-catalog refreshes the active symbols; --retire-not-found retires",
   async (cli: Cli) => {
     await using project = await tempProject();
@@ -277,7 +278,7 @@ cliTest(
   },
 );
 
-cliTest("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cli: Cli) => {
+cliBoth("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
@@ -297,7 +298,7 @@ cliTest("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cl
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), ["symbols.parquet"]);
 });
 
-cliTest("the lock is waited for, and a timeout names the holder", async (cli: Cli) => {
+cliBoth("the lock is waited for, and a timeout names the holder", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
@@ -334,7 +335,7 @@ cliTest("the lock is waited for, and a timeout names the holder", async (cli: Cl
   assert.match(after.stderr, /took over a stale lock from pid/);
 });
 
-cliTest("eight runs at once on one catalog lose no update", async (cli: Cli) => {
+cliBoth("eight runs at once on one catalog lose no update", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror({ latencyMs: 10, jitterMs: 20 });
   const symbols = mirrorSymbols(["BINANCE", "NASDAQ", "CME_MINI", "FX_IDC"]).filter((_, i) =>
@@ -364,7 +365,7 @@ cliTest("eight runs at once on one catalog lose no update", async (cli: Cli) => 
   assert.deepEqual(exchanges.map((e) => e.exchange), ["BINANCE", "CME_MINI", "FX_IDC", "NASDAQ"]);
 });
 
-cliTest(
+cliBoth(
   "two catalogs in one folder share exchanges.parquet without losing a row",
   async (cli: Cli) => {
     await using project = await tempProject();
@@ -431,7 +432,7 @@ cliTest("a catalog path named exchanges.parquet is a usage error", async (cli: C
   assert.deepEqual(await listing(project.dir), []);
 });
 
-cliTest(
+cliBoth(
   "a symlink planted at the lock path is refused and its target left alone",
   async (cli: Cli) => {
     await using project = await tempProject();
@@ -476,5 +477,110 @@ cliTest(
     assert.equal(report(result.stdout).retired, 0);
     assert.match(result.stderr, /not retiring: 2 of 2 symbols were "not found"/);
     assert.deepEqual(await Deno.readFile(path), bytes);
+  },
+);
+
+cliTest("--endpoint scan: 50 symbols in 1 request, the summary says so", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ latencyMs: 5 });
+  const symbols = mirrorSymbols(["NASDAQ", "NYSE"]).slice(0, 50);
+  const result = await cli.run(
+    ["--symbols", symbols.join(","), "--endpoint", "scan", "--base-url", mirror.url, "--json"],
+    { cwd: project.dir },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const r = report(result.stdout);
+  assert.deepEqual([r.fetched, r.new], [50, 50]);
+  assert.deepEqual(r.http, {
+    requests: 1,
+    retries: 0,
+    status429: 0,
+    status403: 0,
+    empty_bodies: 0,
+    pauses: 0,
+    paused_ms: 0,
+    by_endpoint: { symbol: 0, scan: 1 },
+  });
+  assert.match(result.stderr, /http: 50 symbols in 1 request \(1 \/scan, 0 \/symbol\), 0 retries/);
+  assert.equal(mirror.stats.byEndpoint.scan, 1);
+});
+
+cliTest(
+  "symbol then scan on unchanged data records nothing; scan then symbol nothing spurious",
+  async (cli: Cli) => {
+    // Crypto (timezone Etc/UTC in the data, UTC in the defaults), equities,
+    // futures (the kept columns) and forex (no timezone in the data).
+    const symbols = [
+      ...mirrorSymbols(["BINANCE", "OKX"]).slice(0, 6),
+      ...mirrorSymbols(["NASDAQ"]).slice(0, 4),
+      ...mirrorSymbols(["CBOT", "COMEX"]).slice(0, 6),
+      ...mirrorSymbols(["FX_IDC"]).slice(0, 3),
+    ].join(",");
+    await using mirror = startMirror();
+    const run = (dir: string, endpoint: string) =>
+      cli.run(["--symbols", symbols, "--endpoint", endpoint, "--base-url", mirror.url, "--json"], {
+        cwd: dir,
+      });
+    await using first = await tempProject();
+    assert.equal((await run(first.dir, "symbol")).code, 0);
+    const path = `${first.dir}/${CATALOG}`;
+    const bytes = await Deno.readFile(path);
+    const scan = report((await run(first.dir, "scan")).stdout);
+    assert.deepEqual([scan.new, scan.changed, scan.unchanged, scan.changes], [0, 0, 19, []]);
+    assert.deepEqual(await Deno.readFile(path), bytes);
+
+    await using second = await tempProject();
+    assert.equal((await run(second.dir, "scan")).code, 0);
+    const symbol = report((await run(second.dir, "symbol")).stdout);
+    const rows = await catalogRows(`${second.dir}/${CATALOG}`);
+    const versions = rows.filter((r) => r.vu !== null).map((r) => r.symbol);
+    // Only what /scan cannot know is learned: the session of symbols whose
+    // exchange default is a placeholder ("Unknown").
+    assert.equal(symbol.changed, versions.length);
+    for (const row of rows.filter((r) => r.vu === null)) {
+      assert.notEqual(row.timezone, "Etc/UTC", `${row.symbol}: one spelling`);
+    }
+    const current = await currentRows(`${second.dir}/${CATALOG}`);
+    const btc = [...current.values()].find((r) => String(r.symbol).startsWith("BINANCE:"))!;
+    assert.deepEqual([btc.timezone, btc.session], ["UTC", "24x7"]);
+    assert.ok(
+      rows.filter((r) => r.vu !== null).every((r) => r.session === "Unknown"),
+      "the only versions are sessions learned from /symbol",
+    );
+  },
+);
+
+cliTest(
+  "--endpoint scan with --retire-not-found retires only what /symbol confirms",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const base = ["--base-url", mirror.url, "--json", "--endpoint", "scan"];
+    const seed = await cli.run(
+      ["--symbols", "NASDAQ:AAPL,NYSE:KO,AMEX:SPY,NASDAQ:MSFT,BINANCE:BTCUSDT", ...base],
+      { cwd: project.dir },
+    );
+    assert.equal(seed.code, 0, seed.stderr);
+    mirror.configure({
+      overrides: { "NYSE:KO": "not-found" },
+      // /symbol is down for MSFT; /scan leaves it out: never retired.
+      fault: ({ endpoint, symbol }) =>
+        endpoint === "symbol" && symbol === "NASDAQ:MSFT"
+          ? { kind: "status", status: 503 }
+          : undefined,
+    });
+    mirror.configure({ overrides: { "NYSE:KO": "not-found", "NASDAQ:MSFT": "not-found" } });
+    const result = await cli.run(
+      ["--from-catalog", "--retire-not-found", "--max-retries", "0", ...base],
+      { cwd: project.dir },
+    );
+    assert.equal(result.code, 3, result.stderr);
+    const r = report(result.stdout);
+    assert.deepEqual(r.failed, [
+      { symbol: "NASDAQ:MSFT", reason: "HTTP 503 (gave up after 1 attempt)" },
+      { symbol: "NYSE:KO", reason: "not found on TradingView" },
+    ]);
+    assert.equal(r.retired, 1);
+    assert.deepEqual(r.http.by_endpoint, { scan: 3, symbol: 2 });
   },
 );

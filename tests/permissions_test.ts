@@ -42,12 +42,12 @@ Deno.test("tasks use the deno.json permission sets, nothing broader", () => {
   );
 });
 
-Deno.test("the production set: project root, TradingView, DuckDB's addon, one env var", async () => {
+Deno.test("the production set: project root, TradingView, DuckDB's addon, our env vars", async () => {
   const set = await readPermissionSet("ingest");
   assert.deepEqual(set.read, ["."]);
   assert.deepEqual(set.write, ["."]);
   assert.deepEqual(set.net, ["scanner.tradingview.com"]);
-  assert.deepEqual(set.env, ["META_INGEST_BASE_URL"]);
+  assert.deepEqual(set.env, ["META_INGEST_BASE_URL", "META_INGEST_ENDPOINT"]);
   assert.deepEqual(set.sys, ["hostname"]);
   assert.equal(set.ffi?.length, 1);
   assert.match(set.ffi![0], /^node_modules\/.*@duckdb\/node-bindings-linux-x64\/duckdb\.node$/);
@@ -93,6 +93,7 @@ Deno.test("Deno refuses other hosts, env vars, subprocesses and libraries", asyn
     "net:other": "example.com",
     "env:home": "HOME",
     "env:ours": "META_INGEST_BASE_URL",
+    "env:endpoint": "META_INGEST_ENDPOINT",
     "run:sh": "sh",
     "ffi:libc": "libc.so.6",
     "sys:release": "osRelease",
@@ -102,6 +103,7 @@ Deno.test("Deno refuses other hosts, env vars, subprocesses and libraries", asyn
     "net:other": "refused",
     "env:home": "refused",
     "env:ours": "allowed",
+    "env:endpoint": "allowed",
     "run:sh": "refused",
     "ffi:libc": "refused",
     "sys:release": "refused",

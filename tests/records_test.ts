@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { applyDefaults, isEmptyResponse, profileOf, toRecord } from "../lib/record/tradingview.ts";
+import { exchangeDefaults } from "../lib/record/exchanges.ts";
+import { canonicalTimezone, TIMEZONE_ALIASES } from "../lib/record/timezones.ts";
 
 const crypto = { pricescale: 100, minmov: 1, type: "spot", currency: "USDT", base_currency: "BTC" };
 
@@ -36,6 +38,11 @@ Deno.test("a response maps to a catalog record with tick_size = minmov / pricesc
     contract_size: null,
     timezone: "UTC",
     session: "24x7",
+    minmove2: null,
+    fractional: null,
+    root: null,
+    expiration: null,
+    contract_type: null,
     active: true,
   });
   assert.equal(
@@ -103,7 +110,7 @@ Deno.test("API values are authoritative; defaults fill only nulls", () => {
     session: "0000-2400",
     country: "MT",
   });
-  assert.deepEqual([given.timezone, given.session, given.country], ["Etc/UTC", "0000-2400", "MT"]);
+  assert.deepEqual([given.timezone, given.session, given.country], ["UTC", "0000-2400", "MT"]);
   const filled = record("NYSE:KO", {
     pricescale: 100,
     minmov: 1,
@@ -194,4 +201,60 @@ Deno.test("empty objects (all nulls) mean not found", () => {
   assert.equal(isEmptyResponse({ pricescale: null, type: null }), true);
   assert.equal(isEmptyResponse({ pricescale: 1 }), false);
   assert.equal(isEmptyResponse([]), false);
+});
+
+Deno.test("a timezone has one spelling: aliases from the API and the defaults agree", () => {
+  for (const alias of ["Etc/UTC", "UTC", "Etc/UCT", "Zulu"]) {
+    assert.equal(record("BINANCE:BTCUSDT", { ...crypto, timezone: alias }).timezone, "UTC", alias);
+  }
+  assert.equal(
+    record("NYSE:KO", { pricescale: 100, minmov: 1, type: "stock", timezone: "US/Eastern" })
+      .timezone,
+    "America/New_York",
+  );
+  // The built-in defaults are in the same spelling as normalised data.
+  for (const exchange of ["BINANCE", "OKX", "FX_IDC", "NASDAQ", "CME", "EUREX"]) {
+    const zone = exchangeDefaults(exchange)!.timezone;
+    assert.equal(canonicalTimezone(zone), zone, exchange);
+  }
+  // Every alias maps to a spelling that is not itself an alias.
+  for (const canonical of Object.values(TIMEZONE_ALIASES)) {
+    assert.equal(canonicalTimezone(canonical), canonical);
+  }
+});
+
+Deno.test("subtype is lower-cased, as type is", () => {
+  const r = record("NASDAQ:QQQ", { pricescale: 100, minmov: 1, type: "Fund", subtype: "ETF" });
+  assert.deepEqual([r.type, r.subtype], ["fund", "etf"]);
+});
+
+Deno.test("futures fields are kept: minmove2, fractional, root, expiration, contract_type", () => {
+  const r = record("CBOT:ZNH2026", {
+    pricescale: 640,
+    minmov: 1,
+    type: "futures",
+    minmove2: 5,
+    fractional: true,
+    root: "ZN",
+    expiration: 20260319,
+    contract_type: "single",
+  });
+  assert.deepEqual(
+    [r.minmove2, r.fractional, r.root, r.expiration, r.contract_type],
+    [5, true, "ZN", "20260319", "single"],
+  );
+  // Odd values are dropped, never a reason to refuse the symbol.
+  const odd = record("CBOT:ZN1!", {
+    pricescale: 640,
+    minmov: 1,
+    type: "futures",
+    minmove2: -1,
+    fractional: "maybe",
+  });
+  assert.deepEqual([odd.minmove2, odd.fractional], [null, null]);
+  assert.equal(
+    record("CBOT:ZN1!", { pricescale: 640, minmov: 1, type: "futures", fractional: "false" })
+      .fractional,
+    false,
+  );
 });

@@ -109,7 +109,10 @@ cliTest("a --base-url with credentials is printed without them", async (cli: Cli
     cwd: project.dir,
   });
   assert.doesNotMatch(result.stderr, /s3cret|user:/);
-  assert.match(result.stderr, /fetching 1 symbols from http:\/\/\*\*\*@127\.0\.0\.1:\d+ with/);
+  assert.match(
+    result.stderr,
+    /fetching 1 symbols from http:\/\/\*\*\*@127\.0\.0\.1:\d+ \(\/symbol\) with/,
+  );
 });
 
 cliTest(

@@ -48,6 +48,7 @@ Deno.test("the request: /symbol, encoded query, requested fields, a User-Agent n
     "root",
     "expiration",
     "contract_type",
+    "fractional",
     "timezone",
     "session",
   ]);

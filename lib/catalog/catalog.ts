@@ -37,12 +37,14 @@ import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
 import type { FetchedRecord } from "../record/record.ts";
+import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
   ACTIVE_SYMBOLS,
   CATALOG_COUNTS,
   CATALOG_SCHEMA,
   CHANGE_COUNTS,
   CHANGES_AFTER,
+  CHECKSUM_VERSION,
   type Column,
   COMPUTE_CHANGES,
   countRowsSql,
@@ -63,6 +65,7 @@ import {
   setPathVariableSql,
   SKEWED_SYMBOLS,
   STORED_CHECKSUM,
+  TIMEZONE_ALIAS_SCHEMA,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
 } from "./sql.ts";
@@ -280,11 +283,12 @@ export class Catalog implements AsyncDisposable {
   /**
    * A catalog this tool wrote carries a checksum of its rows; rows that no
    * longer match it (damage that still reads as Parquet) make it unreadable.
-   * A file without one (older, or another tool's) is accepted.
+   * A file without one (older, or another tool's) is accepted, and so is one
+   * whose checksum version this tool does not know (a newer tool's).
    */
   private async verifyChecksum(path: string): Promise<void> {
     const stored = await queryRows(this.connection, STORED_CHECKSUM, checksumRow, [path]);
-    if (stored.length === 0) return;
+    if (stored.length === 0 || !stored[0].checksum.startsWith(CHECKSUM_VERSION)) return;
     const [actual] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [path]);
     if (stored[0].checksum !== actual.checksum) {
       throw new Error(
@@ -348,6 +352,12 @@ export class Catalog implements AsyncDisposable {
       "not_found",
       [{ name: "symbol", type: "VARCHAR" }],
       notFound.map((symbol) => ({ symbol })),
+    );
+    await createStagingTable(
+      this.connection,
+      "timezone_aliases",
+      TIMEZONE_ALIAS_SCHEMA,
+      Object.entries(TIMEZONE_ALIASES).map(([alias, canonical]) => ({ alias, canonical })),
     );
     const exchanges = [...new Set(fetched.map((f) => f.record.exchange))].map((e) => ({
       ...exchangeRow(e),

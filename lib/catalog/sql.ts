@@ -46,6 +46,11 @@ export const RECORD_SCHEMA = [
   { name: "contract_size", type: "DOUBLE" },
   { name: "timezone", type: "VARCHAR" },
   { name: "session", type: "VARCHAR" },
+  { name: "minmove2", type: "BIGINT" },
+  { name: "fractional", type: "BOOLEAN" },
+  { name: "root", type: "VARCHAR" },
+  { name: "expiration", type: "VARCHAR" },
+  { name: "contract_type", type: "VARCHAR" },
   { name: "active", type: "BOOLEAN" },
 ] as const satisfies readonly (Column & { name: keyof CatalogRecord })[];
 
@@ -64,6 +69,27 @@ export const EXCHANGES_SCHEMA = [
   { name: "timezone", type: "VARCHAR" },
   { name: "is_crypto", type: "BOOLEAN" },
   { name: "updated_at", type: "TIMESTAMP" },
+] as const satisfies readonly Column[];
+
+/**
+ * Columns kept since the batch endpoint came (older catalogs lack them, and
+ * their rows read them as null). A value where the current row has null is
+ * learned, not changed: it never opens a version by itself (it rides along
+ * with the next real change), so an old catalog's rows do not all look
+ * changed on the first run that knows these columns.
+ */
+export const LEARNED_FIELDS = [
+  "minmove2",
+  "fractional",
+  "root",
+  "expiration",
+  "contract_type",
+] as const;
+
+/** The staging table of timezone aliases (alias -> canonical), from lib/record/timezones.ts. */
+export const TIMEZONE_ALIAS_SCHEMA = [
+  { name: "alias", type: "VARCHAR" },
+  { name: "canonical", type: "VARCHAR" },
 ] as const satisfies readonly Column[];
 
 /** Record fields whose value, when the API leaves it null, comes from a default. */
@@ -183,14 +209,53 @@ export const DUPLICATE_CURRENT = {
 export const CHECKSUM_KEY = "meta_ingest_rows_checksum";
 
 /**
- * An order-independent checksum of a relation's rows over the catalog's
- * own columns: `v1:<rows>:<sum of hash(row)>`. Set-based and streamed, so
- * cheap on a million rows; it catches accidental damage, not an attacker who
- * can rewrite the file (and its checksum).
+ * The columns the `v1` checksum covers: the catalog's own columns when v1
+ * was made. Frozen: a catalog written with a v1 checksum must stay
+ * verifiable after the schema grows, so a new column goes into a new
+ * version's list, never into this one.
+ */
+export const CHECKSUM_V1_COLUMNS: readonly string[] = [
+  "symbol",
+  "exchange",
+  "base",
+  "quote",
+  "type",
+  "subtype",
+  "profile",
+  "description",
+  "sector",
+  "industry",
+  "country",
+  "pricescale",
+  "minmov",
+  "tick_size",
+  "lot_size",
+  "contract_size",
+  "timezone",
+  "session",
+  "minmove2",
+  "fractional",
+  "root",
+  "expiration",
+  "contract_type",
+  "active",
+  "updated_at",
+  "valid_from",
+  "valid_until",
+];
+
+/** The version prefix of the checksums {@linkcode FILE_CHECKSUM} computes. */
+export const CHECKSUM_VERSION = "v1:";
+
+/**
+ * An order-independent checksum of a relation's rows over the
+ * {@linkcode CHECKSUM_V1_COLUMNS}: `v1:<rows>:<sum of hash(row)>`.
+ * Set-based and streamed, so cheap on a million rows; it catches accidental
+ * damage, not an attacker who can rewrite the file (and its checksum).
  */
 const checksumOf = (relation: string) =>
-  `SELECT 'v1:' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
-    cols(CATALOG_SCHEMA)
+  `SELECT '${CHECKSUM_VERSION}' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
+    CHECKSUM_V1_COLUMNS.map(quoteIdent).join(", ")
   })), 0)::VARCHAR AS checksum FROM ${relation}`;
 
 /** The checksum stored in a Parquet file's key-value metadata, if any. $1 = path. */
@@ -218,15 +283,31 @@ const sameValue = (type: Column["type"], x: string, y: string) =>
     ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= 1e-12, false) OR coalesce(isnan(${x}) AND isnan(${y}), false))`
     : `(${x} IS NOT DISTINCT FROM ${y})`;
 
+const isLearned = (name: string) => (LEARNED_FIELDS as readonly string[]).includes(name);
+
+/**
+ * "Unchanged" for a column: equal values, or (for a learned column) no
+ * value yet in the current row `old`.
+ */
+const unchanged = (c: Column, fresh: string, old: string) =>
+  isLearned(c.name) ? `(${old} IS NULL OR ${sameValue(c.type, fresh, old)})` : sameValue(
+    c.type,
+    fresh,
+    old,
+  );
+
 const equal = (c: Column, a: string, b: string) =>
-  sameValue(c.type, `${a}.${quoteIdent(c.name)}`, `${b}.${quoteIdent(c.name)}`);
+  unchanged(c, `${a}.${quoteIdent(c.name)}`, `${b}.${quoteIdent(c.name)}`);
 
 const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
 
 /**
  * The SCD2 diff of this run, in three statements run in order:
  * `current_rows` (the latest current row of each symbol in the run; a
- * missing `active` counts as true, as in {@linkcode ACTIVE_SYMBOLS}),
+ * missing `active` counts as true, as in {@linkcode ACTIVE_SYMBOLS}; the
+ * timezone in its one spelling via the staged `timezone_aliases` and the
+ * subtype lower-cased, as incoming values are, so a spelling is never a
+ * change),
  * `proposed` (what each symbol's current row should say: API values first,
  * then what the catalog already knows, then built-in defaults, so a null from
  * the API never erases a known value; with $1 = true, definite not-founds
@@ -234,7 +315,12 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
  */
 export const COMPUTE_CHANGES = {
   currentRows: `CREATE OR REPLACE TABLE current_rows AS
-   SELECT * REPLACE (coalesce(active, true) AS active) FROM catalog
+   SELECT * REPLACE (
+     coalesce(active, true) AS active,
+     lower(subtype) AS subtype,
+     coalesce((SELECT a.canonical FROM timezone_aliases a WHERE a.alias = catalog.timezone), timezone)
+       AS timezone)
+   FROM catalog
    WHERE valid_until IS NULL
      AND symbol IN (SELECT symbol FROM incoming UNION ALL SELECT symbol FROM not_found)
    QUALIFY row_number() OVER (
@@ -306,7 +392,7 @@ export const FIELD_CHANGES = `WITH pairs AS (
   COMPARED.map((c) => {
     const [n, o] = [quoteIdent(`new_${c.name}`), quoteIdent(`old_${c.name}`)];
     return `SELECT symbol, action, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
-            NOT ${sameValue(c.type, n, o)} AS differs FROM pairs`;
+            NOT ${unchanged(c, n, o)} AS differs FROM pairs`;
   }).join(" UNION ALL ")
 }) WHERE differs ORDER BY symbol, field`;
 

@@ -26,7 +26,7 @@ export const PRINTABLE_MAX = 200;
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
-function escape(char: string): string {
+function escapeChar(char: string): string {
   const code = char.charCodeAt(0);
   return code <= 0xff
     ? `\\x${code.toString(16).padStart(2, "0")}`
@@ -45,7 +45,7 @@ function escape(char: string): string {
  * ```
  */
 export function printable(text: string, maxLength: number = PRINTABLE_MAX): string {
-  const escaped = text.replace(UNSAFE, escape);
+  const escaped = text.replace(UNSAFE, escapeChar);
   if (escaped.length <= maxLength) return escaped;
   // Never cut inside an escape or a surrogate pair.
   let cut = maxLength;

@@ -40,6 +40,8 @@ import { pooledMap } from "../std/pool.ts";
 import { readCapped } from "../fs/read_capped.ts";
 import type { FetchedRecord } from "../record/record.ts";
 import { isEmptyResponse, REQUESTED_FIELDS, toRecord } from "../record/tradingview.ts";
+import type { Market } from "../record/exchanges.ts";
+import { parseScanAnswer, SCAN_COLUMNS, scanRequest } from "../record/scan.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
 import { type BreakerOptions, type Halt, ServerBreaker, type ThrottleSignal } from "./breaker.ts";
 import { Pacer, type PacerOptions } from "./pacer.ts";
@@ -65,7 +67,25 @@ export interface CallRequest {
    * one request with a broken answer never pauses everyone.
    */
   label: string;
+  /**
+   * The endpoint counted in {@linkcode TradingViewClient.byEndpoint}.
+   * @default {"symbol"}
+   */
+  endpoint?: keyof EndpointStats;
 }
+
+/** Requests per endpoint: `GET /symbol` and `POST /{market}/scan`. */
+export interface EndpointStats {
+  /** `GET /symbol` requests. */
+  symbol: number;
+  /** `POST /{market}/scan` requests. */
+  scan: number;
+}
+
+/** How one `/scan` batch ended: its rows by ticker, or why it failed (after retries). */
+export type ScanBatch =
+  | { ok: true; rows: Map<string, unknown[]>; attempts: number }
+  | { ok: false; reason: string; attempts: number };
 
 /** A server answer worth interpreting: status 200 or 404, body parsed (null when not JSON). */
 export interface CallAnswer {
@@ -229,6 +249,8 @@ function interpretSymbol(symbol: string, answer: CallAnswer): CallVerdict<Fetche
 export class TradingViewClient {
   /** Request counters for the run report. */
   readonly stats: HttpStats = { requests: 0, retries: 0, status429: 0 };
+  /** Requests per endpoint (their sum is `stats.requests`). */
+  readonly byEndpoint: EndpointStats = { symbol: 0, scan: 0 };
   /** The server's state, shared by every request of this client. */
   readonly breaker: ServerBreaker;
   /** The pace of request starts, shared by every request of this client. */
@@ -304,6 +326,48 @@ export class TradingViewClient {
       return { kind: "fetched", symbol, attempts: outcome.attempts, ...outcome.value };
     }
     return { kind: outcome.kind, symbol, attempts: outcome.attempts, reason: outcome.reason };
+  }
+
+  /** The URL of a market's batch endpoint. */
+  scanUrlFor(market: Market): string {
+    return `${this.options.baseUrl}/${market}/scan`;
+  }
+
+  /**
+   * POSTs one batch of tickers to `/{market}/scan`: {@linkcode call}, so
+   * the same pauses, pacing, throttle handling and retries as `/symbol`;
+   * never throws. Rows come back by ticker; a ticker missing from them is
+   * for the caller to judge (it is not "not found" yet).
+   */
+  async scanBatch(
+    market: Market,
+    tickers: readonly string[],
+    columns: readonly string[] = SCAN_COLUMNS,
+  ): Promise<ScanBatch> {
+    const path = `/${market}/scan`;
+    const outcome = await this.call<Map<string, unknown[]>>(
+      {
+        url: this.scanUrlFor(market),
+        method: "POST",
+        body: JSON.stringify(scanRequest(tickers, columns)),
+        // One label per batch (its first ticker): labels tell requests apart.
+        label: `${path} ${tickers[0] ?? ""} +${Math.max(0, tickers.length - 1)}`,
+        endpoint: "scan",
+      },
+      (answer) => {
+        // An unknown market path is a 404: nothing there is "not found".
+        if (answer.status === 404) return { kind: "failed", reason: `HTTP 404 from ${path}` };
+        const parsed = parseScanAnswer(answer.json);
+        return parsed.ok
+          ? { kind: "ok", value: parsed.rows }
+          : { kind: "retry", reason: parsed.reason };
+      },
+    );
+    if (outcome.kind === "ok") return { ok: true, rows: outcome.value, attempts: outcome.attempts };
+    const hint = /^HTTP 400\b/.test(outcome.reason)
+      ? ` from ${path} (the server refused the request: an unknown column?)`
+      : "";
+    return { ok: false, reason: `${outcome.reason}${hint}`, attempts: outcome.attempts };
   }
 
   /**
@@ -514,6 +578,7 @@ export class TradingViewClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
+    this.byEndpoint[request.endpoint ?? "symbol"]++;
     const timedOut = (): Attempt<T> => ({
       kind: "unanswered",
       timeout: true,

@@ -26,10 +26,15 @@ export type TargetSource =
   | { kind: "symbols"; list: string[] }
   | { kind: "from-catalog" };
 
+/** Which scanner endpoint fetches: one `/symbol` GET per symbol, or `/scan` batches. */
+export type Endpoint = "symbol" | "scan";
+
 /** Everything a run needs to know, validated. */
 export interface RunOptions {
   /** Where the targets come from (exactly one source). */
   source: TargetSource;
+  /** `symbol` (default, the proven path) or `scan` (batches of up to 500). */
+  endpoint: Endpoint;
   /** `--catalog-path`: the catalog file, as given (the job resolves it inside the root). */
   catalogPath: string;
   /** `--workers`: requests in flight, 1..16. */
@@ -66,6 +71,8 @@ export type CliCommand =
 export interface CliEnv {
   /** The scanner API's origin when `--base-url` is absent. */
   META_INGEST_BASE_URL?: string;
+  /** `symbol` or `scan` when `--endpoint` is absent. */
+  META_INGEST_ENDPOINT?: string;
 }
 
 /** Defaults, as documented in `--help` and the README. */
@@ -73,6 +80,7 @@ export const DEFAULTS = {
   catalogPath: "data/lakehouse/symbols.parquet",
   workers: 3,
   baseUrl: "https://scanner.tradingview.com",
+  endpoint: "symbol",
   timeoutMs: 10_000,
   maxRetries: 4,
   maxThrottleS: 300,
@@ -101,6 +109,9 @@ Options:
   --default-exchange EX    exchange for bare tickers (BTCUSDT -> EX:BTCUSDT)
   --base-url URL           scanner API base (default ${DEFAULTS.baseUrl};
                            env META_INGEST_BASE_URL)
+  --endpoint symbol|scan   symbol: one request per symbol (default); scan: batches
+                           of up to 500 per POST /{market}/scan (env
+                           META_INGEST_ENDPOINT); run meta-ingest probe first
   --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
   --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
   --max-throttle-s N       total pause while the server throttles us, 0..3600
@@ -143,6 +154,16 @@ const httpUrl = (source: string) =>
     return url.href.replace(/\/+$/, "");
   });
 
+const endpointName = (source: string) =>
+  z.string().transform((text, ctx): Endpoint => {
+    const value = text.trim().toLowerCase();
+    if (value !== "symbol" && value !== "scan") {
+      ctx.addIssue({ code: "custom", message: `${source} must be symbol or scan, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
 /** `--catalog-path`, shared by every command that reads or writes the catalog. */
 export const catalogPathFlag: FlagSpec<string> = stringFlag(
   z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
@@ -173,6 +194,7 @@ const INGEST_FLAGS = {
   "workers": stringFlag(wholeNumber("--workers", 1, 16).optional()),
   "default-exchange": defaultExchangeFlag,
   "base-url": stringFlag(httpUrl("--base-url").optional()),
+  "endpoint": stringFlag(endpointName("--endpoint").optional()),
   "timeout-ms": stringFlag(wholeNumber("--timeout-ms", 100, 120_000).optional()),
   "max-retries": stringFlag(wholeNumber("--max-retries", 0, 10).optional()),
   "max-throttle-s": stringFlag(wholeNumber("--max-throttle-s", 0, 3600).optional()),
@@ -227,10 +249,18 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
     baseUrl = fromEnv.data;
   }
 
+  let endpoint = flags.endpoint;
+  if (endpoint === undefined && env.META_INGEST_ENDPOINT) {
+    const fromEnv = endpointName("META_INGEST_ENDPOINT").safeParse(env.META_INGEST_ENDPOINT);
+    if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
+    endpoint = fromEnv.data;
+  }
+
   return {
     kind: "run",
     options: {
       source: sources[0],
+      endpoint: endpoint ?? DEFAULTS.endpoint,
       catalogPath: flags["catalog-path"],
       workers: flags.workers ?? DEFAULTS.workers,
       defaultExchange: flags["default-exchange"],

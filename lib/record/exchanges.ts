@@ -28,46 +28,59 @@
 /** The file name of the exchanges table, kept beside the catalog. */
 export const EXCHANGES_FILE = "exchanges.parquet";
 
+import { canonicalTimezone } from "./timezones.ts";
+
 /** Instrument family, the catalog's `profile` column. */
 export type Profile = "CRYPTO" | "EQUITY" | "FUTURES" | "FOREX" | "UNKNOWN";
 
+/**
+ * The scanner market whose `/{market}/scan` serves an exchange's symbols:
+ * crypto exchanges are served by `/crypto/scan`, the rest by `/global/scan`.
+ */
+export type Market = "crypto" | "global";
+
 /** Built-in facts about one exchange. */
 export interface ExchangeDefaults {
-  /** IANA time zone the exchange trades in. */
+  /** The exchange's timezone, in its one spelling (timezones.ts). */
   timezone: string;
-  /** Country, or `Global` for crypto venues; null when it has none. */
+  /** Country of listing, or null (forex). */
   country: string | null;
-  /** Family of the instruments it lists, when their type does not say. */
+  /** Instrument family when the type does not say. */
   profile: Exclude<Profile, "UNKNOWN">;
-  /** True for crypto venues. */
+  /** Whether it is a crypto exchange. */
   isCrypto: boolean;
+  /** The scanner market that serves its symbols. */
+  market: Market;
 }
 
-const crypto: ExchangeDefaults = {
+const cryptoExchange: ExchangeDefaults = {
   timezone: "UTC",
   country: "Global",
   profile: "CRYPTO",
   isCrypto: true,
+  market: "crypto",
 };
 const usEquity: ExchangeDefaults = {
   timezone: "America/New_York",
   country: "United States",
   profile: "EQUITY",
   isCrypto: false,
+  market: "global",
 };
 const chicago: ExchangeDefaults = {
   timezone: "America/Chicago",
   country: "United States",
   profile: "FUTURES",
   isCrypto: false,
+  market: "global",
 };
 const ice: ExchangeDefaults = { ...chicago, timezone: "America/New_York" };
 
-const TABLE: Readonly<Record<string, ExchangeDefaults>> = {
-  BINANCE: crypto,
-  OKX: crypto,
-  BYBIT: crypto,
-  BITGET: crypto,
+const TABLE: Readonly<Record<string, ExchangeDefaults>> = canonical({
+  BINANCE: cryptoExchange,
+  OKX: cryptoExchange,
+  BYBIT: cryptoExchange,
+  BITGET: cryptoExchange,
   NASDAQ: usEquity,
   NYSE: usEquity,
   AMEX: usEquity,
@@ -78,11 +91,40 @@ const TABLE: Readonly<Record<string, ExchangeDefaults>> = {
   NYMEX: chicago,
   ICE: ice,
   ICEUS: ice,
-  EUREX: { timezone: "Europe/Berlin", country: "Germany", profile: "FUTURES", isCrypto: false },
-  OANDA: { timezone: "America/New_York", country: null, profile: "FOREX", isCrypto: false },
-  FOREX: { timezone: "America/New_York", country: null, profile: "FOREX", isCrypto: false },
-  FX_IDC: { timezone: "UTC", country: null, profile: "FOREX", isCrypto: false },
-};
+  EUREX: {
+    timezone: "Europe/Berlin",
+    country: "Germany",
+    profile: "FUTURES",
+    isCrypto: false,
+    market: "global",
+  },
+  OANDA: {
+    timezone: "America/New_York",
+    country: null,
+    profile: "FOREX",
+    isCrypto: false,
+    market: "global",
+  },
+  FOREX: {
+    timezone: "America/New_York",
+    country: null,
+    profile: "FOREX",
+    isCrypto: false,
+    market: "global",
+  },
+  FX_IDC: { timezone: "UTC", country: null, profile: "FOREX", isCrypto: false, market: "global" },
+});
+
+/** The table with every timezone in its one spelling (timezones.ts). */
+function canonical(
+  table: Record<string, ExchangeDefaults>,
+): Readonly<Record<string, ExchangeDefaults>> {
+  return Object.fromEntries(
+    Object.entries(table).map((
+      [code, d],
+    ) => [code, { ...d, timezone: canonicalTimezone(d.timezone) }]),
+  );
+}
 
 /**
  * The built-in defaults for an exchange code, or null when we have none.
@@ -95,6 +137,21 @@ const TABLE: Readonly<Record<string, ExchangeDefaults>> = {
  */
 export function exchangeDefaults(exchange: string): ExchangeDefaults | null {
   return Object.hasOwn(TABLE, exchange) ? TABLE[exchange] : null;
+}
+
+/**
+ * The market an exchange's symbols are scanned in: its table entry's, else
+ * `global` (an unknown crypto exchange is found by the retry on `crypto`).
+ *
+ * @example
+ * ```ts
+ * import { marketOf } from "./exchanges.ts";
+ * marketOf("BYBIT");  // "crypto"
+ * marketOf("XETR");   // "global"
+ * ```
+ */
+export function marketOf(exchange: string): Market {
+  return exchangeDefaults(exchange)?.market ?? "global";
 }
 
 /** One row of `exchanges.parquet` (before `updated_at`). */

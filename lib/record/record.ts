@@ -47,6 +47,16 @@ export interface CatalogRecord {
   timezone: string | null;
   /** Trading session (e.g. `24x7`), when sent. */
   session: string | null;
+  /** Second tick increment of fractional prices (TradingView's `minmove2`; 0 when none). */
+  minmove2: number | null;
+  /** Whether prices are shown as fractions (bond futures: 1/32nds). */
+  fractional: boolean | null;
+  /** Futures root (`ES` for `ES1!` and `ESH2026`). */
+  root: string | null;
+  /** Expiration of a dated contract, as TradingView sends it (e.g. `20260315`). */
+  expiration: string | null;
+  /** Futures contract kind, e.g. `continuous`, `single`, `perpetual`. */
+  contract_type: string | null;
   /** False once the symbol is retired. */
   active: boolean;
 }

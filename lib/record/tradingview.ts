@@ -24,6 +24,7 @@ import { exchangeDefaults, type Profile } from "./exchanges.ts";
 import type { CatalogRecord, RecordDefaults } from "./record.ts";
 export { applyDefaults } from "./record.ts";
 import { splitSymbol } from "./symbols.ts";
+import { canonicalTimezone } from "./timezones.ts";
 
 /** The fields requested from TradingView, in request order. */
 export const REQUESTED_FIELDS = [
@@ -42,14 +43,15 @@ export const REQUESTED_FIELDS = [
   "root",
   "expiration",
   "contract_type",
+  "fractional",
   "timezone",
   "session",
 ] as const;
 
 const MAX_TEXT = 1024;
 
-/** Text: trimmed, empty -> null, capped; numbers become text. */
-const text = z.union([z.string(), z.number(), z.null()]).optional().transform((value) => {
+/** Optional text: trimmed, empty -> null, capped; numbers become text. */
+const optionalText = z.union([z.string(), z.number(), z.null()]).optional().transform((value) => {
   const trimmed = value === null || value === undefined ? undefined : String(value).trim();
   return trimmed ? trimmed.slice(0, MAX_TEXT) : null;
 });
@@ -81,6 +83,19 @@ const optionalPositive = z.union([z.number(), z.string(), z.null()]).optional().
   },
 );
 
+/** A whole number >= 0, or null when absent or anything else. */
+const optionalWhole = z.unknown().optional().transform((value) => {
+  const n = typeof value === "string" && /^\s*\d+(\.0+)?\s*$/.test(value) ? Number(value) : value;
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : null;
+});
+
+/** A boolean (or the text "true"/"false"), or null when absent or anything else. */
+const optionalFlag = z.unknown().optional().transform((value) => {
+  if (typeof value === "boolean") return value;
+  if (value === "true" || value === "false") return value === "true";
+  return null;
+});
+
 /**
  * The `/symbol` response: an object; unknown keys are ignored. Its type is
  * zod's inferred one, so it is internal: outside this module, use
@@ -92,17 +107,22 @@ export const symbolResponseSchema = z.looseObject({
   pricescale: positiveWhole("pricescale"),
   minmov: positiveWhole("minmov"),
   type: z.string({ error: "type is missing" }).trim().min(1, "type is missing").max(64),
-  currency: text,
-  base_currency: text,
-  subtype: text,
-  description: text,
-  sector: text,
-  industry: text,
-  country: text,
-  timezone: text,
-  session: text,
+  currency: optionalText,
+  base_currency: optionalText,
+  subtype: optionalText,
+  description: optionalText,
+  sector: optionalText,
+  industry: optionalText,
+  country: optionalText,
+  timezone: optionalText,
+  session: optionalText,
   lot_size: optionalPositive,
   contract_size: optionalPositive,
+  minmove2: optionalWhole,
+  fractional: optionalFlag,
+  root: optionalText,
+  expiration: optionalText,
+  contract_type: optionalText,
 });
 
 const TYPE_PROFILES: Readonly<Record<string, Profile>> = {
@@ -159,8 +179,8 @@ function baseOf(ticker: string, quote: string | null, profile: Profile): string 
   return bare.endsWith(quote) && bare.length > quote.length ? bare.slice(0, -quote.length) : null;
 }
 
-/** The outcome of validating one response. */
-export type RecordResult =
+/** The outcome of validating one answer: a record and its defaults, or why it was refused. */
+export type ValidatedAnswer =
   | { ok: true; record: CatalogRecord; defaults: RecordDefaults }
   | { ok: false; reason: string };
 
@@ -176,16 +196,16 @@ export type RecordResult =
  * // { ok: false, reason: "invalid response: pricescale must be a positive whole number, got 0" }
  * ```
  */
-export function toRecord(symbol: string, body: unknown): RecordResult {
+export function toRecord(symbol: string, body: unknown): ValidatedAnswer {
   const parsed = symbolResponseSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, reason: `invalid response: ${issue.message}` };
   }
-  const r = parsed.data;
+  const answer = parsed.data;
   const { exchange, ticker } = splitSymbol(symbol);
   const known = exchangeDefaults(exchange);
-  const type = r.type.toLowerCase();
+  const type = answer.type.toLowerCase();
   const profile = profileOf(type, exchange);
   const crypto24x7 = profile === "CRYPTO" &&
     (type === "spot" || type === "swap" || type === "crypto");
@@ -194,26 +214,31 @@ export function toRecord(symbol: string, body: unknown): RecordResult {
     record: {
       symbol,
       exchange,
-      base: r.base_currency,
-      quote: r.currency,
+      base: answer.base_currency,
+      quote: answer.currency,
       type,
-      subtype: r.subtype,
+      subtype: answer.subtype?.toLowerCase() ?? null,
       profile,
-      description: r.description,
-      sector: r.sector,
-      industry: r.industry,
-      country: r.country,
-      pricescale: r.pricescale,
-      minmov: r.minmov,
-      tick_size: r.minmov / r.pricescale,
-      lot_size: r.lot_size,
-      contract_size: r.contract_size,
-      timezone: r.timezone,
-      session: r.session,
+      description: answer.description,
+      sector: answer.sector,
+      industry: answer.industry,
+      country: answer.country,
+      pricescale: answer.pricescale,
+      minmov: answer.minmov,
+      tick_size: answer.minmov / answer.pricescale,
+      lot_size: answer.lot_size,
+      contract_size: answer.contract_size,
+      timezone: canonicalTimezone(answer.timezone),
+      session: answer.session,
+      minmove2: answer.minmove2,
+      fractional: answer.fractional,
+      root: answer.root,
+      expiration: answer.expiration,
+      contract_type: answer.contract_type,
       active: true,
     },
     defaults: {
-      base: baseOf(ticker, r.currency, profile),
+      base: baseOf(ticker, answer.currency, profile),
       country: known?.country ?? null,
       timezone: known?.timezone ?? null,
       session: crypto24x7 ? "24x7" : "Unknown",

@@ -5,7 +5,7 @@
  * `requested, valid, invalid[{index, input, reason}], fetched,
  * failed[{symbol, reason}], new, changed, unchanged, retired, repaired[],
  * http{requests, retries, status429, status403, empty_bodies, pauses,
- * paused_ms}, catalog{path, rows, current},
+ * paused_ms, by_endpoint{symbol, scan}}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
  * {@linkcode formatSummary} renders the same facts for people. `exit_code` is
  * the process's exit code; `error` is set whenever it is not 0 or 3;
@@ -50,6 +50,11 @@ export interface HttpCounts {
   pauses: number;
   /** Milliseconds the pool spent paused. */
   paused_ms: number;
+  /**
+   * Requests per endpoint: `GET /symbol` and `POST /{market}/scan` (always
+   * present in a run's report).
+   */
+  by_endpoint?: { symbol: number; scan: number };
 }
 
 /** The run report; see the module doc. */
@@ -119,6 +124,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
       empty_bodies: 0,
       pauses: 0,
       paused_ms: 0,
+      by_endpoint: { symbol: 0, scan: 0 },
     },
 
     catalog: { path: catalogPath, rows: null, current: null },
@@ -209,6 +215,16 @@ function show(value: FieldChange["old"]): string {
     : String(value);
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** "6 requests", or with batches "50 symbols in 1 request (1 /scan, 0 /symbol)". */
+function requestsLine(report: RunReport): string {
+  const { requests, by_endpoint } = report.http;
+  if (!by_endpoint?.scan) return plural(requests, "request");
+  return `${plural(report.valid, "symbol")} in ${plural(requests, "request")} ` +
+    `(${by_endpoint.scan} /scan, ${by_endpoint.symbol} /symbol)`;
+}
+
 function throttleSummary(http: HttpCounts): string {
   const parts: string[] = [];
   if (http.status403) parts.push(`${http.status403} x 403`);
@@ -255,7 +271,7 @@ export function formatSummary(report: RunReport): string {
     `  fetched ${report.fetched}, failed ${report.failed.length}; ` +
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
-    `  http: ${report.http.requests} requests, ${report.http.retries} retries, ` +
+    `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
     `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null

@@ -1,0 +1,170 @@
+/**
+ * Batch fetching through `POST /{market}/scan`: many symbols per request.
+ *
+ * Promises: {@linkcode fetchAllScan} never throws and answers one
+ * {@linkcode SymbolOutcome} per symbol, in input order, exactly like
+ * `fetchAll` does for `/symbol`:
+ * - Symbols are grouped by market (the exchange table's: crypto exchanges
+ *   to `/crypto/scan`, the rest to `/global/scan`) and sent in batches of
+ *   at most {@linkcode MAX_SCAN_BATCH}, with an explicit `range`, at most
+ *   `workers` batches in flight, through the client's cooldown, pacing and
+ *   retries.
+ * - Rows are joined back by `s`, never by position; a row for a ticker not
+ *   asked for is ignored; each row is validated with the `/symbol` rules.
+ * - A ticker missing from the answer is not "not found" yet: it is asked
+ *   again on the other market, then confirmed with one `/symbol` request;
+ *   only a definite not-found from `/symbol` makes it "not found" (which is
+ *   what `--retire-not-found` acts on).
+ * - A batch that fails (after retries) fails each of its symbols with the
+ *   batch's reason; it never retires anything.
+ *
+ * @example
+ * ```ts
+ * import { TradingViewClient } from "./client.ts";
+ * import { fetchAllScan } from "./scan.ts";
+ * const client = new TradingViewClient({ baseUrl: "http://127.0.0.1:8787" });
+ * const outcomes = await fetchAllScan(client, ["NASDAQ:AAPL", "BINANCE:BTCUSDT"], 3);
+ * ```
+ *
+ * @module
+ */
+import { pooledMap } from "../std/pool.ts";
+import { type Market, marketOf } from "../record/exchanges.ts";
+import { MAX_SCAN_BATCH, scanRecord } from "../record/scan.ts";
+import { splitSymbol } from "../record/symbols.ts";
+import type { SymbolOutcome, TradingViewClient } from "./client.ts";
+
+export { MAX_SCAN_BATCH };
+
+/** Settings of a batch fetch; all optional. */
+export interface ScanFetchOptions {
+  /** Tickers per request, 1..500 (default 500). */
+  batchSize?: number;
+  /**
+   * Confirm tickers missing from both markets with one `/symbol` request
+   * each (default true). Without it they end "not-found" with a reason
+   * saying they were missing from `/scan` (the probe compares that).
+   */
+  confirm?: boolean;
+}
+
+interface Batch {
+  market: Market;
+  tickers: string[];
+}
+
+const OTHER: Readonly<Record<Market, Market>> = { global: "crypto", crypto: "global" };
+
+function batches(groups: Map<Market, string[]>, size: number): Batch[] {
+  const out: Batch[] = [];
+  for (const [market, tickers] of groups) {
+    for (let i = 0; i < tickers.length; i += size) {
+      out.push({ market, tickers: tickers.slice(i, i + size) });
+    }
+  }
+  return out;
+}
+
+function groupBy(symbols: readonly string[], market: (symbol: string) => Market) {
+  const groups = new Map<Market, string[]>();
+  for (const symbol of symbols) {
+    const key = market(symbol);
+    let list = groups.get(key);
+    if (!list) groups.set(key, list = []);
+    list.push(symbol);
+  }
+  return groups;
+}
+
+/**
+ * Fetches every symbol through `/scan`; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { TradingViewClient } from "./client.ts";
+ * import { fetchAllScan } from "./scan.ts";
+ * const client = new TradingViewClient({ baseUrl: "http://127.0.0.1:8787" });
+ * await fetchAllScan(client, ["NASDAQ:AAPL"], 3, () => {}, { batchSize: 100 });
+ * ```
+ */
+export async function fetchAllScan(
+  client: TradingViewClient,
+  symbols: readonly string[],
+  workers: number,
+  onOutcome?: (outcome: SymbolOutcome) => void,
+  options: ScanFetchOptions = {},
+): Promise<SymbolOutcome[]> {
+  const size = Math.max(1, Math.min(MAX_SCAN_BATCH, options.batchSize ?? MAX_SCAN_BATCH));
+  const settled = new Map<string, SymbolOutcome>();
+  const settle = (outcome: SymbolOutcome) => {
+    settled.set(outcome.symbol, outcome);
+    onOutcome?.(outcome);
+  };
+  const triedOn = new Map<string, Market>();
+
+  /** Runs batches; answers the tickers missing from their answers. */
+  const round = async (list: Batch[], lastRound: boolean): Promise<string[]> => {
+    const missing: string[] = [];
+    for await (
+      const done of pooledMap(workers, list, async (batch) => ({
+        batch,
+        result: await client.scanBatch(batch.market, batch.tickers),
+      }))
+    ) {
+      const { batch, result } = done;
+      for (const symbol of batch.tickers) {
+        triedOn.set(symbol, batch.market);
+        if (!result.ok) {
+          // A failed second round still leaves the /symbol confirmation.
+          if (lastRound) missing.push(symbol);
+          else settle({ kind: "failed", symbol, reason: result.reason, attempts: result.attempts });
+          continue;
+        }
+        const values = result.rows.get(symbol);
+        if (values === undefined) {
+          missing.push(symbol);
+          continue;
+        }
+        const checked = scanRecord(symbol, values);
+        settle(
+          checked.ok
+            ? {
+              kind: "fetched",
+              symbol,
+              record: checked.record,
+              defaults: checked.defaults,
+              attempts: result.attempts,
+            }
+            : { kind: "failed", symbol, reason: checked.reason, attempts: result.attempts },
+        );
+      }
+    }
+    return missing;
+  };
+
+  const first = groupBy(symbols, (s) => marketOf(splitSymbol(s).exchange));
+  const missingFirst = await round(batches(first, size), false);
+  const second = groupBy(missingFirst, (s) => OTHER[triedOn.get(s) ?? "global"]);
+  const missing = await round(batches(second, size), true);
+
+  if (options.confirm === false) {
+    for (const symbol of missing) {
+      settle({
+        kind: "not-found",
+        symbol,
+        reason: "missing from /global/scan and /crypto/scan",
+        attempts: 2,
+      });
+    }
+  } else {
+    for await (
+      const outcome of pooledMap(workers, missing, (symbol) => client.fetchSymbol(symbol))
+    ) {
+      settle(outcome);
+    }
+  }
+  return symbols.map((symbol) =>
+    settled.get(symbol) ??
+      { kind: "failed", symbol, reason: "internal: no outcome", attempts: 0 } as SymbolOutcome
+  );
+}

@@ -1,0 +1,121 @@
+/**
+ * `meta-ingest probe` against the local mirror: agreement, a column that
+ * disagrees, sampling the catalog without writing it, and its flags.
+ */
+import assert from "node:assert/strict";
+import { IngestError } from "../lib/core/errors.ts";
+import { DEFAULT_SAMPLE, parseProbeCli } from "../lib/input/probe_cli.ts";
+import { spread } from "../lib/probe.ts";
+import { type Cli, cliTest } from "../testing/cli.ts";
+import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
+import { listing, tempProject } from "../testing/tmp.ts";
+
+const CATALOG = "data/lakehouse/symbols.parquet";
+const SYMBOLS = mirrorSymbols().filter((_, i) => i % 97 === 0).slice(0, 30);
+
+cliTest("probe: both endpoints agree, exit 0, a table and --json", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const args = ["probe", "--symbols", SYMBOLS.join(","), "--base-url", mirror.url];
+  const table = await cli.run(args, { cwd: project.dir });
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /meta-ingest probe: 30 symbols, 30 returned by both endpoints/);
+  assert.match(table.stdout, /\n {2}pricescale +30 +0\n/);
+  assert.match(table.stdout, /every field both endpoints carry agrees/);
+  const json = await cli.run([...args, "--json"], { cwd: project.dir });
+  assert.equal(json.code, 0);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual([report.symbols, report.compared, report.agree, report.exit_code], [
+    30,
+    30,
+    true,
+    0,
+  ]);
+  assert.ok(report.fields.every((f: { differ: number }) => f.differ === 0));
+  assert.equal(report.http.symbol, 30);
+  assert.ok(report.http.scan <= 2, `${report.http.scan} /scan requests`);
+  assert.deepEqual(await listing(project.dir), [], "the probe writes nothing");
+});
+
+cliTest("probe: a column that disagrees is named, exit 3", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ scanSkew: "pricescale" });
+  const result = await cli.run(
+    ["probe", "--symbols", SYMBOLS.join(","), "--base-url", mirror.url, "--json"],
+    { cwd: project.dir },
+  );
+  assert.equal(result.code, 3, result.stderr);
+  const report = JSON.parse(result.stdout);
+  const differing = report.fields.filter((f: { differ: number }) => f.differ > 0).map((
+    f: { field: string },
+  ) => f.field);
+  // tick_size is derived from pricescale, so it differs with it.
+  assert.deepEqual(differing, ["pricescale", "tick_size"]);
+  assert.equal(report.agree, false);
+  const table = await cli.run(
+    ["probe", "--symbols", SYMBOLS.slice(0, 3).join(","), "--base-url", mirror.url],
+    { cwd: project.dir },
+  );
+  assert.equal(table.code, 3);
+  assert.match(table.stdout, /pricescale +0 +3 +\S+: \/symbol \d+, \/scan \d+0/);
+  assert.match(table.stdout, /the endpoints disagree/);
+});
+
+cliTest("probe --from-catalog samples the catalog and never writes it", async (cli: Cli) => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const seed = await cli.run(["--symbols", SYMBOLS.join(","), "--base-url", mirror.url], {
+    cwd: project.dir,
+  });
+  assert.equal(seed.code, 0, seed.stderr);
+  const path = `${project.dir}/${CATALOG}`;
+  const bytes = await Deno.readFile(path);
+  const mtime = (await Deno.stat(path)).mtime;
+  const before = await listing(`${project.dir}/data/lakehouse`);
+  const result = await cli.run(
+    ["probe", "--from-catalog", "--sample", "7", "--base-url", mirror.url, "--json"],
+    { cwd: project.dir },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout).symbols, 7);
+  assert.deepEqual(await Deno.readFile(path), bytes);
+  assert.deepEqual((await Deno.stat(path)).mtime, mtime);
+  assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), before, "no lock, no temp");
+});
+
+cliTest("probe without a catalog or symbols fails with a hint", async (cli: Cli) => {
+  await using project = await tempProject();
+  const result = await cli.run(["probe", "--base-url", "http://127.0.0.1:9"], {
+    cwd: project.dir,
+  });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /no catalog at data\/lakehouse\/symbols\.parquet.*--symbols/s);
+  assert.deepEqual(await listing(project.dir), []);
+});
+
+Deno.test("probe flags: defaults, validation, and no flag that writes", () => {
+  const command = parseProbeCli([], {});
+  assert.equal(command.kind, "probe");
+  if (command.kind !== "probe") return;
+  assert.deepEqual([command.options.source, command.options.sample], [
+    { kind: "from-catalog" },
+    DEFAULT_SAMPLE,
+  ]);
+  assert.equal(parseProbeCli(["--help"], {}).kind, "help");
+  const usage = (args: string[], pattern: RegExp) =>
+    assert.throws(
+      () => parseProbeCli(args, {}),
+      (err) => err instanceof IngestError && err.kind === "usage" && pattern.test(err.message),
+    );
+  usage(["--sample", "0"], /--sample must be a whole number from 1 to 5000/);
+  usage(["--symbols", "A:B", "--from-catalog"], /only one of/);
+  usage(["--dry-run"], /Unknown option '--dry-run'/);
+  usage(["--retire-not-found"], /Unknown option/);
+});
+
+Deno.test("spread picks an even sample, first and last kept", () => {
+  const items = Array.from({ length: 10 }, (_, i) => i);
+  assert.deepEqual(spread(items, 4), [0, 3, 6, 9]);
+  assert.deepEqual(spread(items, 20), items);
+  assert.deepEqual(spread(items, 1), [0]);
+});
