@@ -139,6 +139,24 @@ const wholeNumber = (flag: string, min: number, max: number) =>
     return value;
   });
 
+/**
+ * An optional flag whose text must be a whole number in `min..max`; anything
+ * else is a usage error naming the flag and the value (nothing is clamped).
+ *
+ * @example
+ * ```ts
+ * import { wholeNumberFlag } from "./cli.ts";
+ * const sample = wholeNumberFlag("--sample", 1, 5000);
+ * ```
+ */
+export function wholeNumberFlag(
+  flag: string,
+  min: number,
+  max: number,
+): FlagSpec<number | undefined> {
+  return stringFlag(wholeNumber(flag, min, max).optional());
+}
+
 const httpUrl = (source: string) =>
   z.string().transform((text, ctx) => {
     let url: URL | undefined;
@@ -185,8 +203,11 @@ export const defaultExchangeFlag: FlagSpec<string | undefined> = stringFlag(
   }).optional(),
 );
 
-/** The ingest command's flags, each declared once (see flags.ts). */
-const INGEST_FLAGS = {
+/**
+ * The ingest command's flags, each declared once (see flags.ts); `probe`
+ * reuses the specs of the flags it shares.
+ */
+export const INGEST_FLAGS = {
   "candidates-file": stringFlag(z.string().min(1, "--candidates-file needs a path").optional()),
   "symbols": stringFlag(z.string().optional()),
   "from-catalog": booleanFlag(),
@@ -209,6 +230,28 @@ const INGEST_FLAGS = {
 
 function usage(message: string): IngestError {
   return new IngestError("usage", message, "run meta-ingest --help for usage");
+}
+
+/**
+ * The scanner API base: the `--base-url` flag's value, else
+ * `META_INGEST_BASE_URL` (checked like the flag), else the default.
+ *
+ * @example
+ * ```ts
+ * import { baseUrlOf } from "./cli.ts";
+ * baseUrlOf(undefined, {}, (m) => new Error(m)); // "https://scanner.tradingview.com"
+ * ```
+ */
+export function baseUrlOf(
+  flag: string | undefined,
+  env: CliEnv,
+  usage: (message: string) => Error,
+): string {
+  if (flag !== undefined) return flag;
+  if (!env.META_INGEST_BASE_URL) return DEFAULTS.baseUrl;
+  const fromEnv = httpUrl("META_INGEST_BASE_URL").safeParse(env.META_INGEST_BASE_URL);
+  if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
+  return fromEnv.data;
 }
 
 /**
@@ -242,12 +285,7 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
     );
   }
 
-  let baseUrl = flags["base-url"];
-  if (baseUrl === undefined && env.META_INGEST_BASE_URL) {
-    const fromEnv = httpUrl("META_INGEST_BASE_URL").safeParse(env.META_INGEST_BASE_URL);
-    if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
-    baseUrl = fromEnv.data;
-  }
+  const baseUrl = baseUrlOf(flags["base-url"], env, usage);
 
   let endpoint = flags.endpoint;
   if (endpoint === undefined && env.META_INGEST_ENDPOINT) {
@@ -264,7 +302,7 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
       catalogPath: flags["catalog-path"],
       workers: flags.workers ?? DEFAULTS.workers,
       defaultExchange: flags["default-exchange"],
-      baseUrl: baseUrl ?? DEFAULTS.baseUrl,
+      baseUrl,
       timeoutMs: flags["timeout-ms"] ?? DEFAULTS.timeoutMs,
       maxRetries: flags["max-retries"] ?? DEFAULTS.maxRetries,
       maxThrottleS: flags["max-throttle-s"] ?? DEFAULTS.maxThrottleS,

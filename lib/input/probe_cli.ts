@@ -16,11 +16,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
-import { isExchangeCode } from "../record/symbols.ts";
-import { type CliEnv, DEFAULTS } from "./cli.ts";
+import { baseUrlOf, type CliEnv, DEFAULTS, INGEST_FLAGS, wholeNumberFlag } from "./cli.ts";
+import { type FlagTable, parseFlags } from "./flags.ts";
 
 /** What to probe, validated. */
 export interface ProbeOptions {
@@ -78,73 +76,21 @@ Options:
 Exit codes: 0 every field both endpoints carry agrees, 3 some differ (or a
 symbol was found by only one endpoint), 1 failed, 2 usage error.`;
 
-const wholeNumber = (flag: string, min: number, max: number) =>
-  z.string().transform((text, ctx) => {
-    const value = /^\d{1,10}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${flag} must be a whole number from ${min} to ${max}, got "${text}"`,
-      });
-      return z.NEVER;
-    }
-    return value;
-  });
-
-const httpUrl = (source: string) =>
-  z.string().transform((text, ctx) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(text);
-    } catch {
-      // reported below
-    }
-    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      ctx.addIssue({ code: "custom", message: `${source} must be an http(s) URL, got "${text}"` });
-      return z.NEVER;
-    }
-    return url.href.replace(/\/+$/, "");
-  });
-
-const flagsSchema = z.object({
-  "symbols": z.string().optional(),
-  "from-catalog": z.boolean().optional(),
-  "sample": wholeNumber("--sample", 1, 5000).optional(),
-  "catalog-path": z.string().min(1, "--catalog-path needs a path").default(DEFAULTS.catalogPath),
-  "default-exchange": z.string().transform((text, ctx) => {
-    const value = text.trim().toUpperCase();
-    if (!isExchangeCode(value)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `--default-exchange must be an exchange code like BINANCE, got "${text}"`,
-      });
-      return z.NEVER;
-    }
-    return value;
-  }).optional(),
-  "base-url": httpUrl("--base-url").optional(),
-  "workers": wholeNumber("--workers", 1, 16).optional(),
-  "timeout-ms": wholeNumber("--timeout-ms", 100, 120_000).optional(),
-  "max-retries": wholeNumber("--max-retries", 0, 10).optional(),
-  "json": z.boolean().optional(),
-  "quiet": z.boolean().optional(),
-  "help": z.boolean().optional(),
-});
-
-const parseConfig = {
-  "symbols": { type: "string" },
-  "from-catalog": { type: "boolean" },
-  "sample": { type: "string" },
-  "catalog-path": { type: "string" },
-  "default-exchange": { type: "string" },
-  "base-url": { type: "string" },
-  "workers": { type: "string" },
-  "timeout-ms": { type: "string" },
-  "max-retries": { type: "string" },
-  "json": { type: "boolean" },
-  "quiet": { type: "boolean" },
-  "help": { type: "boolean", short: "h" },
-} as const;
+/** Probe's flags: its own `--sample`, and the specs it shares with ingest. */
+const PROBE_FLAGS = {
+  "symbols": INGEST_FLAGS["symbols"],
+  "from-catalog": INGEST_FLAGS["from-catalog"],
+  "sample": wholeNumberFlag("--sample", 1, 5000),
+  "catalog-path": INGEST_FLAGS["catalog-path"],
+  "default-exchange": INGEST_FLAGS["default-exchange"],
+  "base-url": INGEST_FLAGS["base-url"],
+  "workers": INGEST_FLAGS["workers"],
+  "timeout-ms": INGEST_FLAGS["timeout-ms"],
+  "max-retries": INGEST_FLAGS["max-retries"],
+  "json": INGEST_FLAGS["json"],
+  "quiet": INGEST_FLAGS["quiet"],
+  "help": INGEST_FLAGS["help"],
+} as const satisfies FlagTable;
 
 function usage(message: string): IngestError {
   return new IngestError("usage", message, "run meta-ingest probe --help for usage");
@@ -160,25 +106,12 @@ function usage(message: string): IngestError {
  * ```
  */
 export function parseProbeCli(args: readonly string[], env: CliEnv): ProbeCommand {
-  let values: Record<string, unknown>;
-  try {
-    values = parseArgs({ args: [...args], options: parseConfig, strict: true }).values;
-  } catch (err) {
-    throw usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
-  }
-  const result = flagsSchema.safeParse(values);
-  if (!result.success) throw usage(result.error.issues[0].message);
-  const flags = result.data;
+  const { flags } = parseFlags(PROBE_FLAGS, args, { positionals: false, usage });
   if (flags.help) return { kind: "help" };
   if (flags.symbols !== undefined && flags["from-catalog"]) {
     throw usage("give only one of --symbols or --from-catalog");
   }
-  let baseUrl = flags["base-url"];
-  if (baseUrl === undefined && env.META_INGEST_BASE_URL) {
-    const fromEnv = httpUrl("META_INGEST_BASE_URL").safeParse(env.META_INGEST_BASE_URL);
-    if (!fromEnv.success) throw usage(fromEnv.error.issues[0].message);
-    baseUrl = fromEnv.data;
-  }
+  const baseUrl = baseUrlOf(flags["base-url"], env, usage);
   return {
     kind: "probe",
     options: {
@@ -188,7 +121,7 @@ export function parseProbeCli(args: readonly string[], env: CliEnv): ProbeComman
       sample: flags.sample ?? DEFAULT_SAMPLE,
       catalogPath: flags["catalog-path"],
       defaultExchange: flags["default-exchange"],
-      baseUrl: baseUrl ?? DEFAULTS.baseUrl,
+      baseUrl,
       workers: flags.workers ?? DEFAULTS.workers,
       timeoutMs: flags["timeout-ms"] ?? DEFAULTS.timeoutMs,
       maxRetries: flags["max-retries"] ?? DEFAULTS.maxRetries,
