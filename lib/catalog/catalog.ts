@@ -57,7 +57,7 @@ import {
   EXCHANGES_SCHEMA,
   FIELD_CHANGES,
   FILE_CHECKSUM,
-  FILE_COUNTS,
+  FILE_SUMMARY,
   INCOMING_SCHEMA,
   MERGED_CHECKSUM,
   NEW_SYMBOLS,
@@ -135,6 +135,7 @@ const fieldChangeRow = z.object({
 });
 const skewedRow = z.object({ symbol: z.string(), valid_from: z.string() });
 const checksumRow = z.object({ checksum: z.string() });
+const summaryRow = z.object({ checksum: z.string(), rows: count, current: count });
 
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
 function timestampText(date: Date): string {
@@ -452,11 +453,11 @@ export class Catalog implements AsyncDisposable {
             ]);
             await this.connection.run(WRITE_CATALOG, [ts, temp, checksum]);
             // Read the new file back, every row, before it may replace the old one.
-            const [written] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [temp]);
+            const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
             if (written.checksum !== checksum) {
               throw new Error(`the written file reads back differently (${written.checksum})`);
             }
-            [after] = await queryRows(this.connection, FILE_COUNTS, countsRow, [temp]);
+            after = { rows: written.rows, current: written.current };
           }, { backup: true }),
         );
       }

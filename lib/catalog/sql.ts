@@ -253,10 +253,10 @@ export const CHECKSUM_VERSION = "v1:";
  * Set-based and streamed, so cheap on a million rows; it catches accidental
  * damage, not an attacker who can rewrite the file (and its checksum).
  */
-const checksumOf = (relation: string) =>
-  `SELECT '${CHECKSUM_VERSION}' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
-    CHECKSUM_V1_COLUMNS.map(quoteIdent).join(", ")
-  })), 0)::VARCHAR AS checksum FROM ${relation}`;
+const checksumExpr = `'${CHECKSUM_VERSION}' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
+  CHECKSUM_V1_COLUMNS.map(quoteIdent).join(", ")
+})), 0)::VARCHAR`;
+const checksumOf = (relation: string) => `SELECT ${checksumExpr} AS checksum FROM ${relation}`;
 
 /** The checksum stored in a Parquet file's key-value metadata, if any. $1 = path. */
 export const STORED_CHECKSUM =
@@ -273,9 +273,12 @@ export const FILE_CHECKSUM: string = checksumOf("read_parquet($1)");
 export const ACTIVE_SYMBOLS =
   "SELECT DISTINCT symbol FROM catalog WHERE valid_until IS NULL AND active IS NOT FALSE AND symbol IS NOT NULL ORDER BY symbol";
 
-/** Size of a written Parquet file (reads it back). $1 = path. */
-export const FILE_COUNTS =
-  "SELECT count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)";
+/**
+ * A written Parquet file read back in one pass: its rows' checksum (as
+ * {@linkcode FILE_CHECKSUM}), its size and its current symbols. $1 = path.
+ */
+export const FILE_SUMMARY: string =
+  `SELECT ${checksumExpr} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
 
 /** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
 const sameValue = (type: Column["type"], x: string, y: string) =>
