@@ -29,6 +29,7 @@ import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
 import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
 import { NotDurableWrite } from "./catalog/outcomes.ts";
+import { retirable } from "./catalog/retire.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, errorMessage, IngestError } from "./core/errors.ts";
@@ -99,49 +100,6 @@ async function resolveTargets(options: RunOptions, root: string): Promise<Target
     case "from-catalog":
       throw new Error("--from-catalog targets come from the open catalog");
   }
-}
-
-/** The largest share of a run's targets that may be retired at once. */
-export const RETIRE_MAX_SHARE = 0.25;
-/** Runs with fewer targets than this retire nothing. */
-export const RETIRE_MIN_TARGETS = 4;
-
-/**
- * How many "not found" symbols a run of `targets` symbols may retire: none
- * below {@linkcode RETIRE_MIN_TARGETS} targets, else at most
- * {@linkcode RETIRE_MAX_SHARE} of them, rounded down (4 targets: 1; 8: 2).
- *
- * @example
- * ```ts
- * import { maxRetirable } from "./job.ts";
- * maxRetirable(3); // 0
- * maxRetirable(4); // 1
- * ```
- */
-export function maxRetirable(targets: number): number {
-  return targets < RETIRE_MIN_TARGETS ? 0 : Math.floor(targets * RETIRE_MAX_SHARE);
-}
-
-/**
- * Not-founds that may be retired. A run where nothing was fetched, or with
- * more not-founds than {@linkcode maxRetirable} allows, looks like a wrong
- * --base-url or an API change, not delistings: nothing is retired then.
- */
-function retirable(notFound: string[], fetched: number, targets: number, log: Logger): string[] {
-  if (notFound.length === 0) return [];
-  if (fetched === 0 || notFound.length > maxRetirable(targets)) {
-    log.warn(
-      `not retiring: ${notFound.length} of ${targets} symbols were "not found" and ${fetched} fetched; ` +
-        `at most ${
-          maxRetirable(targets)
-        } may be retired at once (none of fewer than ${RETIRE_MIN_TARGETS} targets, ` +
-        `at most ${
-          RETIRE_MAX_SHARE * 100
-        }%), so this looks like a wrong --base-url or an API change rather than delistings`,
-    );
-    return [];
-  }
-  return notFound;
 }
 
 /** Splits `items` into near-equal chunks of at most `size`. */
@@ -287,9 +245,12 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           }
         }
         report.fetched += fetched.length;
-        const retiring = options.retireNotFound
-          ? retirable(notFound, fetched.length, chunk.length, log)
-          : [];
+        let retiring: string[] = [];
+        if (options.retireNotFound) {
+          const decision = retirable(notFound, fetched.length, chunk.length);
+          if (decision.refused) log.warn(decision.refused);
+          retiring = decision.retire;
+        }
         if (fetched.length === 0 && retiring.length === 0) continue;
 
         if (!folderExists && !options.dryRun) {
