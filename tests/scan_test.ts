@@ -309,3 +309,47 @@ Deno.test("a blocked scan-mode run: exit 1, every symbol names the block, nothin
   assert.ok(mirror.stats.requests <= 10, `${mirror.stats.requests} requests`);
   assert.deepEqual(await listing(project.dir), []);
 });
+
+Deno.test("one /scan batch is the whole pool: a soft throttle pauses it, then the batch lands", async () => {
+  // The usual scan run is one request: the two-request rule (one broken
+  // answer never pauses everyone) must not stop a lone batch from pausing.
+  await using mirror = startMirror({
+    latencyMs: 5,
+    fault: ({ endpoint, request }) =>
+      endpoint === "scan" && request <= 4 ? { kind: "empty" } : undefined,
+  });
+  const client = new TradingViewClient({
+    baseUrl: mirror.url,
+    ...fast,
+    workers: 3,
+    breaker: { pauseBaseMs: 100 },
+    pacer: { resumeRate: 20, rateStep: 10 },
+  });
+  const symbols = mirrorSymbols(["NASDAQ"]).slice(0, 50);
+  const outcomes = await fetchAllScan(client, symbols, 3);
+  assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
+  const counts = client.counts();
+  assert.ok(counts.pauses >= 1, `${counts.pauses} pauses`);
+  assert.equal(counts.empty_bodies, 4);
+});
+
+Deno.test("one blocked /scan batch: the run stops naming the 403 block", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ block403: true });
+  const symbols = mirrorSymbols(["NASDAQ"]).slice(0, 50).join(",");
+  const command = parseCli(
+    ["--symbols", symbols, "--endpoint", "scan", "--base-url", mirror.url],
+    {},
+  );
+  assert.equal(command.kind, "run");
+  if (command.kind !== "run") return;
+  const report = await runJob(command.options, {
+    log: memoryLogger(),
+    root: project.dir,
+    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+  });
+  assert.equal(report.exit_code, 1);
+  assert.match(report.error ?? "", /^blocked: .*HTTP 403/);
+  assert.ok(report.failed.every((f) => f.reason === report.error));
+  assert.ok(mirror.stats.requests <= 10, `${mirror.stats.requests} requests`);
+});

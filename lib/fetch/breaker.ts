@@ -8,7 +8,10 @@
  *   an escalating pause without one). Soft throttles (a 200 with an empty or
  *   non-JSON body) and 403s open it after `tripAfter` in a row across the
  *   pool, from at least `tripLabels` different requests, so one symbol with a
- *   broken answer never pauses the pool.
+ *   broken answer never pauses the pool. A request that is the only one in
+ *   progress (a single /scan batch, `--workers 1`) is the whole pool: its
+ *   own streak opens the breaker, and those attempts count against its
+ *   retries, so a lone broken answer still ends.
  * - Open: nothing is sent until the pause ends. The first pause is about
  *   `pauseBaseMs` (plus up to 20% at random), and each failed probe doubles
  *   it, up to `pauseCapMs`.
@@ -225,6 +228,8 @@ export class ServerBreaker {
    * A throttle answer to a request labelled `label`. Returns true when the
    * pool is throttled (this answer opened the breaker, or it was already
    * open): that attempt must not count against the request's own retries.
+   * `alone` says the request is the only one in progress: then its own
+   * streak opens the breaker, and its attempts still count (false).
    */
   throttled(
     now: number,
@@ -232,6 +237,7 @@ export class ServerBreaker {
     label: string,
     probe: boolean,
     retryAfterMs: number | null = null,
+    alone = false,
   ): boolean {
     this.#answered = true;
     this.#failures = [];
@@ -266,15 +272,16 @@ export class ServerBreaker {
         return true;
       }
       this.#open(now, signal, retryAfterMs);
-      return true;
+      return !alone;
     }
     const streak = signal === "403" ? this.#forbiddenStreak : this.#emptyStreak;
     if (
       signal === "429" ||
-      (streak.length >= this.#o.tripAfter && new Set(streak).size >= this.#o.tripLabels)
+      (streak.length >= this.#o.tripAfter &&
+        (alone || new Set(streak).size >= this.#o.tripLabels))
     ) {
       this.#open(now, signal, retryAfterMs);
-      return true;
+      return !alone;
     }
     return false;
   }

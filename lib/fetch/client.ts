@@ -390,6 +390,18 @@ export class TradingViewClient {
     request: CallRequest,
     interpret: (answer: CallAnswer) => CallVerdict<T>,
   ): Promise<CallOutcome<T>> {
+    this.#active++;
+    try {
+      return await this.#call(request, interpret);
+    } finally {
+      this.#active--;
+    }
+  }
+
+  async #call<T>(
+    request: CallRequest,
+    interpret: (answer: CallAnswer) => CallVerdict<T>,
+  ): Promise<CallOutcome<T>> {
     const { maxRetries } = this.options;
     let sent = 0;
     let charged = 0;
@@ -431,6 +443,7 @@ export class TradingViewClient {
             request.label,
             probe,
             attempt.retryAfterMs,
+            this.#active === 1,
           );
           if (!free) charged++;
           break;
@@ -498,6 +511,9 @@ export class TradingViewClient {
     }
     this.#notify();
   }
+
+  /** Calls in progress (sending, or waiting to retry); 1 means a lone request is the pool. */
+  #active = 0;
 
   /** The throttle answer being handled (for the pause message and the pacer). */
   #lastThrottle: { signal: ThrottleSignal; reason: string } = {
