@@ -65,8 +65,8 @@ export interface JobDeps {
 }
 
 /**
- * Most targets fetched and merged in one go. Larger runs (only
- * `--from-catalog` can be: other lists are capped at 100,000) are split into
+ * Most targets fetched and merged in one go. Larger runs (a candidates list
+ * of up to 100,000, or any `--from-catalog` refresh) are split into
  * near-equal chunks, each fetched, then merged under the lock, so memory
  * stays bounded whatever the catalog's size.
  */

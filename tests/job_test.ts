@@ -151,3 +151,36 @@ Deno.test("--from-catalog opens one DuckDB instance per run, and closes it", asy
   }
   assert.deepEqual([created, closed], [1, 1]);
 });
+
+Deno.test("a chunked run on a new catalog merges every chunk (the catalog is loaded once per chunk)", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const symbols = mirrorSymbols(["NASDAQ", "NYSE"]).slice(0, 10);
+  const report = await runJob(options(["--symbols", symbols.join(","), "--base-url", mirror.url]), {
+    log: memoryLogger(),
+    root: project.dir,
+    chunkSize: 4,
+  });
+  assert.equal(report.exit_code, 0, report.error ?? "");
+  assert.deepEqual([report.fetched, report.new], [10, 10]);
+  assert.equal((await catalogRows(`${project.dir}/${CATALOG}`)).length, 10);
+});
+
+Deno.test("--from-catalog with the catalog but no exchanges.parquet refreshes it", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const symbols = mirrorSymbols(["NASDAQ"]).slice(0, 5);
+  const root = project.dir;
+  const seed = options(["--symbols", symbols.join(","), "--base-url", mirror.url]);
+  assert.equal((await runJob(seed, { log: memoryLogger(), root })).exit_code, 0);
+  await Deno.remove(`${project.dir}/data/lakehouse/exchanges.parquet`);
+  for (const extra of [["--dry-run"], []]) {
+    const report = await runJob(options(["--from-catalog", "--base-url", mirror.url, ...extra]), {
+      log: memoryLogger(),
+      root,
+    });
+    assert.equal(report.exit_code, 0, `${extra.join(" ")}: ${report.error}`);
+    assert.equal(report.fetched, 5);
+  }
+  assert.ok((await Deno.stat(`${project.dir}/data/lakehouse/exchanges.parquet`)).isFile);
+});

@@ -52,6 +52,7 @@ import {
   DESCRIBE_PARQUET,
   dropRelationSql,
   DUPLICATE_CURRENT,
+  emptyViewSql,
   EXCHANGE_CHANGE_COUNT,
   EXCHANGE_CHANGES,
   EXCHANGES_SCHEMA,
@@ -261,7 +262,7 @@ export class Catalog implements AsyncDisposable {
   private async loadTable(table: string, path: string, schema: readonly Column[], label: string) {
     for (const sql of dropRelationSql(table)) await this.connection.run(sql);
     if (!(await fileExists(path))) {
-      await this.connection.run(createTableSql(table, schema));
+      await this.connection.run(emptyViewSql(table, schema));
       return false;
     }
     try {

@@ -177,6 +177,16 @@ export function setPathVariableSql(variable: string): string {
   return `SET VARIABLE ${quoteIdent(variable)} = $1`;
 }
 
+/**
+ * An empty view with a schema: what a missing file loads as. A view, like
+ * the one a present file loads as, so {@linkcode dropRelationSql} can drop
+ * it on the next load whichever it was.
+ */
+export function emptyViewSql(view: string, schema: readonly Column[]): string {
+  const select = schema.map((c) => `NULL::${c.type} AS ${quoteIdent(c.name)}`).join(", ");
+  return `CREATE OR REPLACE VIEW ${quoteIdent(view)} AS SELECT ${select} WHERE false`;
+}
+
 /** Drops a table or view of that name, whichever it is. */
 export function dropRelationSql(name: string): string[] {
   return [`DROP VIEW IF EXISTS ${quoteIdent(name)}`, `DROP TABLE IF EXISTS ${quoteIdent(name)}`];
