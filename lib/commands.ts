@@ -150,6 +150,7 @@ async function runProbeCommand(options: ProbeOptions): Promise<number> {
     import("./probe.ts"),
     import("./report/report.ts"),
   ]);
+  // A signal ends the probe: the report's exit_code says so, and is the process's.
   const log = stderrLogger({ quiet: options.quiet });
   const interrupted = new AbortController();
   for (const name of ["SIGINT", "SIGTERM"] as const) {
@@ -162,7 +163,7 @@ async function runProbeCommand(options: ProbeOptions): Promise<number> {
   if (options.json) console.log(JSON.stringify(report));
   else console.log(formatProbe(report));
   if (report.error) log.error(report.error);
-  return interrupted.signal.aborted ? signalExitCode(interrupted.signal.reason) : report.exit_code;
+  return report.exit_code;
 }
 
 /** The probe parser in the shape every command's parser has. */

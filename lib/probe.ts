@@ -28,7 +28,10 @@
  * @module
  */
 import { describeError, IngestError } from "./core/errors.ts";
+import { printable, redactUrl } from "./core/text.ts";
 import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
+import { checkNotGlob } from "./input/catalog_path.ts";
+import { signalExitCode } from "./report/report.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
@@ -123,6 +126,7 @@ export function spread<T>(items: readonly T[], n: number): T[] {
 
 async function catalogSymbols(options: ProbeOptions, root: string): Promise<string[]> {
   const path = await resolveWritableInside(options.catalogPath, root, "catalog path");
+  checkNotGlob(path, options.catalogPath);
   try {
     const info = await Deno.stat(path);
     if (!info.isFile) throw new Deno.errors.NotFound();
@@ -191,7 +195,9 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
       signal: deps.signal,
     });
     deps.log.info(
-      `probing ${symbols.length} symbols through /symbol and /scan at ${options.baseUrl}`,
+      `probing ${symbols.length} symbols through /symbol and /scan at ${
+        redactUrl(options.baseUrl)
+      }`,
     );
     const viaScan = await fetchAllScan(client, symbols, options.workers, undefined, {
       confirm: false,
@@ -221,6 +227,11 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
     report.error = describeError(err);
     report.exit_code = err instanceof IngestError && err.kind === "usage" ? 2 : 1;
   } finally {
+    // A signal ends the probe with its code, in the report as in the process.
+    if (deps.signal?.aborted) {
+      report.exit_code = signalExitCode(deps.signal.reason);
+      report.error = `interrupted by ${String(deps.signal.reason)}; nothing compared`;
+    }
     report.duration_ms = Math.round(performance.now() - started);
   }
   return report;
@@ -257,8 +268,14 @@ function compare(
   }
 }
 
+/** Longest value or reason printed in the table (escaped text; see `printable`). */
+const FIELD_MAX = 120;
+
+/** Outside text (API values, symbols, reasons) as it may reach a terminal. */
+const field = (text: string) => printable(text, FIELD_MAX);
+
 const show = (value: ProbeValue) =>
-  typeof value === "string" ? JSON.stringify(value) : String(value);
+  typeof value === "string" ? field(JSON.stringify(value)) : String(value);
 
 /**
  * The agreement table people read (stdout without `--json`).
@@ -279,7 +296,7 @@ export function formatProbe(report: ProbeReport): string {
     lines.push(`  ${"field".padEnd(width)}  agree  differ  example`);
     for (const f of report.fields) {
       const example = f.examples[0]
-        ? `${f.examples[0].symbol}: /symbol ${show(f.examples[0].symbol_value)}, /scan ${
+        ? `${field(f.examples[0].symbol)}: /symbol ${show(f.examples[0].symbol_value)}, /scan ${
           show(f.examples[0].scan_value)
         }`
         : "";
@@ -293,7 +310,7 @@ export function formatProbe(report: ProbeReport): string {
   const list = (title: string, items: string[]) => {
     if (items.length === 0) return;
     lines.push(
-      `${title} (${items.length}): ${items.slice(0, 20).join(", ")}${
+      `${title} (${items.length}): ${items.slice(0, 20).map(field).join(", ")}${
         items.length > 20 ? `, ... and ${items.length - 20} more` : ""
       }`,
     );
@@ -303,7 +320,7 @@ export function formatProbe(report: ProbeReport): string {
   list("failed", report.failed.map((f) => `${f.symbol} (${f.endpoint}: ${f.reason})`));
   lines.push(
     report.error
-      ? `probe failed: ${report.error}`
+      ? `probe failed: ${field(report.error)}`
       : report.agree
       ? "every field both endpoints carry agrees: --endpoint scan is safe for these symbols"
       : "the endpoints disagree: keep --endpoint symbol, or check the fields above",

@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { IngestError } from "../lib/core/errors.ts";
 import { DEFAULT_SAMPLE, parseProbeCli } from "../lib/input/probe_cli.ts";
-import { spread } from "../lib/probe.ts";
+import { runProbe, spread } from "../lib/probe.ts";
+import { memoryLogger } from "../lib/report/log.ts";
 import { type Cli, cliTest } from "../testing/cli.ts";
-import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
+import { mirrorBody, mirrorSymbols, startMirror } from "../testing/mirror.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
@@ -118,4 +119,55 @@ Deno.test("spread picks an even sample, first and last kept", () => {
   assert.deepEqual(spread(items, 4), [0, 3, 6, 9]);
   assert.deepEqual(spread(items, 20), items);
   assert.deepEqual(spread(items, 1), [0]);
+});
+
+cliTest(
+  "probe prints outside text escaped and --base-url without credentials",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    // The description differs between the endpoints, so the table shows it.
+    await using mirror = startMirror({ scanSkew: "description" });
+    const evil = "Apple\x1b]0;pwned\x07\u009b2J\u202eInc";
+    mirror.configure({
+      overrides: { "NASDAQ:AAPL": { ...mirrorBody("NASDAQ:AAPL"), description: evil } },
+    });
+    const url = mirror.url.replace("http://", "http://user:secret@");
+    const result = await cli.run(["probe", "--symbols", "NASDAQ:AAPL", "--base-url", url], {
+      cwd: project.dir,
+    });
+    const out = result.stdout + result.stderr;
+    assert.match(out, /Apple\\u001b\]0;pwned\\u0007\\x9b2J\\u202eInc/, out);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(out, /[\x1b\x07\u009b\u202e]/);
+    assert.doesNotMatch(out, /secret/);
+  },
+);
+
+cliTest(
+  "probe --from-catalog refuses a catalog path DuckDB would read as a glob",
+  async (cli: Cli) => {
+    await using project = await tempProject();
+    const result = await cli.run(["probe", "--from-catalog", "--catalog-path", "data/s?.parquet"], {
+      cwd: project.dir,
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /contains '\?'.*file pattern/);
+  },
+);
+
+Deno.test("an interrupted probe reports the signal's exit code, the one the process exits with", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror({ latencyMs: 50 });
+  const command = parseProbeCli(["--symbols", SYMBOLS.join(","), "--base-url", mirror.url], {});
+  assert.equal(command.kind, "probe");
+  if (command.kind !== "probe") return;
+  const stop = new AbortController();
+  setTimeout(() => stop.abort("SIGTERM"), 20);
+  const report = await runProbe(command.options, {
+    log: memoryLogger(),
+    root: project.dir,
+    signal: stop.signal,
+  });
+  assert.equal(report.exit_code, 143);
+  assert.match(report.error ?? "", /interrupted by SIGTERM/);
 });

@@ -30,6 +30,28 @@ export { GLOB_CHARACTERS };
 export const COMPANION_SUFFIXES: readonly string[] = [".lock", ".bak", ".tmp"];
 
 /**
+ * Refuses a path (absolute, as DuckDB will get it) that DuckDB would read as
+ * a glob: a usage error naming the path. The read-only commands use this
+ * alone, since a companion name (a `.bak` to inspect) is fine to read.
+ *
+ * @example
+ * ```ts
+ * import { checkNotGlob } from "./catalog_path.ts";
+ * checkNotGlob("/p/data/symbols.parquet", "data/symbols.parquet"); // fine
+ * ```
+ */
+export function checkNotGlob(path: string, given: string, flag = "--catalog-path"): void {
+  const glob = GLOB_CHARACTERS.find((c) => path.includes(c));
+  if (glob === undefined) return;
+  const where = given.includes(glob) ? "" : ` (it resolves to ${path})`;
+  throw new IngestError(
+    "usage",
+    `${flag} ${given} contains '${glob}'${where}, which DuckDB reads as a file pattern, so another file could be read in its place`,
+    `use a path without ${GLOB_CHARACTERS.map((c) => `'${c}'`).join(", ")}`,
+  );
+}
+
+/**
  * Refuses a catalog path (absolute, as DuckDB will get it) that DuckDB would
  * read as a glob, or whose name collides with a file the tool keeps beside a
  * catalog: `exchanges.parquet`, or any name ending in
@@ -44,15 +66,7 @@ export const COMPANION_SUFFIXES: readonly string[] = [".lock", ".bak", ".tmp"];
  * ```
  */
 export function checkCatalogPath(path: string, given: string, flag = "--catalog-path"): void {
-  const glob = GLOB_CHARACTERS.find((c) => path.includes(c));
-  if (glob !== undefined) {
-    const where = given.includes(glob) ? "" : ` (it resolves to ${path})`;
-    throw new IngestError(
-      "usage",
-      `${flag} ${given} contains '${glob}'${where}, which DuckDB reads as a file pattern, so another file could be read in its place`,
-      `use a path without ${GLOB_CHARACTERS.map((c) => `'${c}'`).join(", ")}`,
-    );
-  }
+  checkNotGlob(path, given, flag);
   const name = basename(path);
   const lower = name.toLowerCase();
   if (lower === EXCHANGES_FILE) {
