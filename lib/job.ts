@@ -211,9 +211,15 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     }));
     try {
       for (const chunk of chunks) {
+        // Each answer also refreshes the report's counts, so a report printed
+        // early (a second signal) shows the requests already sent.
+        const onOutcome = () => {
+          progress.done();
+          report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
+        };
         const fetching = options.endpoint === "scan"
-          ? fetchAllScan(client, chunk, options.workers, () => progress.done())
-          : fetchAll(client, chunk, options.workers, () => progress.done());
+          ? fetchAllScan(client, chunk, options.workers, onOutcome)
+          : fetchAll(client, chunk, options.workers, onOutcome);
         // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
         if (!opening) {
           opening = delay(20).then(() => openCatalog(catalogPath));
@@ -262,6 +268,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           // No lock: reading a file that is only ever replaced by rename is safe.
           const before = await catalog.load();
           recordCounts(report, before);
+          checkSignal(signal);
           const plan = await catalog.plan(fetched, retiring, options);
           recordSkew(report, plan);
           recordPlan(report, plan);
@@ -273,6 +280,8 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       progress.stop();
       report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
     }
+    // A dry run can still stop here; a real run past its last write cannot.
+    if (options.dryRun) checkSignal(signal);
     settle(report);
     if (signal?.aborted) {
       log.warn(

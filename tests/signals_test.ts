@@ -100,6 +100,7 @@ cliTest(
     assert.equal(report.exit_code, 143);
     assert.match(report.error, /second signal \(SIGTERM\).*write was under way/);
     assert.match(log, /error: stopped at once by a second signal/);
+    assert.equal(report.http.requests, targets.length, "the requests already sent are counted");
     // Old or new, never a mix.
     assert.ok([rows, rows + targets.length].includes(await rowCount(`${project.dir}/${CATALOG}`)));
   },
