@@ -211,3 +211,50 @@ Deno.test("the v1 checksum covers a frozen column list, so catalogs stay verifia
     assert.ok(FILE_CHECKSUM.includes(`"${column}"`), column);
   }
 });
+
+cliTest(
+  "a checksum from another DuckDB version cannot be checked: accepted, then replaced on the next write",
+  async (cli: Cli) => {
+    // DuckDB's hash() changes between its versions (duckdb/duckdb#17596), so
+    // an upgrade must not turn every catalog into a "corrupt" one.
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const path = `${project.dir}/${CATALOG}`;
+    const base = ["--base-url", mirror.url, "--json"];
+    assert.equal(
+      (await cli.run(["--symbols", "NASDAQ:AAPL,NYSE:KO", ...base], { cwd: project.dir })).code,
+      0,
+    );
+    const kv = async () =>
+      Object.fromEntries(
+        (await query(
+          "SELECT key::VARCHAR AS k, value::VARCHAR AS v FROM parquet_kv_metadata($1)",
+          [path],
+        )).map((r) => [r.k, r.v]),
+      );
+    const written = await kv();
+    const [{ engine }] = await query("SELECT version() AS engine");
+    assert.equal(written.meta_ingest_checksum_engine, engine);
+    const damage = async (engineVersion: string) => {
+      await query(
+        `COPY (SELECT * REPLACE (CASE WHEN symbol = 'NYSE:KO' THEN 'NYSE:KX' ELSE symbol END AS symbol)
+         FROM read_parquet('${path}')) TO '${path}.new' (FORMAT parquet, KV_METADATA {
+           meta_ingest_rows_checksum: '${written.meta_ingest_rows_checksum}',
+           meta_ingest_checksum_engine: '${engineVersion}'})`,
+      );
+      await Deno.rename(`${path}.new`, path);
+    };
+    // The same engine: a mismatch is damage.
+    await damage(String(engine));
+    const refused = await cli.run(["--symbols", "NASDAQ:MSFT", ...base], { cwd: project.dir });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /its rows do not match the checksum/);
+    // Another engine: not checkable, accepted, and the write brings a checksum of this one.
+    await damage("v0.0.1");
+    const accepted = await cli.run(["--symbols", "NASDAQ:MSFT", ...base], { cwd: project.dir });
+    assert.equal(accepted.code, 0, accepted.stderr);
+    const after = await kv();
+    assert.equal(after.meta_ingest_checksum_engine, engine);
+    assert.notEqual(after.meta_ingest_rows_checksum, written.meta_ingest_rows_checksum);
+  },
+);

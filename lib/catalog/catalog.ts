@@ -53,6 +53,7 @@ import {
   dropRelationSql,
   DUPLICATE_CURRENT,
   emptyViewSql,
+  ENGINE_VERSION,
   EXCHANGE_CHANGE_COUNT,
   EXCHANGE_CHANGES,
   EXCHANGES_SCHEMA,
@@ -136,6 +137,7 @@ const fieldChangeRow = z.object({
 });
 const skewedRow = z.object({ symbol: z.string(), valid_from: z.string() });
 const checksumRow = z.object({ checksum: z.string() });
+const storedRow = z.object({ checksum: z.string().nullable(), engine: z.string().nullable() });
 const summaryRow = z.object({ checksum: z.string(), rows: count, current: count });
 
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
@@ -226,6 +228,7 @@ export class Catalog implements AsyncDisposable {
   readonly exchangesPath: string;
   private readonly db: SandboxedDb;
   private loaded = false;
+  private engineVersion: string | undefined;
   private before: CatalogCounts = { rows: 0, current: 0 };
   /**
    * What the last plan() found: symbol changes (repairs included), exchange
@@ -282,6 +285,16 @@ export class Catalog implements AsyncDisposable {
     return true;
   }
 
+  /** The DuckDB version computing checksums (asked once). */
+  private async engine(): Promise<string> {
+    this.engineVersion ??= (await queryRows(
+      this.connection,
+      ENGINE_VERSION,
+      z.object({ engine: z.string() }),
+    ))[0].engine;
+    return this.engineVersion;
+  }
+
   /**
    * A catalog this tool wrote carries a checksum of its rows; rows that no
    * longer match it (damage that still reads as Parquet) make it unreadable.
@@ -289,10 +302,12 @@ export class Catalog implements AsyncDisposable {
    * whose checksum version this tool does not know (a newer tool's).
    */
   private async verifyChecksum(path: string): Promise<void> {
-    const stored = await queryRows(this.connection, STORED_CHECKSUM, checksumRow, [path]);
-    if (stored.length === 0 || !stored[0].checksum.startsWith(CHECKSUM_VERSION)) return;
+    const [stored] = await queryRows(this.connection, STORED_CHECKSUM, storedRow, [path]);
+    if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) return;
+    // hash() differs between DuckDB versions: another version's sum cannot be checked.
+    if (stored.engine !== null && stored.engine !== await this.engine()) return;
     const [actual] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [path]);
-    if (stored[0].checksum !== actual.checksum) {
+    if (stored.checksum !== actual.checksum) {
       throw new Error(
         "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
       );
@@ -452,7 +467,7 @@ export class Catalog implements AsyncDisposable {
             const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
               ts,
             ]);
-            await this.connection.run(WRITE_CATALOG, [ts, temp, checksum]);
+            await this.connection.run(WRITE_CATALOG, [ts, temp, checksum, await this.engine()]);
             // Read the new file back, every row, before it may replace the old one.
             const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
             if (written.checksum !== checksum) {

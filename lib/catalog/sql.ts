@@ -219,6 +219,17 @@ export const DUPLICATE_CURRENT = {
 export const CHECKSUM_KEY = "meta_ingest_rows_checksum";
 
 /**
+ * The Parquet key-value metadata key naming the DuckDB version that computed
+ * the checksum: DuckDB's `hash()` is not stable across its versions, so a
+ * checksum from another version cannot be checked (it is accepted, and
+ * replaced on the next write).
+ */
+export const CHECKSUM_ENGINE_KEY = "meta_ingest_checksum_engine";
+
+/** The DuckDB version computing checksums now. */
+export const ENGINE_VERSION = "SELECT version() AS engine";
+
+/**
  * The columns the `v1` checksum covers: the catalog's own columns when v1
  * was made. Frozen: a catalog written with a v1 checksum must stay
  * verifiable after the schema grows, so a new column goes into a new
@@ -268,9 +279,14 @@ const checksumExpr = `'${CHECKSUM_VERSION}' || count(*)::VARCHAR || ':' || coale
 })), 0)::VARCHAR`;
 const checksumOf = (relation: string) => `SELECT ${checksumExpr} AS checksum FROM ${relation}`;
 
-/** The checksum stored in a Parquet file's key-value metadata, if any. $1 = path. */
+/**
+ * The checksum stored in a Parquet file's key-value metadata and the DuckDB
+ * version that computed it, each null when absent. $1 = path.
+ */
 export const STORED_CHECKSUM =
-  `SELECT value::VARCHAR AS checksum FROM parquet_kv_metadata($1) WHERE key::VARCHAR = '${CHECKSUM_KEY}'`;
+  `SELECT max(value::VARCHAR) FILTER (WHERE key::VARCHAR = '${CHECKSUM_KEY}') AS checksum,
+          max(value::VARCHAR) FILTER (WHERE key::VARCHAR = '${CHECKSUM_ENGINE_KEY}') AS engine
+   FROM parquet_kv_metadata($1)`;
 
 /**
  * The checksum of a Parquet file's rows as stored (no casts: compared with
@@ -452,10 +468,11 @@ export const MERGED_CHECKSUM: string = checksumOf(`(${MERGED})`);
 
 /**
  * Writes the merged catalog with its row checksum in the Parquet key-value
- * metadata. $1 = run timestamp, $2 = output path, $3 = checksum.
+ * metadata. $1 = run timestamp, $2 = output path, $3 = checksum, $4 = the
+ * DuckDB version that computed it.
  */
 export const WRITE_CATALOG = `COPY (${MERGED}
-) TO $2 (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${CHECKSUM_KEY}: $3})`;
+) TO $2 (FORMAT parquet, COMPRESSION zstd, KV_METADATA {${CHECKSUM_KEY}: $3, ${CHECKSUM_ENGINE_KEY}: $4})`;
 
 /** Exchanges whose built-in row differs from (or is missing in) exchanges.parquet. */
 export const EXCHANGE_CHANGES = `CREATE OR REPLACE TABLE exchange_changes AS
