@@ -39,33 +39,24 @@ export interface ShowView {
 /** The output forms. */
 export type ShowOutputFormat = "table" | "json" | "csv";
 
+/** What a row of the current catalog shows by default. */
+const CURRENT_COLUMNS = [
+  "symbol",
+  "type",
+  "description",
+  "pricescale",
+  "minmov",
+  "tick_size",
+  "timezone",
+  "session",
+  "active",
+  "valid_from",
+];
+
 /** Columns a table shows by default, per mode (JSON and CSV show every column). */
 export const TABLE_COLUMNS: Readonly<Record<ReadMode["kind"], readonly string[]>> = {
-  "current": [
-    "symbol",
-    "type",
-    "description",
-    "pricescale",
-    "minmov",
-    "tick_size",
-    "timezone",
-    "session",
-    "active",
-    "valid_from",
-  ],
-  "as-of": [
-    "symbol",
-    "type",
-    "description",
-    "pricescale",
-    "minmov",
-    "tick_size",
-    "timezone",
-    "session",
-    "active",
-    "valid_from",
-    "valid_until",
-  ],
+  "current": CURRENT_COLUMNS,
+  "as-of": [...CURRENT_COLUMNS, "valid_until"],
   "history": ["symbol", "valid_from", "valid_until", "active"],
   "changed-since": ["symbol", "valid_from", "active"],
 };
