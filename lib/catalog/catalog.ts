@@ -26,7 +26,7 @@
  * @module
  */
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { NotDurableError, type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
 import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
@@ -34,6 +34,7 @@ import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
 export type { CatalogCounts } from "./outcomes.ts";
 export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
+import { openParquetView, queryRows, unreadable } from "./parquet.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
 import type { FetchedRecord } from "../record/record.ts";
@@ -49,7 +50,6 @@ import {
   COMPUTE_CHANGES,
   countRowsSql,
   createTableSql,
-  DESCRIBE_PARQUET,
   dropRelationSql,
   DUPLICATE_CURRENT,
   emptyViewSql,
@@ -63,8 +63,6 @@ import {
   INCOMING_SCHEMA,
   MERGED_CHECKSUM,
   NEW_SYMBOLS,
-  parquetViewSql,
-  setPathVariableSql,
   SKEWED_SYMBOLS,
   STORED_CHECKSUM,
   TIMEZONE_ALIAS_SCHEMA,
@@ -125,7 +123,6 @@ export interface MergePlan {
 
 const count = z.union([z.bigint(), z.number()]).transform(Number);
 const countsRow = z.object({ rows: count, current: count });
-const describeRow = z.object({ column_name: z.string(), column_type: z.string() });
 const symbolRow = z.object({ symbol: z.string() });
 const changeCountsRow = z.object({ new: count, changed: count, retired: count, unchanged: count });
 const fieldChangeRow = z.object({
@@ -143,19 +140,6 @@ const summaryRow = z.object({ checksum: z.string(), rows: count, current: count 
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
 function timestampText(date: Date): string {
   return date.toISOString().replace("T", " ").replace("Z", "");
-}
-
-/** Runs a query and returns its rows, validated against `schema`. */
-async function queryRows<T>(
-  connection: DuckDBConnection,
-  sql: string,
-  schema: z.ZodType<T>,
-  params?: (string | boolean)[],
-): Promise<T[]> {
-  const reader = params
-    ? await connection.runAndReadAll(sql, params)
-    : await connection.runAndReadAll(sql);
-  return z.array(schema).parse(reader.getRowObjectsJS());
 }
 
 function append(appender: DuckDBAppender, column: Column, value: unknown): void {
@@ -211,15 +195,6 @@ async function fileExists(path: string): Promise<boolean> {
   }
 }
 
-/** The error for a file we could not read (and therefore never write over). */
-function unreadable(label: string, path: string, err: unknown): IngestError {
-  return new IngestError(
-    "catalog",
-    `cannot read ${label} ${path}: ${errorMessage(err).split("\n")[0]}`,
-    `it was left untouched; restore ${basename(path)}.bak or move the file away`,
-  );
-}
-
 /** The catalog and its exchanges table; see the module doc. */
 export class Catalog implements AsyncDisposable {
   /** Absolute path of symbols.parquet. */
@@ -269,12 +244,7 @@ export class Catalog implements AsyncDisposable {
       return false;
     }
     try {
-      const columns = await queryRows(this.connection, DESCRIBE_PARQUET, describeRow, [path]);
-      const found = new Map(columns.map((c) => [c.column_name, c.column_type]));
-      if (table === "catalog" && !found.has("symbol")) throw new Error("it has no 'symbol' column");
-      const variable = `${table}_path`;
-      await this.connection.run(setPathVariableSql(variable), [path]);
-      await this.connection.run(parquetViewSql(table, variable, schema, found));
+      await openParquetView(this.connection, table, path, schema, table === "catalog");
       // Scanning one column now catches most damage before anything is
       // merged (the write reads every row and stops at any damage left).
       await this.connection.run(countRowsSql(table));

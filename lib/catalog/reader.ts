@@ -33,21 +33,19 @@
  */
 import { type DuckDBConnection, listValue } from "@duckdb/node-api";
 import { z } from "zod";
-import { errorMessage, IngestError } from "../core/errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { fractionText } from "../core/time.ts";
 import type { FieldChange } from "./catalog.ts";
 import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
+import { openParquetView, unreadable } from "./parquet.ts";
 import { GLOB_CHARACTERS } from "./globs.ts";
 import {
   CATALOG_SCHEMA,
-  DESCRIBE_PARQUET,
   missingSymbolsSql,
-  parquetViewSql,
   PICKED_CHANGES,
   pickedRowsSql,
   pickSql,
   RECORD_SCHEMA,
-  setPathVariableSql,
 } from "./sql.ts";
 
 /** What a read answers. Times are ISO 8601 UTC (`2026-03-01T00:00:00Z`). */
@@ -96,7 +94,6 @@ export interface ReadResult {
   unknown: string[];
 }
 
-const describeRow = z.object({ column_name: z.string(), column_type: z.string() });
 const symbolRow = z.object({ symbol: z.string() });
 const changeRow = z.object({
   row_id: z.union([z.bigint(), z.number()]).transform(Number),
@@ -215,7 +212,7 @@ export class CatalogReader implements AsyncDisposable {
           "run an ingest first, or point --catalog-path at the catalog",
         );
       }
-      throw unreadable(path, err);
+      throw unreadable("catalog", path, err);
     }
     return new CatalogReader(path, await openFileSandboxedDb(path));
   }
@@ -229,7 +226,7 @@ export class CatalogReader implements AsyncDisposable {
   async read(query: ReadQuery): Promise<ReadResult> {
     for (let attempt = 1;; attempt++) {
       const before = await identity(this.path).catch((err) => {
-        throw unreadable(this.path, err);
+        throw unreadable("catalog", this.path, err);
       });
       let snapshot: { extras: string[]; missing: string[] | null };
       try {
@@ -237,7 +234,7 @@ export class CatalogReader implements AsyncDisposable {
       } catch (err) {
         // A file replaced mid-read may fail in odd ways: only an unchanged one is damaged.
         if (attempt < 5 && await identity(this.path).catch(() => null) !== before) continue;
-        throw unreadable(this.path, err);
+        throw unreadable("catalog", this.path, err);
       }
       if (await identity(this.path).catch(() => null) === before) {
         return await this.answer(query, snapshot);
@@ -256,13 +253,13 @@ export class CatalogReader implements AsyncDisposable {
   private async snapshot(
     query: ReadQuery,
   ): Promise<{ extras: string[]; missing: string[] | null }> {
-    const columns = z.array(describeRow).parse(
-      (await this.connection.runAndReadAll(DESCRIBE_PARQUET, [this.path])).getRowObjectsJS(),
+    const found = await openParquetView(
+      this.connection,
+      "catalog",
+      this.path,
+      CATALOG_SCHEMA,
+      true,
     );
-    const found = new Map(columns.map((c) => [c.column_name, c.column_type]));
-    if (!found.has("symbol")) throw new Error("it has no 'symbol' column");
-    await this.connection.run(setPathVariableSql("catalog_path"), [this.path]);
-    await this.connection.run(parquetViewSql("catalog", "catalog_path", CATALOG_SCHEMA, found));
     const known = new Set<string>(CATALOG_SCHEMA.map((c) => c.name));
     const extras = [...found.keys()].filter((name) => !known.has(name));
 
@@ -340,12 +337,4 @@ export class CatalogReader implements AsyncDisposable {
     this.close();
     return Promise.resolve();
   }
-}
-
-function unreadable(path: string, err: unknown): IngestError {
-  return new IngestError(
-    "catalog",
-    `cannot read catalog ${path}: ${errorMessage(err).split("\n")[0]}`,
-    `restore ${path.split("/").pop()}.bak or point --catalog-path at a readable catalog`,
-  );
 }
