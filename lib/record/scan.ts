@@ -26,28 +26,29 @@
  * @module
  */
 import { z } from "zod";
-import { toRecord, type ValidatedAnswer } from "./tradingview.ts";
+import { REQUESTED_FIELDS, toRecord, type ValidatedAnswer } from "./tradingview.ts";
 
 /**
- * The columns asked of `/scan`, in order: the ones peers read through it
- * (no client was found reading timezone, session or contract_type there).
+ * Fields we request from `/symbol` that no client was found reading through
+ * `/scan`: never asked of it (the catalog's value carries forward, or the
+ * exchange default for a new symbol).
  */
-export const SCAN_COLUMNS = [
-  "type",
-  "subtype",
-  "pricescale",
-  "minmov",
-  "minmove2",
-  "fractional",
-  "currency",
-  "exchange",
-  "description",
-  "sector",
-  "industry",
-  "country",
-  "root",
-  "expiration",
-] as const;
+export const NOT_ON_SCAN: readonly string[] = [
+  "base_currency",
+  "contract_type",
+  "timezone",
+  "session",
+];
+
+/**
+ * The columns asked of `/scan`, in order: the fields requested from
+ * `/symbol` ({@linkcode REQUESTED_FIELDS}) but those in
+ * {@linkcode NOT_ON_SCAN}, so a field added to the request reaches both
+ * endpoints (an unknown one fails loudly with a 400).
+ */
+export const SCAN_COLUMNS: readonly string[] = REQUESTED_FIELDS.filter(
+  (field) => !NOT_ON_SCAN.includes(field),
+);
 
 /** The most tickers sent in one `/scan` request (one peer caps itself at 500). */
 export const MAX_SCAN_BATCH = 500;
