@@ -34,7 +34,7 @@ import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
 export type { CatalogCounts } from "./outcomes.ts";
 export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
-import { openParquetView, queryRows, unreadable } from "./parquet.ts";
+import { fileIdentity, openParquetView, queryRows, unreadable } from "./parquet.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
 import type { FetchedRecord } from "../record/record.ts";
@@ -204,6 +204,8 @@ export class Catalog implements AsyncDisposable {
   private readonly db: SandboxedDb;
   private loaded = false;
   private engineVersion: string | undefined;
+  /** The identity of the catalog file whose checksum last passed. */
+  private checkedVersion: string | undefined;
   private before: CatalogCounts = { rows: 0, current: 0 };
   /**
    * What the last plan() found: symbol changes (repairs included), exchange
@@ -272,6 +274,10 @@ export class Catalog implements AsyncDisposable {
    * whose checksum version this tool does not know (a newer tool's).
    */
   private async verifyChecksum(path: string): Promise<void> {
+    // A run loads the catalog more than once (before the fetch, then under
+    // the lock): a file version already checked is not read again.
+    const version = await fileIdentity(path);
+    if (version === this.checkedVersion) return;
     const [stored] = await queryRows(this.connection, STORED_CHECKSUM, storedRow, [path]);
     if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) return;
     // hash() differs between DuckDB versions: another version's sum cannot be checked.
@@ -282,6 +288,7 @@ export class Catalog implements AsyncDisposable {
         "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
       );
     }
+    this.checkedVersion = version;
   }
 
   /**

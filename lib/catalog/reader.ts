@@ -37,7 +37,7 @@ import { IngestError } from "../core/errors.ts";
 import { fractionText } from "../core/time.ts";
 import type { FieldChange } from "./catalog.ts";
 import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
-import { openParquetView, unreadable } from "./parquet.ts";
+import { fileIdentity, openParquetView, unreadable } from "./parquet.ts";
 import { GLOB_CHARACTERS } from "./globs.ts";
 import {
   CATALOG_SCHEMA,
@@ -161,20 +161,6 @@ function cellValue(name: string, value: unknown): CellValue {
   return cell.parse(value);
 }
 
-type Identity = string;
-
-async function identity(path: string): Promise<Identity> {
-  const info = await Deno.stat(path);
-  if (!info.isFile) {
-    throw new IngestError(
-      "catalog",
-      `catalog ${path} is not a regular file`,
-      "point --catalog-path at a .parquet file",
-    );
-  }
-  return [info.ino, info.dev, info.size, info.mtime?.getTime(), info.ctime?.getTime()].join(":");
-}
-
 /** A read-only view of one catalog file; see the module doc. */
 export class CatalogReader implements AsyncDisposable {
   /** Absolute real path of the catalog file. */
@@ -202,7 +188,7 @@ export class CatalogReader implements AsyncDisposable {
       );
     }
     try {
-      await identity(path);
+      await fileIdentity(path);
     } catch (err) {
       if (err instanceof IngestError) throw err;
       if (err instanceof Deno.errors.NotFound) {
@@ -225,7 +211,7 @@ export class CatalogReader implements AsyncDisposable {
   /** Answers one query from one consistent version of the file. */
   async read(query: ReadQuery): Promise<ReadResult> {
     for (let attempt = 1;; attempt++) {
-      const before = await identity(this.path).catch((err) => {
+      const before = await fileIdentity(this.path).catch((err) => {
         throw unreadable("catalog", this.path, err);
       });
       let snapshot: { extras: string[]; missing: string[] | null };
@@ -233,10 +219,10 @@ export class CatalogReader implements AsyncDisposable {
         snapshot = await this.snapshot(query);
       } catch (err) {
         // A file replaced mid-read may fail in odd ways: only an unchanged one is damaged.
-        if (attempt < 5 && await identity(this.path).catch(() => null) !== before) continue;
+        if (attempt < 5 && await fileIdentity(this.path).catch(() => null) !== before) continue;
         throw unreadable("catalog", this.path, err);
       }
-      if (await identity(this.path).catch(() => null) === before) {
+      if (await fileIdentity(this.path).catch(() => null) === before) {
         return await this.answer(query, snapshot);
       }
       if (attempt >= 5) {
