@@ -178,16 +178,10 @@ async function createStagingTable(
   }
 }
 
+/** Whether the catalog file exists; a path that is not a regular file is an error. */
 async function fileExists(path: string): Promise<boolean> {
   try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) {
-      throw new IngestError(
-        "catalog",
-        `catalog path ${path} is not a regular file`,
-        "point --catalog-path at a .parquet file",
-      );
-    }
+    await fileIdentity(path);
     return true;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;

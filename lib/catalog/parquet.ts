@@ -54,7 +54,7 @@ export async function fileIdentity(path: string): Promise<string> {
   if (!info.isFile) {
     throw new IngestError(
       "catalog",
-      `catalog ${path} is not a regular file`,
+      `catalog path ${path} is not a regular file`,
       "point --catalog-path at a .parquet file",
     );
   }
