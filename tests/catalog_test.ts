@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { Catalog } from "../lib/catalog/catalog.ts";
 import { IngestError } from "../lib/core/errors.ts";
-import { catalogRows, currentRows, fetched, mergeOnce, query } from "../testing/catalog.ts";
+import {
+  catalogRows,
+  currentRows,
+  fetched,
+  mergeOnce,
+  query,
+  writeMerge,
+} from "../testing/catalog.ts";
 import { tempProject } from "../testing/tmp.ts";
 
 const T1 = new Date("2026-11-01T00:00:00Z");
@@ -303,7 +310,7 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     !aapl.fields.some((f) => f.field === "lot_size" || f.field === "active"),
     JSON.stringify(aapl),
   );
-  await catalog.write(T3);
+  await writeMerge(catalog, T3);
   const rows = await catalogRows(path);
   assert.deepEqual(rows.map((r) => [r.symbol, r.source_note, r.pricescale, r.lot_size, r.vu]), [
     ["NASDAQ:AAPL", "keep-me-1", 100, null, "2026-11-03 00:00:00"],

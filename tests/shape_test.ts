@@ -18,6 +18,7 @@ const LEVELS: Readonly<Record<string, number>> = {
   "lib/record": 2, // the record type, symbols, exchanges, the TradingView mapping
   "lib/fetch": 3, // the client and pacer
   "lib/catalog": 3, // the SCD2 catalog in DuckDB
+  "lib/store": 3, // where the catalog lives: a local file and its lock, or an S3 object
   "lib/input": 4, // cli, candidates
   "lib/report": 5, // report, log, progress
   "lib": 6, // job.ts and the other commands: orchestration

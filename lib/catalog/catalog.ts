@@ -3,24 +3,29 @@
  * `exchanges.parquet` beside it, merged in a sandboxed DuckDB.
  *
  * Promises: a catalog that cannot be read is an {@linkcode IngestError} and
- * is never written over; {@linkcode Catalog.write} is atomic and keeps
- * `symbols.parquet.bak`, and callers write only when
- * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone.
- * Callers hold the lock. History never runs backwards (clock skew is
+ * is never written over; {@linkcode Catalog.stage} writes the new files
+ * through a store (lib/store), which replaces them atomically, keeps
+ * `symbols.parquet.bak` and refuses a lost update; callers stage only when
+ * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone. It
+ * works on local files only and never asks where they came from (a local
+ * catalog, or an object's private copy). History never runs backwards (clock skew is
  * reported, duplicate current rows repaired) and the file carries a checksum
  * of its rows. The schema, how Python-written catalogs are read
  * and the history rules: README, "The catalog".
  *
  * @example
  * ```ts
- * import { Catalog } from "./catalog.ts";
+ * import { Catalog, type StageTarget } from "./catalog.ts";
  * import type { FetchedRecord } from "../record/record.ts";
  * const fetched: FetchedRecord[] = []; // what the fetch stage returned
+ * declare const store: StageTarget<string>; // lib/store: a CatalogStore
  * await using catalog = await Catalog.open("/p/data/lakehouse/symbols.parquet");
  * await catalog.load();
  * const plan = await catalog.plan(fetched, [], { retireNotFound: false });
  * console.log(`${plan.new} new, ${plan.changed} changed`);
- * if (catalog.hasWork()) await catalog.write();
+ * if (catalog.hasWork()) {
+ *   const { staged } = await catalog.stage(store); // then the store commits them
+ * }
  * ```
  *
  * @module
@@ -28,8 +33,7 @@
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { NotDurableError, type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
-import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
+import type { CatalogCounts } from "./outcomes.ts";
 
 export type { CatalogCounts } from "./outcomes.ts";
 export { NotDurableWrite } from "./outcomes.ts";
@@ -136,6 +140,25 @@ const skewedRow = z.object({ symbol: z.string(), valid_from: z.string() });
 const checksumRow = z.object({ checksum: z.string() });
 const storedRow = z.object({ checksum: z.string().nullable(), engine: z.string().nullable() });
 const summaryRow = z.object({ checksum: z.string(), rows: count, current: count });
+
+/**
+ * Where {@linkcode Catalog.stage} writes new files: lib/store's
+ * `CatalogStore` fits (its `stage` and `discard`).
+ */
+export interface StageTarget<S> {
+  /** Has `write` fill a temp file for `file` and makes it ready to commit. */
+  stage(file: "symbols" | "exchanges", write: (temp: string) => Promise<void>): Promise<S>;
+  /** Drops staged files that will not be committed. */
+  discard(staged: readonly S[]): Promise<void>;
+}
+
+/** What {@linkcode Catalog.stage} wrote, ready for the store's commit. */
+export interface StagedMerge<S> {
+  /** The staged files (symbols, exchanges: whichever changed). */
+  staged: S[];
+  /** The new catalog's size (as before when symbols.parquet does not change). */
+  counts: CatalogCounts;
+}
 
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
 function timestampText(date: Date): string {
@@ -397,19 +420,22 @@ export class Catalog implements AsyncDisposable {
   }
 
   /**
-   * Writes the planned merge: the new symbols.parquet and exchanges.parquet
-   * (whichever changed) are both written, read back and fsynced before
-   * either replaces its file; returns the new catalog's size. New versions
-   * start at the run timestamp of {@linkcode plan} (or `now`, which must not
-   * be before any changed symbol's current version). A
-   * {@linkcode NotDurableWrite} means the files were replaced but a folder
-   * fsync failed; any other error means nothing was replaced.
+   * Writes the planned merge's new files (symbols.parquet and
+   * exchanges.parquet, whichever changed) through `target`, which gives
+   * each its temp path (lib/store's `CatalogStore.stage`): nothing is
+   * replaced here, the caller commits what this returns. The new catalog is
+   * read back, every row, and must match its checksum. New versions start
+   * at the run timestamp of {@linkcode plan} (or `now`, which must not be
+   * before any changed symbol's current version). On failure whatever was
+   * staged is discarded and the error is an {@linkcode IngestError}.
    */
-  async write(now?: Date): Promise<CatalogCounts> {
+  async stage<S>(target: StageTarget<S>, now?: Date): Promise<StagedMerge<S>> {
     this.mustBeLoaded();
+    const staged: S[] = [];
     try {
-      return await this.writeFiles(now);
+      return await this.stageFiles(target, staged, now);
     } catch (err) {
+      await target.discard(staged);
       if (err instanceof IngestError) throw err;
       throw new IngestError(
         "catalog",
@@ -419,70 +445,43 @@ export class Catalog implements AsyncDisposable {
     }
   }
 
-  /** {@linkcode Catalog.write} without its error wording. */
-  private async writeFiles(now: Date | undefined): Promise<CatalogCounts> {
+  /** {@linkcode Catalog.stage} without its clean-up and error wording. */
+  private async stageFiles<S>(
+    target: StageTarget<S>,
+    staged: S[],
+    now: Date | undefined,
+  ): Promise<StagedMerge<S>> {
     const planned = this.mustBePlanned();
     const ts = now ? timestampText(now) : planned.runAt;
     const [late] = await queryRows(this.connection, CHANGES_AFTER, z.object({ n: count }), [ts]);
     if (late.n > 0) {
       throw new Error(`${late.n} changed symbols have a current version starting after ${ts}`);
     }
-    // Both files are written and fsynced before either replaces anything, so
-    // a failure (a full disk) leaves both as they were.
-    const prepared: PreparedReplace[] = [];
     let after = this.before;
-    try {
-      if (planned.symbols > 0) {
-        prepared.push(
-          await prepareReplace(this.path, async (temp) => {
-            const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
-              ts,
-            ]);
-            await this.connection.run(WRITE_CATALOG, [ts, temp, checksum, await this.engine()]);
-            // Read the new file back, every row, before it may replace the old one.
-            const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
-            if (written.checksum !== checksum) {
-              throw new Error(`the written file reads back differently (${written.checksum})`);
-            }
-            after = { rows: written.rows, current: written.current };
-          }, { backup: true }),
-        );
-      }
-      if (planned.exchanges > 0) {
-        prepared.push(
-          await prepareReplace(this.exchangesPath, async (temp) => {
-            await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
-          }, { backup: true }),
-        );
-      }
-    } catch (err) {
-      await Promise.all(prepared.map((p) => p.discard()));
-      throw err;
+    if (planned.symbols > 0) {
+      staged.push(
+        await target.stage("symbols", async (temp) => {
+          const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
+            ts,
+          ]);
+          await this.connection.run(WRITE_CATALOG, [ts, temp, checksum, await this.engine()]);
+          // Read the new file back, every row, before it may replace the old one.
+          const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
+          if (written.checksum !== checksum) {
+            throw new Error(`the written file reads back differently (${written.checksum})`);
+          }
+          after = { rows: written.rows, current: written.current };
+        }),
+      );
     }
-    let notDurable: NotDurableError | undefined;
-    for (const [i, replace] of prepared.entries()) {
-      try {
-        await replace.commit();
-      } catch (err) {
-        // Renamed, not confirmed durable: the file is in place, go on.
-        if (err instanceof NotDurableError) {
-          notDurable ??= err;
-          continue;
-        }
-        await Promise.all(prepared.slice(i + 1).map((p) => p.discard()));
-        if (i === 0) throw err;
-        // Renames rarely fail; if the second one does, say exactly what happened.
-        throw new IngestError(
-          "catalog",
-          `${prepared[0].target} was written, but ${replace.target} could not be replaced: ${
-            errorMessage(err).split("\n")[0]
-          }`,
-          "the catalog itself is consistent; rerun to bring the exchanges table up to date",
-        );
-      }
+    if (planned.exchanges > 0) {
+      staged.push(
+        await target.stage("exchanges", async (temp) => {
+          await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
+        }),
+      );
     }
-    if (notDurable) throw new NotDurableWrite(notDurable, after);
-    return after;
+    return { staged, counts: after };
   }
 
   /** Throws unless {@linkcode Catalog.load} ran. */
