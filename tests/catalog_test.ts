@@ -442,7 +442,18 @@ Deno.test("an old catalog without the kept futures columns reads and merges as b
   const { plan } = await mergeOnce(path, [fetched("CME_MINI:ESH2026", { description: "new" })], {
     now: T3,
   });
-  assert.deepEqual(plan.changes[0].fields.map((f) => f.field), ["description"]);
+  // The learned values ride along and are listed as what is written (null -> value).
+  assert.deepEqual(plan.changes[0].fields.map((f) => f.field), [
+    "contract_type",
+    "description",
+    "expiration",
+    "minmove2",
+    "root",
+  ]);
+  assert.deepEqual(
+    plan.changes[0].fields.filter((f) => f.field !== "description").map((f) => f.old),
+    [null, null, null, null],
+  );
   const es = (await currentRows(path)).get("CME_MINI:ESH2026")!;
   assert.deepEqual([es.root, es.contract_type, es.minmove2], ["ES", "single", 0]);
   // And the next run, on the file that now has the columns, is idle again.

@@ -45,10 +45,12 @@ import type { FetchedRecord } from "../record/record.ts";
 import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
   ACTIVE_SYMBOLS,
+  castColumns,
   CATALOG_COUNTS,
   CATALOG_SCHEMA,
   CHANGE_COUNTS,
   CHANGES_AFTER,
+  checkCastsSql,
   CHECKSUM_VERSION,
   type Column,
   COMPUTE_CHANGES,
@@ -263,10 +265,19 @@ export class Catalog implements AsyncDisposable {
       return false;
     }
     try {
-      await openParquetView(this.connection, table, path, schema, table === "catalog");
+      const found = await openParquetView(
+        this.connection,
+        table,
+        path,
+        schema,
+        table === "catalog",
+      );
       // Scanning one column now catches most damage before anything is
-      // merged (the write reads every row and stops at any damage left).
+      // merged (the write reads every row and stops at any damage left); a
+      // foreign file's values that do not fit our types fail here too.
       await this.connection.run(countRowsSql(table));
+      const casts = castColumns(schema, found);
+      if (casts.length) await this.connection.run(checkCastsSql(table, casts));
       if (table === "catalog") await this.verifyChecksum(path);
     } catch (err) {
       throw unreadable(label, path, err);
