@@ -30,6 +30,7 @@ import { NotDurableWrite } from "./catalog/outcomes.ts";
 import { NotDurableError } from "./fs/atomic.ts";
 import type { CatalogStore } from "./store/store.ts";
 import { LocalStore } from "./store/local.ts";
+import { readSnapshot } from "./snapshot.ts";
 import { retirable } from "./catalog/retire.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
@@ -107,9 +108,6 @@ export interface MergeTuning {
  */
 export const CHUNK_SIZE = 50_000;
 
-/** How many times a read that saw the file change under it is tried again. */
-const SNAPSHOT_TRIES = 5;
-
 /** Opens the catalog; DuckDB's addon is loaded only when a run needs it. */
 async function openCatalog(path: string): Promise<Catalog> {
   const { Catalog } = await import("./catalog/catalog.ts");
@@ -159,40 +157,6 @@ function isInterruption(err: unknown, signal: AbortSignal | undefined): boolean 
   if (err instanceof IngestError) return err.kind === "interrupted";
   return signal?.aborted === true && (err === signal.reason ||
     (err instanceof DOMException && err.name === "AbortError"));
-}
-
-/** The catalog as read for a run, and the store identity of what was read. */
-interface Loaded {
-  counts: CatalogCounts;
-  exists: boolean;
-}
-
-/**
- * Reads the store's newest version into the catalog; a file that changed
- * while it was read (a local catalog replaced by another run's rename) is
- * read again, so what follows sees one version. `then` runs on that version
- * before it is checked again (the dry run's plan, the targets of
- * `--from-catalog`).
- */
-async function readSnapshot<T>(
-  store: CatalogStore,
-  catalog: Catalog,
-  then: (loaded: Loaded) => Promise<T>,
-): Promise<{ loaded: Loaded; value: T }> {
-  for (let attempt = 1;; attempt++) {
-    const version = await store.read();
-    const { exists, ...counts } = await catalog.load();
-    const loaded = { counts, exists };
-    const value = await then(loaded);
-    if (await store.unchanged(version)) return { loaded, value };
-    if (attempt >= SNAPSHOT_TRIES) {
-      throw new IngestError(
-        "catalog",
-        `catalog ${store.label} kept changing while it was read (${attempt} tries)`,
-        "retry when the runs writing it have finished",
-      );
-    }
-  }
 }
 
 /** How a fetch outcome counts in the report: fetched, failed, or skipped (never tried for a reason). */

@@ -37,6 +37,8 @@ import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
+import { LocalStore } from "./store/local.ts";
+import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
 
 /** The catalog fields both endpoints carry: what the probe compares. */
@@ -139,9 +141,10 @@ async function catalogSymbols(options: ProbeOptions, root: string): Promise<stri
     );
   }
   const { Catalog } = await import("./catalog/catalog.ts");
-  await using catalog = await Catalog.open(path);
-  await catalog.load();
-  return await catalog.activeSymbols();
+  await using store = new LocalStore(path, options.catalogPath);
+  await using catalog = await Catalog.open(store.localPath("symbols"));
+  // One version, as show reads it: the checksum and the symbols from the same file.
+  return (await readSnapshot(store, catalog, () => catalog.activeSymbols())).value;
 }
 
 const same = (a: ProbeValue, b: ProbeValue) =>

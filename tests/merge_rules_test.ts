@@ -409,3 +409,54 @@ for (
     assert.equal(mirror.stats.requests, 0, "no request was sent");
   });
 }
+
+Deno.test("a dry run plans against one version while another run replaces the catalog", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const path = `${project.dir}/${CATALOG}`;
+  const base = ["--base-url", mirror.url];
+  // Version A: AAPL says "A" among 4 symbols; version B: it says "B" among 2.
+  const symbols = mirrorSymbols(["NASDAQ", "NYSE"]).slice(0, 4);
+  await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
+  await mergeOnce(
+    path,
+    symbols.map((s) => fetched(s, s === symbols[0] ? { description: "A" } : {})),
+  );
+  const versionA = `${project.dir}/a.parquet`;
+  await Deno.copyFile(path, versionA);
+  await Deno.remove(path);
+  await mergeOnce(
+    path,
+    symbols.slice(0, 2).map((s) => fetched(s, s === symbols[0] ? { description: "B" } : {})),
+  );
+  const versionB = `${project.dir}/b.parquet`;
+  await Deno.copyFile(path, versionB);
+  const rowsOf: Record<string, number> = { '"A"': 4, '"B"': 2 };
+  // Another writer replaces the catalog by rename, A and B in turn, all
+  // along, every 100 ms (as fast as merges of a small catalog can follow each other).
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 0; writing; i++) {
+      const temp = `${path}.${i}.tmp`;
+      await Deno.copyFile(i % 2 ? versionA : versionB, temp);
+      await Deno.rename(temp, path);
+      // Now and then a longer gap, as between real runs: a reader always
+      // finds a quiet moment within its tries, even on a busy machine.
+      await new Promise((r) => setTimeout(r, i % 4 === 3 ? 700 : 100));
+    }
+  })();
+  try {
+    for (let run = 0; run < 15; run++) {
+      const report = await runJob(options([...base, "--symbols", symbols[0], "--dry-run"]), {
+        log: memoryLogger(),
+        root: project.dir,
+      });
+      assert.equal(report.exit_code, 0, report.error ?? "");
+      const old = report.changes[0]?.fields.find((f) => f.field === "description")?.old;
+      assert.equal(report.catalog.rows, rowsOf[JSON.stringify(old)], `run ${run}: ${old}`);
+    }
+  } finally {
+    writing = false;
+    await writer;
+  }
+});
