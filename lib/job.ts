@@ -25,7 +25,7 @@
  */
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
-import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
+import type { Catalog, CatalogCounts, MergePlan, RunRecord } from "./catalog/catalog.ts";
 import { NotDurableWrite } from "./catalog/outcomes.ts";
 import { NotDurableError } from "./fs/atomic.ts";
 import type { CatalogStore } from "./store/store.ts";
@@ -217,8 +217,11 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   const started = performance.now();
   const { log, signal } = deps;
   const report = deps.report ?? emptyReport(options.catalogPath, options.dryRun);
+  const startedAt = new Date();
   // One DuckDB instance per run, opened at most once and always closed.
   let opening: Promise<Catalog> | undefined;
+  // What the scanner was asked, for the run log (set once fetching starts).
+  let checks: RunRecord["checks"] | undefined;
   let store: CatalogStore | undefined;
   const state = { writes: 0 };
   try {
@@ -298,6 +301,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       pausedMs: client.pausedFor(),
     }));
     const repaired = new Set<string>();
+    checks = [];
     try {
       for (const chunk of chunks) {
         // Each answer also refreshes the report's counts, so a report printed
@@ -322,11 +326,13 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           const item = account(outcome, halt, signal);
           if (item.kind === "fetched") {
             fetched.push(item.record);
+            checks.push({ symbol: outcome.symbol, outcome: "fetched" });
           } else if (item.kind === "skipped") {
             report.skipped.push({ symbol: item.symbol, reason: item.reason });
           } else {
             report.failed.push({ symbol: item.symbol, reason: item.reason });
             if (item.notFound) notFound.push(item.symbol);
+            checks.push({ symbol: item.symbol, outcome: item.notFound ? "not-found" : "failed" });
           }
         }
         report.fetched += fetched.length;
@@ -397,14 +403,68 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       const earlier = state.writes - (err instanceof NotDurableWrite ? 1 : 0);
       if (earlier > 0) report.error += `; ${earlier} merge(s) before it were written (see changes)`;
     }
-  } finally {
-    // However the run ended, the database opened for it is closed, and the
-    // store's temp files are gone.
-    await opening?.then((c) => c.close(), () => {});
-    if (!deps.store) await store?.[Symbol.asyncDispose]();
-    report.duration_ms = Math.round(performance.now() - started);
   }
+  // A run that merged (exit 0 or 3) leaves its checks in the run log; a
+  // failed, interrupted or dry run writes nothing at all.
+  const landed = report.exit_code === 0 || report.exit_code === 3;
+  if (checks && store && landed && !options.dryRun && !signal?.aborted) {
+    try {
+      if ((await store.read()).symbols !== null) {
+        const catalog = await (opening ?? openCatalog(store.localPath("symbols")));
+        opening ??= Promise.resolve(catalog);
+        await recordRun(
+          store,
+          catalog,
+          {
+            runId: `${startedAt.toISOString()} ${hostName()} ${Deno.pid}`,
+            startedAt,
+            finishedAt: new Date(),
+            endpoint: options.endpoint,
+            host: hostName(),
+            exitCode: report.exit_code,
+            summary: runSummary(report),
+            checks,
+          },
+          options,
+          deps,
+        );
+      }
+    } catch (err) {
+      log.warn(`the run log was not updated: ${describeError(err)}`);
+    }
+  }
+  // However the run ended, the database opened for it is closed, and the
+  // store's temp files are gone.
+  await opening?.then((c) => c.close(), () => {});
+  if (!deps.store) await Promise.resolve(store?.[Symbol.asyncDispose]()).catch(() => {});
+  report.duration_ms = Math.round(performance.now() - started);
   return report;
+}
+
+/** This machine's name, for the run log ("unknown" when it cannot be read). */
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A run's counts as the run log keeps them. */
+function runSummary(report: RunReport): RunRecord["summary"] {
+  return {
+    requested: report.requested,
+    valid: report.valid,
+    fetched: report.fetched,
+    failed: report.failed.length,
+    skipped: report.skipped.length,
+    new: report.new,
+    changed: report.changed,
+    unchanged: report.unchanged,
+    retired: report.retired,
+    requests: report.http.requests,
+    error: report.error,
+  };
 }
 
 function recordCounts(report: RunReport, catalog: CatalogCounts): void {
@@ -459,11 +519,41 @@ function conflictBackoff(n: number, tuning: MergeTuning): number {
 }
 
 /**
- * One chunk's merge: re-read, plan, write conditionally. A conflict
- * (another writer was first: an object's ETag moved) re-reads and merges
- * the same records again, after a jittered pause; records are never fetched
- * again. Bounded by {@linkcode MergeTuning.maxConflicts}.
+ * Runs `attempt` (read, merge, write conditionally) until it lands. A
+ * conflict (another writer was first: an object's ETag moved) reads again
+ * and merges the same records again, after a jittered pause; records are
+ * never fetched again. Bounded by {@linkcode MergeTuning.maxConflicts}.
  */
+async function untilLanded(
+  store: CatalogStore,
+  deps: JobDeps,
+  what: string,
+  attempt: () => Promise<"done" | { file: string }>,
+): Promise<void> {
+  const tuning = deps.merge ?? {};
+  const maxConflicts = tuning.maxConflicts ?? 12;
+  for (let conflicts = 0;;) {
+    const outcome = await attempt();
+    if (outcome === "done") return;
+    conflicts++;
+    if (conflicts > maxConflicts) {
+      throw new IngestError(
+        "catalog",
+        `${conflicts} other writers changed ${store.label} first (${outcome.file}); ` +
+          `gave up after ${conflicts} tries to write ${what}`,
+        "many runs are writing this catalog at once; rerun later (nothing of this run was written)",
+      );
+    }
+    deps.log.info(
+      `another writer changed ${store.label} first (${outcome.file}): reading it again and ` +
+        `merging ${what} again (conflict ${conflicts} of at most ${maxConflicts})`,
+    );
+    await delay(conflictBackoff(conflicts, tuning), { signal: deps.signal }).catch(() => {});
+    checkSignal(deps.signal);
+  }
+}
+
+/** One chunk's merge: {@linkcode mergeOnce} until it lands. */
 async function merge(
   store: CatalogStore,
   catalog: Catalog,
@@ -475,37 +565,37 @@ async function merge(
   state: { writes: number },
   repaired: Set<string>,
 ): Promise<void> {
-  const tuning = deps.merge ?? {};
-  const maxConflicts = tuning.maxConflicts ?? 12;
-  for (let conflicts = 0;;) {
-    const outcome = await mergeOnce(
-      store,
-      catalog,
-      fetched,
-      retiring,
-      options,
-      report,
-      deps,
-      state,
-      repaired,
-    );
-    if (outcome === "done") return;
-    conflicts++;
-    if (conflicts > maxConflicts) {
-      throw new IngestError(
-        "catalog",
-        `${conflicts} times another writer changed ${store.label} first (${outcome.file}); ` +
-          `gave up after ${conflicts} merges`,
-        "many runs are writing this catalog at once; rerun later (nothing of this run was written)",
-      );
-    }
-    deps.log.info(
-      `another writer changed ${store.label} first (${outcome.file}): reading it again and ` +
-        `merging this run's records again (conflict ${conflicts} of at most ${maxConflicts})`,
-    );
-    await delay(conflictBackoff(conflicts, tuning), { signal: deps.signal }).catch(() => {});
-    checkSignal(deps.signal);
-  }
+  await untilLanded(
+    store,
+    deps,
+    "this run's records",
+    () => mergeOnce(store, catalog, fetched, retiring, options, report, deps, state, repaired),
+  );
+}
+
+/**
+ * Adds this run to the run log beside the catalog (under the lock, or
+ * conditionally on the object's ETag), so `status` can tell when each
+ * symbol was last checked without the catalog being rewritten on idle runs.
+ */
+async function recordRun(
+  store: CatalogStore,
+  catalog: Catalog,
+  run: RunRecord,
+  options: RunOptions,
+  deps: JobDeps,
+): Promise<void> {
+  await untilLanded(store, deps, "the run log", async () => {
+    await using _held = await store.exclusive({
+      timeoutMs: options.lockTimeoutMs,
+      onEvent: (message) => deps.log.info(message),
+    });
+    const base = await store.read();
+    await catalog.loadRunLog();
+    const staged = await catalog.stageRunLog(store, run);
+    const outcome = await store.commit([staged], base);
+    return outcome.kind === "written" ? "done" : { file: outcome.file };
+  });
 }
 
 /** One attempt of {@linkcode merge}: "done", or the conflict that beat it. */

@@ -31,7 +31,7 @@
  * @module
  */
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import type { CatalogCounts } from "./outcomes.ts";
 
@@ -40,7 +40,8 @@ export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { fileIdentity, openParquetView, queryRows, unreadable } from "./parquet.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
-import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
+import { exchangeRow } from "../record/exchanges.ts";
+import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
 import type { FetchedRecord } from "../record/record.ts";
 import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
@@ -69,11 +70,18 @@ import {
   INCOMING_SCHEMA,
   MERGED_CHECKSUM,
   NEW_SYMBOLS,
+  RUN_CHECKS_SCHEMA,
+  RUN_LOG_SCHEMA,
   SKEWED_SYMBOLS,
+  STATUS_BREAKDOWN,
+  STATUS_CHECKS,
+  STATUS_RUNS,
+  STATUS_TOTALS,
   STORED_CHECKSUM,
   TIMEZONE_ALIAS_SCHEMA,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
+  WRITE_RUN_LOG,
 } from "./sql.ts";
 
 /** One field of one symbol that a merge changes. */
@@ -149,7 +157,10 @@ const summaryRow = z.object({ checksum: z.string(), rows: count, current: count 
  */
 export interface StageTarget<S> {
   /** Has `write` fill a temp file for `file` and makes it ready to commit. */
-  stage(file: "symbols" | "exchanges", write: (temp: string) => Promise<void>): Promise<S>;
+  stage(
+    file: "symbols" | "exchanges" | "runlog",
+    write: (temp: string) => Promise<void>,
+  ): Promise<S>;
   /** Drops staged files that will not be committed. */
   discard(staged: readonly S[]): Promise<void>;
 }
@@ -161,6 +172,75 @@ export interface StagedMerge<S> {
   /** The new catalog's size (as before when symbols.parquet does not change). */
   counts: CatalogCounts;
 }
+
+/** One run as the run log keeps it. */
+export interface RunRecord {
+  /** Names the run: its start time, host and pid. */
+  runId: string;
+  /** When it started and finished. */
+  startedAt: Date;
+  /** When it finished (the time its checks are recorded at). */
+  finishedAt: Date;
+  /** `symbol`, `scan` or `auto`. */
+  endpoint: string;
+  /** The machine it ran on. */
+  host: string;
+  /** Its exit code. */
+  exitCode: number;
+  /** Its counts, kept as a JSON object. */
+  summary: Record<string, number | string | null>;
+  /** Every symbol it asked the scanner for, and how that ended. */
+  checks: { symbol: string; outcome: "fetched" | "not-found" | "failed" }[];
+}
+
+/** What `status` reads: see {@linkcode Catalog.status}. */
+export interface CatalogStatus {
+  /** Every row, history included. */
+  rows: number;
+  /** Current symbols, retired ones included. */
+  current: number;
+  /** Current symbols whose current row is inactive. */
+  retired: number;
+  /** Active current symbols by exchange and type. */
+  breakdown: { exchange: string; type: string; symbols: number }[];
+  /** The newest runs, newest first (times as DuckDB text, UTC). */
+  runs: {
+    run_id: string | null;
+    started_at: string | null;
+    finished_at: string | null;
+    endpoint: string | null;
+    host: string | null;
+    exit_code: number | null;
+    summary: string | null;
+  }[];
+  /** Each active symbol's last check, stalest first (times as DuckDB text, UTC). */
+  checks: {
+    symbol: string;
+    checked_at: string | null;
+    attempted_at: string | null;
+    outcome: string | null;
+    stale: boolean;
+  }[];
+}
+
+const statusTotalsRow = z.object({ rows: count, current: count, retired: count });
+const breakdownRow = z.object({ exchange: z.string(), type: z.string(), symbols: count });
+const runRow = z.object({
+  run_id: z.string().nullable(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  endpoint: z.string().nullable(),
+  host: z.string().nullable(),
+  exit_code: count.nullable(),
+  summary: z.string().nullable(),
+});
+const checkRow = z.object({
+  symbol: z.string(),
+  checked_at: z.string().nullable(),
+  attempted_at: z.string().nullable(),
+  outcome: z.string().nullable(),
+  stale: z.boolean(),
+});
 
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
 function timestampText(date: Date): string {
@@ -220,6 +300,8 @@ export class Catalog implements AsyncDisposable {
   readonly path: string;
   /** Absolute path of exchanges.parquet (beside it). */
   readonly exchangesPath: string;
+  /** Absolute path of the run log (beside it; `symbols.runs.parquet` for `symbols.parquet`). */
+  readonly runLogPath: string;
   private readonly db: SandboxedDb;
   private loaded = false;
   private engineVersion: string | undefined;
@@ -235,12 +317,14 @@ export class Catalog implements AsyncDisposable {
   private constructor(path: string, db: SandboxedDb) {
     this.path = path;
     this.exchangesPath = join(dirname(path), EXCHANGES_FILE);
+    this.runLogPath = join(dirname(path), runLogName(basename(path)));
     this.db = db;
   }
 
   /**
-   * Opens a sandboxed DuckDB for the catalog at `path` (absolute, real
-   * folder, which must exist).
+   * Opens a sandboxed DuckDB for the catalog at `path` (absolute, in a real
+   * folder): the only folder it may touch. `exchanges.parquet` and the run
+   * log are beside it.
    */
   static async open(path: string): Promise<Catalog> {
     return new Catalog(path, await openSandboxedDb(dirname(path)));
@@ -422,6 +506,54 @@ export class Catalog implements AsyncDisposable {
     for (const { symbol } of news) bySymbol.set(symbol, { symbol, action: "new", fields: [] });
     const changes = [...bySymbol.values()].sort((a, b) => a.symbol < b.symbol ? -1 : 1);
     return { ...counts, changes, runAt, skewed, repaired };
+  }
+
+  /**
+   * Loads the run log (see `RUN_LOG_SCHEMA` in sql.ts), empty when it does
+   * not exist yet; resolves to whether it existed. An unreadable one is an
+   * {@linkcode IngestError} (and is never written over).
+   */
+  async loadRunLog(): Promise<boolean> {
+    return await this.loadTable("runlog", this.runLogPath, RUN_LOG_SCHEMA, "run log");
+  }
+
+  /**
+   * Writes the run log with `run` added (see `WRITE_RUN_LOG` in sql.ts)
+   * through `target`, after {@linkcode Catalog.loadRunLog}; the caller
+   * commits what this returns. On failure nothing stays staged.
+   */
+  async stageRunLog<S>(target: StageTarget<S>, run: RunRecord): Promise<S> {
+    await createStagingTable(this.connection, "run_checks", RUN_CHECKS_SCHEMA, run.checks);
+    return await target.stage("runlog", async (temp) => {
+      await this.connection.run(WRITE_RUN_LOG, [
+        timestampText(run.finishedAt),
+        temp,
+        run.runId,
+        timestampText(run.startedAt),
+        run.endpoint,
+        run.host,
+        String(run.exitCode),
+        JSON.stringify(run.summary),
+      ]);
+    });
+  }
+
+  /**
+   * What `meta-ingest status` shows, from the loaded catalog and run log:
+   * sizes, current symbols by exchange and type, the newest `runs` runs,
+   * and each active symbol's last check (stale when checked before
+   * `staleBefore`, or never).
+   */
+  async status(options: { runs: number; staleBefore: Date }): Promise<CatalogStatus> {
+    this.mustBeLoaded();
+    const [totals] = await queryRows(this.connection, STATUS_TOTALS, statusTotalsRow);
+    const breakdown = await queryRows(this.connection, STATUS_BREAKDOWN, breakdownRow);
+    const runs = await queryRows(this.connection, STATUS_RUNS, runRow, [String(options.runs)]);
+    const reader = await this.connection.runAndReadAll(STATUS_CHECKS, {
+      stale: timestampText(options.staleBefore),
+    });
+    const checks = z.array(checkRow).parse(reader.getRowObjectsJS());
+    return { ...totals, breakdown, runs, checks };
   }
 
   /** True when the planned merge changes symbols.parquet or exchanges.parquet. */

@@ -651,3 +651,93 @@ export function missingSymbolsSql(inCatalog: boolean): string {
   return `SELECT s AS symbol FROM unnest($symbols::VARCHAR[]) t(s)
     WHERE s NOT IN (SELECT symbol FROM (${found}) WHERE symbol IS NOT NULL) ORDER BY s`;
 }
+
+/**
+ * The run log's schema (`<catalog>.runs.parquet`): rows of two kinds.
+ * `kind = 'check'`: one per symbol ever attempted: `checked_at` (the last
+ * time the scanner answered for it, found or definitely not found),
+ * `attempted_at` and `outcome` of the last attempt, and its `run_id`.
+ * `kind = 'run'`: one per run (the last {@linkcode RUN_LOG_KEEP}):
+ * `run_id, started_at, finished_at, endpoint, host, exit_code, summary`
+ * (a JSON object of the run's counts).
+ */
+export const RUN_LOG_SCHEMA = [
+  { name: "kind", type: "VARCHAR" },
+  { name: "symbol", type: "VARCHAR" },
+  { name: "checked_at", type: "TIMESTAMP" },
+  { name: "attempted_at", type: "TIMESTAMP" },
+  { name: "outcome", type: "VARCHAR" },
+  { name: "run_id", type: "VARCHAR" },
+  { name: "started_at", type: "TIMESTAMP" },
+  { name: "finished_at", type: "TIMESTAMP" },
+  { name: "endpoint", type: "VARCHAR" },
+  { name: "host", type: "VARCHAR" },
+  { name: "exit_code", type: "BIGINT" },
+  { name: "summary", type: "VARCHAR" },
+] as const satisfies readonly Column[];
+
+/** Runs the run log keeps (the newest). */
+export const RUN_LOG_KEEP = 100;
+
+/** The staging table of this run's attempts: symbol and outcome. */
+export const RUN_CHECKS_SCHEMA = [
+  { name: "symbol", type: "VARCHAR" },
+  { name: "outcome", type: "VARCHAR" },
+] as const satisfies readonly Column[];
+
+/**
+ * Writes the run log with this run added: each attempted symbol's check
+ * row upserted (`checked_at` moves only when the scanner answered), the
+ * other symbols' rows as they were, the newest runs kept and this one
+ * added. $1 = finished_at, $2 = output path, $3 = run_id, $4 = started_at,
+ * $5 = endpoint, $6 = host, $7 = exit_code, $8 = summary (JSON text).
+ */
+export const WRITE_RUN_LOG = `COPY (
+  SELECT ${cols(RUN_LOG_SCHEMA)} FROM runlog
+  WHERE kind = 'check' AND symbol NOT IN (SELECT symbol FROM run_checks)
+  UNION ALL BY NAME
+  SELECT 'check' AS kind, n.symbol,
+         CASE WHEN n.outcome IN ('fetched', 'not-found') THEN $1::TIMESTAMP ELSE o.checked_at END
+           AS checked_at,
+         $1::TIMESTAMP AS attempted_at, n.outcome, $3 AS run_id
+  FROM run_checks n LEFT JOIN (SELECT symbol, checked_at FROM runlog WHERE kind = 'check') o
+    USING (symbol)
+  UNION ALL BY NAME
+  SELECT * FROM (SELECT ${cols(RUN_LOG_SCHEMA)} FROM runlog WHERE kind = 'run'
+    ORDER BY finished_at DESC NULLS LAST LIMIT ${RUN_LOG_KEEP - 1})
+  UNION ALL BY NAME
+  SELECT 'run' AS kind, $3 AS run_id, $4::TIMESTAMP AS started_at, $1::TIMESTAMP AS finished_at,
+         $5 AS endpoint, $6 AS host, $7::BIGINT AS exit_code, $8 AS summary
+  ORDER BY kind, symbol, finished_at
+) TO $2 (FORMAT parquet, COMPRESSION zstd)`;
+
+/** What `status` reads of the catalog: rows, current and retired symbols. */
+export const STATUS_TOTALS = `SELECT count(*) AS rows,
+  count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current,
+  count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL AND active IS FALSE) AS retired
+  FROM catalog`;
+
+/** Current symbols by exchange and type (active ones; retired ones are counted apart). */
+export const STATUS_BREAKDOWN = `SELECT coalesce(exchange, '') AS exchange,
+  coalesce(type, '') AS type, count(DISTINCT symbol) AS symbols
+  FROM catalog WHERE valid_until IS NULL AND active IS NOT FALSE
+  GROUP BY ALL ORDER BY exchange, type`;
+
+/** The newest runs of the run log, newest first; $1 = how many. */
+export const STATUS_RUNS = `SELECT run_id, CAST(started_at AS VARCHAR) AS started_at,
+  CAST(finished_at AS VARCHAR) AS finished_at, endpoint, host, exit_code, summary
+  FROM runlog WHERE kind = 'run' ORDER BY finished_at DESC NULLS LAST LIMIT $1::BIGINT`;
+
+/**
+ * Each active current symbol with its last check (null: never checked
+ * since the run log began), stalest first; `$stale` (a TIMESTAMP text)
+ * marks those checked before it (or never) as stale.
+ */
+export const STATUS_CHECKS = `SELECT c.symbol, CAST(l.checked_at AS VARCHAR) AS checked_at,
+  CAST(l.attempted_at AS VARCHAR) AS attempted_at, l.outcome,
+  coalesce(l.checked_at < $stale::TIMESTAMP, true) AS stale
+  FROM (SELECT DISTINCT symbol FROM catalog
+        WHERE valid_until IS NULL AND active IS NOT FALSE AND symbol IS NOT NULL) c
+  LEFT JOIN (SELECT symbol, checked_at, attempted_at, outcome FROM runlog WHERE kind = 'check') l
+    USING (symbol)
+  ORDER BY l.checked_at NULLS FIRST, c.symbol`;

@@ -85,6 +85,21 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${Deno.pid}.${random}.tmp`);
 }
 
+/**
+ * The path of an empty file that proves a folder writable, beside `target`:
+ * a temp file's name ending in `.probe`, cleared by
+ * {@linkcode removeStaleTemps} should a crash leave it.
+ *
+ * @example
+ * ```ts
+ * import { probePathFor } from "./atomic.ts";
+ * probePathFor("/p/symbols.parquet"); // "/p/.symbols.parquet.4242.1a2b3c4d.probe"
+ * ```
+ */
+export function probePathFor(target: string): string {
+  return tempPathFor(target).replace(/\.tmp$/, ".probe");
+}
+
 async function fsyncPath(path: string): Promise<void> {
   using file = await Deno.open(path, { read: true });
   await file.sync();
@@ -292,7 +307,7 @@ export async function removeStaleTemps(target: string): Promise<number> {
   // Exactly tempPathFor's names for this target (and its .bak): never the
   // temp files of another file, even one whose name starts the same way.
   const base = basename(target).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const ours = new RegExp(`^\\.${base}(\\.bak)?\\.\\d+\\.[0-9a-f]{8}\\.tmp$`);
+  const ours = new RegExp(`^\\.${base}(\\.bak)?\\.\\d+\\.[0-9a-f]{8}\\.(tmp|probe)$`);
   let removed = 0;
   for await (const entry of Deno.readDir(dirname(target))) {
     if (!entry.isFile || !ours.test(entry.name)) continue;

@@ -11,8 +11,8 @@
  *   left; everything that writes holds it (lib/fs/lock.ts says what the
  *   lock promises).
  * - A commit replaces each file atomically (lib/fs/atomic.ts: temp file,
- *   fsync, rename, folder fsync) and keeps the replaced version as
- *   `<name>.bak`; a file whose identity moved since it was read (a writer
+ *   fsync, rename, folder fsync) and keeps the replaced version of the
+ *   catalog and of the exchanges table as `<name>.bak`; a file whose identity moved since it was read (a writer
  *   that ignored the lock) is a conflict, not an overwrite.
  * - A folder fsync that fails after a rename is a `NotDurableError`, thrown
  *   once every file is in place.
@@ -35,12 +35,12 @@ import {
   NotDurableError,
   type PreparedReplace,
   prepareReplace,
+  probePathFor,
   removeStaleTemps,
-  tempPathFor,
 } from "../fs/atomic.ts";
 import { identityOrNull } from "../fs/identity.ts";
 import { acquireLock, checkLockPath, describeOwner, LockTimeoutError } from "../fs/lock.ts";
-import { EXCHANGES_FILE } from "../record/exchanges.ts";
+import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
 import {
   type CatalogStore,
   commitOrder,
@@ -51,20 +51,6 @@ import {
   type StoredFile,
   type StoreVersion,
 } from "./store.ts";
-
-/**
- * The run log's name for a catalog file name: `symbols.parquet` keeps its
- * log in `symbols.runs.parquet`.
- *
- * @example
- * ```ts
- * import { runLogName } from "./local.ts";
- * runLogName("symbols.parquet"); // "symbols.runs.parquet"
- * ```
- */
-export function runLogName(catalogName: string): string {
-  return `${catalogName.replace(/\.parquet$/i, "")}.runs.parquet`;
-}
 
 /** The deepest existing ancestor of `path` (itself when it exists). */
 async function existingAncestor(path: string): Promise<{ path: string; info: Deno.FileInfo }> {
@@ -145,9 +131,10 @@ export class LocalStore implements CatalogStore {
     }
     if (!options.write) return;
     for (const lock of this.lockPaths) await checkLockPath(lock);
-    // The only sure test of "writable" is to write: a temp file of the
-    // name crashed writers leave (so one left behind is cleared later).
-    const probe = tempPathFor(join(place, basename(this.path)));
+    // The only sure test of "writable" is to write: an empty probe file,
+    // named like temp files but ending in .probe (one left behind by a
+    // crash is cleared with them).
+    const probe = probePathFor(join(place, basename(this.path)));
     try {
       await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
     } catch (err) {
@@ -229,7 +216,10 @@ export class LocalStore implements CatalogStore {
   }
 
   async stage(file: StoredFile, write: (temp: string) => Promise<void>): Promise<StagedFile> {
-    const prepared = await prepareReplace(this.localPath(file), write, { backup: true });
+    // The run log needs no rollback point: it only says when symbols were checked.
+    const prepared = await prepareReplace(this.localPath(file), write, {
+      backup: file !== "runlog",
+    });
     this.#prepared.set(prepared.temp, prepared);
     return { file, temp: prepared.temp };
   }
