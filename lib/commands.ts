@@ -22,6 +22,7 @@ import { TOOL_NAME, VERSION } from "./core/version.ts";
 import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
 import { parseProbeCli, PROBE_HELP, type ProbeOptions } from "./input/probe_cli.ts";
 import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
+import { parseStatusCli, STATUS_HELP, type StatusOptions } from "./input/status_cli.ts";
 import { stderrLogger } from "./report/log.ts";
 import type { RunReport } from "./report/report.ts";
 
@@ -177,6 +178,11 @@ async function runShowCommand(options: ShowOptions): Promise<number> {
   return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
 }
 
+async function runStatusCommand(options: StatusOptions): Promise<number> {
+  const { runStatus } = await import("./status.ts");
+  return await runStatus(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
+}
+
 /** Every subcommand, the default (`ingest`) first. */
 export const COMMANDS: readonly Command[] = [
   command<RunOptions>(
@@ -192,6 +198,13 @@ export const COMMANDS: readonly Command[] = [
     SHOW_HELP,
     parseShowCli,
     runShowCommand,
+  ),
+  command<StatusOptions>(
+    "status",
+    "what the catalog holds, its last runs, and when each symbol was last checked (read-only)",
+    STATUS_HELP,
+    parseStatusCli,
+    runStatusCommand,
   ),
   command<ProbeOptions>(
     "probe",

@@ -287,6 +287,7 @@ export class LocalStore implements CatalogStore {
     );
   }
 
+  /** Drops whatever is still staged (a run that stopped before its commit). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.discard([...this.#prepared.keys()].map((temp) => ({ file: "symbols", temp })));
   }
