@@ -168,6 +168,8 @@ osd pool default size = 1
 osd pool default min size = 1
 mon allow pool size one = true
 mon warn on pool no redundancy = false
+paxos propose interval = 0.05
+paxos min wait = 0.01
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd crush chooseleaf type = 0
@@ -187,24 +189,25 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 `;
 }
 
-/** The PIDs in the cluster's pid files whose process is one of its daemons. */
-async function daemonPids(dir: string): Promise<number[]> {
-  const pids: number[] = [];
+/** The daemons named by the cluster's pid files (file name, PID) still running as its own. */
+async function daemonPids(dir: string): Promise<{ name: string; pid: number }[]> {
+  const found: { name: string; pid: number }[] = [];
   let entries: Deno.DirEntry[] = [];
   try {
     entries = await Array.fromAsync(Deno.readDir(join(dir, "run")));
   } catch {
-    return pids;
+    return found;
   }
   for (const entry of entries) {
     if (!entry.name.endsWith(".pid")) continue;
-    const pid = Number((await Deno.readTextFile(join(dir, "run", entry.name))).trim());
+    const text = await Deno.readTextFile(join(dir, "run", entry.name)).catch(() => "");
+    const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 1) continue;
     // A PID may have been reused: only signal a Ceph daemon of this folder.
     const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmdline.includes(join(dir, "ceph.conf"))) pids.push(pid);
+    if (cmdline.includes(join(dir, "ceph.conf"))) found.push({ name: entry.name, pid });
   }
-  return pids;
+  return found;
 }
 
 /** Whether `pid` still runs (a zombie counts as gone). */
@@ -227,9 +230,21 @@ async function waitGone(pids: number[], ms: number): Promise<number[]> {
   return left;
 }
 
+function signal(pids: number[], sig: Deno.Signal): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
- * Stops the cluster in `dir`: SIGTERM to each daemon named by a pid file,
- * SIGKILL to any still there after 5 s, then removes the folder.
+ * Stops the cluster in `dir` by the PIDs in its pid files, one kind at a
+ * time (each goes quickly only while the ones it talks to are up): the
+ * gateway, the OSD, then the monitor, each with SIGTERM and, if still there
+ * after 5 s, SIGKILL. Then removes the folder. Safe on a folder already gone.
  *
  * @example
  * ```ts
@@ -237,23 +252,20 @@ async function waitGone(pids: number[], ms: number): Promise<number[]> {
  * ```
  */
 export async function stopCephDir(dir: string): Promise<void> {
-  const pids = await daemonPids(dir);
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
+  const daemons = await daemonPids(dir);
+  const order = ["client.", "osd.", "mon."];
+  const rank = (name: string) => {
+    const at = order.findIndex((prefix) => name.startsWith(prefix));
+    return at < 0 ? order.length : at;
+  };
+  for (let step = 0; step <= order.length; step++) {
+    const pids = daemons.filter((d) => rank(d.name) === step).map((d) => d.pid);
+    if (pids.length === 0) continue;
+    signal(pids, "SIGTERM");
+    const stubborn = await waitGone(pids, 5_000);
+    signal(stubborn, "SIGKILL");
+    await waitGone(stubborn, 5_000);
   }
-  const stubborn = await waitGone(pids, 5_000);
-  for (const pid of stubborn) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  await waitGone(stubborn, 5_000);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
@@ -421,7 +433,7 @@ async function waitForGateway(endpoint: string, dir: string): Promise<void> {
 
 async function memoryOf(dir: string): Promise<number> {
   let total = 0;
-  for (const pid of await daemonPids(dir)) {
+  for (const { pid } of await daemonPids(dir)) {
     const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
     const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
     if (kb) total += Number(kb) * 1024;
