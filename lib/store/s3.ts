@@ -19,9 +19,10 @@
  *   old or the new one whatever happens. Its conditions work with stores that
  *   want the quoted ETag (AWS) and with those that want it bare (Ceph RGW,
  *   DigitalOcean Spaces): on 412 the key is read with HEAD, and when its ETag
- *   is still the one sent, the other form is tried once. A write that cannot
- *   succeed ends (conflict, or an error saying the store ignores its own
- *   ETag); it never loops.
+ *   is still the one sent, the other form is tried once; the form that worked
+ *   goes first for the rest of the client's life (so a big body is not sent
+ *   twice on every write). A write that cannot succeed ends (conflict, or an
+ *   error saying the store ignores its own ETag); it never loops.
  * - {@linkcode S3Client.copy} is a server-side copy conditional on the
  *   source's ETag, and checks the copy's ETag too, because Ceph RGW 16.2
  *   ignores `x-amz-copy-source-if-match`.
@@ -572,12 +573,20 @@ export function bareEtag(etag: string): string {
   return etag.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
 }
 
-function otherForm(etag: string): { value: string; form: "quoted" | "unquoted" } {
-  const bare = bareEtag(etag);
-  return etag.trim().startsWith('"') ? { value: bare, form: "unquoted" } : {
-    value: `"${bare}"`,
-    form: "quoted",
-  };
+/** How an ETag is written in a condition header. */
+type EtagForm = "quoted" | "unquoted";
+
+function formOf(etag: string): EtagForm {
+  return etag.trim().startsWith('"') ? "quoted" : "unquoted";
+}
+
+function inForm(etag: string, form: EtagForm): string {
+  return form === "quoted" ? `"${bareEtag(etag)}"` : bareEtag(etag);
+}
+
+function otherForm(etag: string): { value: string; form: EtagForm } {
+  const form = formOf(etag) === "quoted" ? "unquoted" : "quoted";
+  return { value: inForm(etag, form), form };
 }
 
 function encodeKey(key: string): string {
@@ -665,6 +674,8 @@ export class S3Client {
   #options: Required<Omit<S3ClientOptions, "signal" | "onEvent">>;
   #signal?: AbortSignal;
   #onEvent?: (event: S3Event) => void;
+  /** The If-Match form this store accepted after a 412 on the other one. */
+  #ifMatchForm: EtagForm | null = null;
 
   /**
    * Binds a client to `bucket`; throws a `usage` {@linkcode IngestError} for
@@ -839,17 +850,24 @@ export class S3Client {
       if (first.kind !== "precondition") return first.outcome;
       return await this.#ambiguousWin("PUT", key, body, first.ambiguous);
     }
-    const first = await send({ "if-match": condition.ifMatch });
+    // The form this store took last time goes first; else the ETag as received.
+    const sent = this.#ifMatchForm
+      ? inForm(condition.ifMatch, this.#ifMatchForm)
+      : condition.ifMatch;
+    const first = await send({ "if-match": sent });
     if (first.kind !== "precondition") return first.outcome;
     const current = await this.#headAs("PUT", key);
     if (!current) return { kind: "conflict" };
     if (bareEtag(current.etag) !== bareEtag(condition.ifMatch)) {
       return first.ambiguous ? this.#ownWrite(current, body) : { kind: "conflict" };
     }
-    const other = otherForm(condition.ifMatch);
+    const other = otherForm(sent);
     this.#event({ kind: "etag-form", op: "PUT", form: other.form });
     const second = await send({ "if-match": other.value });
-    if (second.kind !== "precondition") return second.outcome;
+    if (second.kind !== "precondition") {
+      if (second.outcome.kind === "written") this.#ifMatchForm = other.form;
+      return second.outcome;
+    }
     const after = await this.#headAs("PUT", key);
     if (after && bareEtag(after.etag) === bareEtag(condition.ifMatch)) {
       throw this.#unsupported("PUT", key, "If-Match");
