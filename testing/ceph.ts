@@ -174,7 +174,10 @@ osd pool default pg num = 8
 osd pool default pgp num = 8
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = 4294967296
+mon osd full ratio = 0.98
+mon osd backfillfull ratio = 0.97
+mon osd nearfull ratio = 0.96
 osd crush update on start = false
 osd class update on start = false
 mon data = ${dir}/mon/$cluster-$id
@@ -186,6 +189,8 @@ pid file = ${dir}/run/$name.pid
 
 [client.rgw.test]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
+rgw gc obj min wait = 0
+rgw gc processor period = 2
 `;
 }
 
