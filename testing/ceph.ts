@@ -101,14 +101,14 @@ function onPath(program: string): boolean {
  *
  * @example
  * ```ts
- * cephUnavailable(); // "Ceph not installed (no ceph-mon; apt-get install ...)" or null
+ * cephUnavailable(); // "Ceph not installed (apt-get install ...)" or null
  * ```
  */
 export function cephUnavailable(): string | null {
   const missing = CEPH_PROGRAMS.filter((program) => !onPath(program));
-  return missing.length === 0
-    ? null
-    : `Ceph not installed (no ${missing.join(", ")}; ${CEPH_INSTALL})`;
+  if (missing.length === 0) return null;
+  if (missing.length === CEPH_PROGRAMS.length) return `Ceph not installed (${CEPH_INSTALL})`;
+  return `Ceph incomplete, no ${missing.join(", ")} (${CEPH_INSTALL})`;
 }
 
 /** The store `META_TEST_S3` names, or null when it is unset or empty. */
