@@ -49,6 +49,13 @@ export interface CephStore extends S3TestStore, AsyncDisposable {
   startupMs: number;
   /** Resident memory of the three daemons now, in bytes. */
   memoryBytes(): Promise<number>;
+  /**
+   * Stops only the gateway (SIGTERM, then SIGKILL): the endpoint then
+   * refuses connections; the data stays.
+   */
+  stopGateway(): Promise<void>;
+  /** Starts the gateway again on the same port and waits for its first answer. */
+  startGateway(): Promise<void>;
   /** Stops every daemon and removes the folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -409,6 +416,18 @@ export async function startCeph(options: StartOptions = {}): Promise<CephStore> 
       dir,
       startupMs,
       memoryBytes: () => memoryOf(dir),
+      stopGateway: async () => {
+        const pids = (await daemonPids(dir)).filter((d) => d.name.startsWith("client."))
+          .map((d) => d.pid);
+        signal(pids, "SIGTERM");
+        const stubborn = await waitGone(pids, 5_000);
+        signal(stubborn, "SIGKILL");
+        await waitGone(stubborn, 5_000);
+      },
+      startGateway: async () => {
+        await run("radosgw", ["-c", config, "-n", "client.rgw.test"], "radosgw", dir);
+        await waitForGateway(endpoint, dir);
+      },
       stop,
       [Symbol.asyncDispose]: stop,
     };

@@ -36,7 +36,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 cephTest(
-  "a Ceph store answers S3 with its user's keys, and stop() ends every daemon and removes its folder",
+  "a Ceph store answers S3 with its user's keys, its gateway restarts, and stop() leaves nothing",
   async () => {
     const store = await startCeph();
     const pids = await pidsOf(store.dir);
@@ -48,6 +48,18 @@ cephTest(
       const body = await res.text();
       assert.equal(res.status, 200, body);
       assert.match(body, /<ID>meta-ingest-test<\/ID>/, "signed in as the test user");
+
+      // The gateway alone stops (connections refused) and comes back with the data.
+      const put = await adminClient(store).fetch(`${store.endpoint}/keep`, { method: "PUT" });
+      assert.equal(put.status, 200, await put.text());
+      await store.stopGateway();
+      await assert.rejects(fetch(`${store.endpoint}/`), TypeError);
+      assert.equal((await pidsOf(store.dir)).length, 2, "monitor and OSD still run");
+      await store.startGateway();
+      const head = await adminClient(store).fetch(`${store.endpoint}/keep`, { method: "HEAD" });
+      await head.body?.cancel();
+      assert.equal(head.status, 200, "the bucket survived");
+      pids.splice(0, pids.length, ...(await pidsOf(store.dir)));
     } finally {
       await store.stop();
     }
