@@ -44,8 +44,13 @@ meta-status: deps ## What the catalog holds and when it was checked; STALE_AFTER
 deps: ## Install the pinned Deno and the locked npm packages
 	@$(DENO) install --frozen -q
 
-test: deps ## Run the test suite
-	@$(DENO) task -q test
+# One local Ceph S3 store (testing/ceph.ts) serves the whole parallel suite;
+# it is stopped however the suite ends. Without Ceph, the S3 tests are ignored.
+test: deps ## Run the test suite (S3 tests against a local Ceph store when installed)
+	@s3=$$($(DENO) run -A testing/ceph.ts start --owner $$$$) || exit 1; \
+	trap '$(DENO) run -A testing/ceph.ts stop "$$s3"' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	META_TEST_S3="$$s3" $(DENO) task -q test
 
 check: deps ## Format check, lint and type check
 	@$(DENO) task -q check

@@ -3,7 +3,8 @@
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
  * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
- * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s).
+ * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s), store (S3 round
+ * trips on a local Ceph; skipped without Ceph).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { benchMerge } from "./merge.ts";
 import { benchShow } from "./show.ts";
 import { benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
+import { benchStore } from "./store.ts";
 import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
@@ -31,6 +33,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   scan50: async () => [await benchScan50()],
   scan1130: async () => [await benchRefresh1130("scan")],
   scan1130symbol: async () => [await benchRefresh1130("symbol")],
+  store: benchStore,
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);
