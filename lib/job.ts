@@ -29,7 +29,8 @@ import type { Catalog, CatalogCounts, MergePlan, RunRecord } from "./catalog/cat
 import { NotDurableWrite } from "./catalog/outcomes.ts";
 import { NotDurableError } from "./fs/atomic.ts";
 import type { CatalogStore } from "./store/store.ts";
-import { LocalStore } from "./store/local.ts";
+import type { S3Env } from "./store/s3.ts";
+import { openStore } from "./locate.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { retirable } from "./catalog/retire.ts";
 import type { FetchedRecord } from "./record/record.ts";
@@ -38,7 +39,6 @@ import { describeError, IngestError } from "./core/errors.ts";
 import { redactUrl } from "./core/text.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot } from "./fs/paths.ts";
-import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
 import {
@@ -69,8 +69,10 @@ export interface JobDeps {
   chunkSize?: number;
   /** Client tuning beyond the flags (tests: short pauses). */
   client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
-  /** Where the catalog lives; by default the local file `--catalog-path` names. */
+  /** Where the catalog lives; by default what `--catalog-path` names (lib/locate.ts). */
   store?: CatalogStore;
+  /** The AWS variables, for a catalog in an S3 store. */
+  env?: S3Env;
   /** Merge tuning (tests: no waiting between conflicts); see {@linkcode MergeTuning}. */
   merge?: MergeTuning;
 }
@@ -227,7 +229,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   try {
     const root = deps.root ?? await projectRoot();
     store = deps.store ??
-      new LocalStore(await resolveCatalogPath(options.catalogPath, root), options.catalogPath);
+      await openStore(options.catalogPath, { root, env: deps.env ?? {}, purpose: "write" });
     const openOnce = (s: CatalogStore) => opening ??= openCatalog(s.localPath("symbols"));
 
     // Everything that can be checked on the catalog's side is checked before

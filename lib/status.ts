@@ -28,12 +28,12 @@
 import { isoFromDuckDb } from "./catalog/reader.ts";
 import { describeError, IngestError } from "./core/errors.ts";
 import { projectRoot } from "./fs/paths.ts";
-import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { STALE_EXIT_CODE, type StatusOptions } from "./input/status_cli.ts";
 import type { Logger } from "./report/log.ts";
 import { formatStatus, type StatusReport } from "./report/status_output.ts";
 import { readSnapshot } from "./snapshot.ts";
-import { LocalStore } from "./store/local.ts";
+import { openStore } from "./locate.ts";
+import type { S3Env } from "./store/s3.ts";
 import type { CatalogStore } from "./store/store.ts";
 
 /** What a status needs from its surroundings. */
@@ -44,8 +44,10 @@ export interface StatusDeps {
   write: (text: string) => void | Promise<void>;
   /** Project root (real path); defaults to the working directory. */
   root?: string;
-  /** Where the catalog lives; by default the local file `--catalog-path` names. */
+  /** Where the catalog lives; by default what `--catalog-path` names (lib/locate.ts). */
   store?: CatalogStore;
+  /** The AWS variables, for a catalog in an S3 store. */
+  env?: S3Env;
   /** The time staleness is measured from (tests); default: now. */
   now?: Date;
 }
@@ -71,10 +73,7 @@ export async function runStatus(options: StatusOptions, deps: StatusDeps): Promi
   try {
     const now = deps.now ?? new Date();
     const root = deps.root ?? await projectRoot();
-    store ??= new LocalStore(
-      await resolveCatalogPath(options.catalogPath, root),
-      options.catalogPath,
-    );
+    store ??= await openStore(options.catalogPath, { root, env: deps.env ?? {}, purpose: "read" });
     await store.preflight({ write: false });
     if ((await store.read()).symbols === null) {
       throw new IngestError(
