@@ -4,7 +4,8 @@
  * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
  * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s), store (S3 round
- * trips on a local Ceph; skipped without Ceph).
+ * trips on a local Ceph; skipped without Ceph), shared (a catalog on the store
+ * against a local one: a big merge, 8 writers at once; skipped without Ceph).
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { benchShow } from "./show.ts";
 import { benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
 import { benchStore } from "./store.ts";
+import { benchShared } from "./shared.ts";
 import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
@@ -34,6 +36,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   scan1130: async () => [await benchRefresh1130("scan")],
   scan1130symbol: async () => [await benchRefresh1130("symbol")],
   store: benchStore,
+  shared: benchShared,
 };
 
 const wanted = Deno.args.length ? Deno.args : Object.keys(BENCHES);
