@@ -384,3 +384,50 @@ s3Test(
     assert.deepEqual(await listing(project.dir), [], "the killed run's work folder is gone");
   },
 );
+
+Deno.test("a store that ignores conditional writes is refused before the first request", async () => {
+  // A loopback S3 that accepts every PUT whatever its condition, as some stores did.
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    async (req) => {
+      await req.arrayBuffer();
+      if (req.method === "GET" && new URL(req.url).searchParams.has("list-type")) {
+        return new Response("<ListBucketResult></ListBucketResult>", { status: 200 });
+      }
+      if (req.method === "PUT" || req.method === "HEAD") {
+        return new Response(null, { status: 200, headers: { etag: '"abc"' } });
+      }
+      return new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 });
+    },
+  );
+  try {
+    await using mirror = startMirror();
+    await using project = await tempProject();
+    const report = await runJob(
+      options([
+        "--symbols",
+        "NASDAQ:AAPL",
+        "--base-url",
+        mirror.url,
+        "--catalog-path",
+        "s3://loose/lake/symbols.parquet",
+      ]),
+      {
+        log: memoryLogger(),
+        root: project.dir,
+        env: {
+          AWS_ACCESS_KEY_ID: "id",
+          AWS_SECRET_ACCESS_KEY: "secret",
+          AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${server.addr.port}`,
+        },
+      },
+    );
+    assert.equal(report.exit_code, 1);
+    assert.match(report.error ?? "", /ignores conditional writes \(If-None-Match\)/);
+    assert.equal(mirror.stats.requests, 0, "no request to the scanner");
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});

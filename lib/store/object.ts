@@ -16,6 +16,8 @@
  *   while the key still has it): after every successful write the previous
  *   version is readable there.
  * - Nothing needs excluding: {@linkcode ObjectStore.exclusive} holds nothing.
+ *   Before a run writes, its preflight proves the store honours conditional
+ *   PUTs (a tiny `<key>.cas` probe object); one that ignores them is refused.
  * - The work folder (`.meta-ingest/work-<pid>-<hex>` in the project root)
  *   is removed when the store is disposed; one that a killed process left is
  *   removed by the next store opened in that root (its lock file tells a
@@ -38,6 +40,7 @@
  * @module
  */
 import { basename, join } from "node:path";
+import { IngestError } from "../core/errors.ts";
 import { acquireLock, type Lock } from "../fs/lock.ts";
 import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
 import { bareEtag, type S3Client } from "./s3.ts";
@@ -147,8 +150,39 @@ export class ObjectStore implements CatalogStore {
     return join(this.folder, LOCAL_NAMES[file]);
   }
 
-  async preflight(): Promise<void> {
+  async preflight(options: { write: boolean }): Promise<void> {
     await this.#client.check();
+    if (options.write) await this.#checkConditions();
+  }
+
+  /**
+   * A store that ignored `If-Match` would silently lose updates, so before
+   * a run writes, two conditional PUTs of a tiny probe object (`<key>.cas`)
+   * that must both be refused once it exists: `If-None-Match: *`, and
+   * `If-Match` with an ETag no object has.
+   */
+  async #checkConditions(): Promise<void> {
+    const key = `${this.#keys.symbols}.cas`;
+    const probe = join(this.folder, ".cas-probe");
+    await Deno.writeTextFile(probe, "meta-ingest conditional-write check\n");
+    try {
+      const created = await this.#client.put(key, probe, { ifNoneMatch: "*" });
+      const again = created.kind === "written"
+        ? await this.#client.put(key, probe, { ifNoneMatch: "*" })
+        : created;
+      const bogus = await this.#client.put(key, probe, { ifMatch: '"0"' });
+      if (again.kind === "written" || bogus.kind === "written") {
+        throw new IngestError(
+          "catalog",
+          `${this.#client.location(key)}: the store at ${this.#client.endpoint} ignores ` +
+            `conditional writes (${again.kind === "written" ? "If-None-Match" : "If-Match"})`,
+          "several hosts could overwrite each other's updates there; use a store that honours " +
+            "If-Match and If-None-Match on PUT (AWS S3, R2, MinIO, Ceph RGW); nothing was fetched",
+        );
+      }
+    } finally {
+      await Deno.remove(probe).catch(() => {});
+    }
   }
 
   exclusive(): Promise<AsyncDisposable> {
