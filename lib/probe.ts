@@ -34,6 +34,7 @@ import { signalExitCode } from "./report/report.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
+import { sameValue } from "./record/compare.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 import { openStore } from "./locate.ts";
@@ -148,9 +149,6 @@ async function catalogSymbols(
   return (await readSnapshot(store, catalog, () => catalog.activeSymbols())).value;
 }
 
-const same = (a: ProbeValue, b: ProbeValue) =>
-  typeof a === "number" && typeof b === "number" ? Math.abs(a - b) <= 1e-12 : a === b;
-
 /**
  * Runs one probe; see the module doc.
  *
@@ -260,7 +258,9 @@ function compare(
       const field = agreement.field as (typeof PROBE_FIELDS)[number];
       const x: ProbeValue = a.record[field];
       const y: ProbeValue = b.record[field];
-      if (same(x, y)) {
+      // The one comparison (lib/record/compare.ts): spellings normalised,
+      // but a value against a null is a difference here (nothing is learned).
+      if (sameValue(field, x, y)) {
         agreement.agree++;
       } else {
         agreement.differ++;

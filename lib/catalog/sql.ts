@@ -17,6 +17,8 @@
  */
 
 import type { CatalogRecord } from "../record/record.ts";
+import { FIELD_RULES, NUMBER_TOLERANCE } from "../record/compare.ts";
+import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 
 /** One column of a table we write. */
 export interface Column {
@@ -72,25 +74,13 @@ export const EXCHANGES_SCHEMA = [
 ] as const satisfies readonly Column[];
 
 /**
- * Columns kept since the batch endpoint came (older catalogs lack them, and
- * their rows read them as null). A value where the current row has null is
- * learned, not changed: it never opens a version by itself (it rides along
- * with the next real change), so an old catalog's rows do not all look
- * changed on the first run that knows these columns.
+ * Columns newer than some catalogs (older catalogs lack them, and their rows
+ * read them as null): a value where the current row has null is learned, not
+ * changed, so it never opens a version by itself (lib/record/compare.ts,
+ * `FIELD_RULES`).
  */
-export const LEARNED_FIELDS = [
-  "minmove2",
-  "fractional",
-  "root",
-  "expiration",
-  "contract_type",
-] as const;
-
-/** The staging table of timezone aliases (alias -> canonical), from lib/record/timezones.ts. */
-export const TIMEZONE_ALIAS_SCHEMA = [
-  { name: "alias", type: "VARCHAR" },
-  { name: "canonical", type: "VARCHAR" },
-] as const satisfies readonly Column[];
+export const LEARNED_FIELDS: readonly string[] = Object.entries(FIELD_RULES)
+  .filter(([, rule]) => rule.learned).map(([field]) => field);
 
 /** Record fields whose value, when the API leaves it null, comes from a default. */
 export const DEFAULTED_FIELDS = ["base", "country", "timezone", "session"] as const;
@@ -353,13 +343,49 @@ export const FILE_SUMMARY: string =
 const NEWEST_FIRST =
   "valid_from DESC NULLS LAST, updated_at DESC NULLS LAST, row(*COLUMNS(*))::VARCHAR";
 
-/** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
+/**
+ * A column's value in its one spelling, as `normalised` in
+ * lib/record/compare.ts does it: timezone aliases to their canonical zone,
+ * `type` and `subtype` lower-cased; other columns as they are. `expr` is the
+ * SQL of the value. The alias table is our own constant, written as literals.
+ *
+ * @example
+ * ```ts
+ * import { normalisedSql } from "./sql.ts";
+ * normalisedSql("subtype", '"subtype"'); // 'lower("subtype")'
+ * ```
+ */
+export function normalisedSql(column: string, expr: string): string {
+  const rule = (FIELD_RULES as Record<string, { normalise: string } | undefined>)[column];
+  switch (rule?.normalise) {
+    case "lower":
+      return `lower(${expr})`;
+    case "timezone":
+      return `CASE ${expr} ${
+        Object.entries(TIMEZONE_ALIASES).map(([alias, canonical]) =>
+          `WHEN ${literal(alias)} THEN ${literal(canonical)}`
+        ).join(" ")
+      } ELSE ${expr} END`;
+    default:
+      return expr;
+  }
+}
+
+/** A text literal (for our own constants only; values from outside are bound). */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * "Equal" as lib/record/compare.ts means it, on values already normalised:
+ * null equals null, numbers within its tolerance.
+ */
 const sameValue = (type: Column["type"], x: string, y: string) =>
   type === "DOUBLE"
-    ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= 1e-12, false) OR coalesce(isnan(${x}) AND isnan(${y}), false))`
+    ? `((${x} IS NULL AND ${y} IS NULL) OR coalesce(abs(${x} - ${y}) <= ${NUMBER_TOLERANCE}, false) OR coalesce(isnan(${x}) AND isnan(${y}), false))`
     : `(${x} IS NOT DISTINCT FROM ${y})`;
 
-const isLearned = (name: string) => (LEARNED_FIELDS as readonly string[]).includes(name);
+const isLearned = (name: string) => LEARNED_FIELDS.includes(name);
 
 /**
  * "Unchanged" for a column: equal values, or (for a learned column) no
@@ -381,9 +407,8 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
  * The SCD2 diff of this run, in three statements run in order:
  * `current_rows` (the latest current row of each symbol in the run; a
  * missing `active` counts as true, as in {@linkcode ACTIVE_SYMBOLS}; the
- * timezone in its one spelling via the staged `timezone_aliases` and the
- * subtype lower-cased, as incoming values are, so a spelling is never a
- * change),
+ * values in their one spelling, {@linkcode normalisedSql}, as incoming
+ * values are, so a spelling is never a change),
  * `proposed` (what each symbol's current row should say: API values first,
  * then what the catalog already knows, then built-in defaults, so a null from
  * the API never erases a known value; with $1 = true, definite not-founds
@@ -393,9 +418,11 @@ export const COMPUTE_CHANGES = {
   currentRows: `CREATE OR REPLACE TABLE current_rows AS
    SELECT row.* REPLACE (
      coalesce(row.active, true) AS active,
-     lower(row.subtype) AS subtype,
-     coalesce((SELECT a.canonical FROM timezone_aliases a WHERE a.alias = row.timezone), row.timezone)
-       AS timezone)
+     ${
+    RECORD_SCHEMA.filter((c) => normalisedSql(c.name, "x") !== "x").map((c) =>
+      `${normalisedSql(c.name, `row.${quoteIdent(c.name)}`)} AS ${quoteIdent(c.name)}`
+    ).join(",\n     ")
+  })
    FROM (
      -- The row packed whole (see MERGED): the rank beside it never meets a catalog column.
      SELECT struct_pack(*COLUMNS(*)) AS row,
