@@ -49,6 +49,7 @@ import {
 } from "./fetch/client.ts";
 import type { Halt } from "./fetch/breaker.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
+import { fetchAuto } from "./fetch/auto.ts";
 
 /** What a job needs from its surroundings. */
 export interface JobDeps {
@@ -219,6 +220,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   const started = performance.now();
   const { log, signal } = deps;
   const report = deps.report ?? emptyReport(options.catalogPath, options.dryRun);
+  report.endpoints.mode = options.endpoint;
   const startedAt = new Date();
   // One DuckDB instance per run, opened at most once and always closed.
   let opening: Promise<Catalog> | undefined;
@@ -237,6 +239,8 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     await store.preflight({ write: !options.dryRun });
     const initial = await store.read();
     let targets: Targets;
+    // The symbols the catalog knows (`auto` batches them); none without a catalog.
+    let known = new Set<string>();
     if (options.source.kind === "from-catalog") {
       if (initial.symbols === null) throw missingCatalog(options.catalogPath);
       const catalog = await openOnce(store);
@@ -248,16 +252,20 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       // The catalog is not an untrusted list: no entry cap (it is refreshed
       // in chunks below), but its symbols pass the same rules.
       targets = normalizeTargets(symbols, { maxEntries: Infinity });
+      known = new Set(targets.valid);
     } else {
       if (initial.symbols !== null) {
         // Read it now: an unreadable catalog, or one whose rows fail their
-        // checksum, is refused before anything is fetched.
-        recordCounts(
-          report,
-          (await readSnapshot(store, await openOnce(store), () => {
-            return Promise.resolve();
-          })).loaded.counts,
+        // checksum, is refused before anything is fetched. `auto` also
+        // learns which symbols it knows.
+        const catalog = await openOnce(store);
+        const { loaded, value } = await readSnapshot(
+          store,
+          catalog,
+          () => options.endpoint === "auto" ? catalog.currentSymbols() : Promise.resolve([]),
         );
+        recordCounts(report, loaded.counts);
+        known = new Set(value);
       }
       targets = await resolveTargets(options, root);
     }
@@ -291,7 +299,11 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
     });
     log.info(
       `fetching ${targets.valid.length} symbols from ${redactUrl(options.baseUrl)} (${
-        options.endpoint === "scan" ? "/scan batches" : "/symbol"
+        {
+          auto: "/scan batches for known symbols, /symbol for new ones",
+          scan: "/scan batches",
+          symbol: "/symbol",
+        }[options.endpoint]
       }) with ${options.workers} workers`,
     );
     const chunks = chunksOf(targets.valid, deps.chunkSize ?? CHUNK_SIZE);
@@ -312,9 +324,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           progress.done();
           report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
         };
-        const fetching = options.endpoint === "scan"
-          ? fetchAllScan(client, chunk, options.workers, onOutcome)
-          : fetchAll(client, chunk, options.workers, onOutcome);
+        const fetching = fetchChunk(client, chunk, options, known, onOutcome, log, report);
         if (!opening) {
           const late = store;
           opening = delay(20).then(() => openCatalog(late.localPath("symbols")));
@@ -467,6 +477,42 @@ function runSummary(report: RunReport): RunRecord["summary"] {
     requests: report.http.requests,
     error: report.error,
   };
+}
+
+/**
+ * Fetches one chunk through the endpoint `--endpoint` names, and adds what
+ * each endpoint served (and, for `auto`, the spot check and fall-backs) to
+ * the report.
+ */
+async function fetchChunk(
+  client: TradingViewClient,
+  chunk: readonly string[],
+  options: RunOptions,
+  known: ReadonlySet<string>,
+  onOutcome: (outcome: SymbolOutcome) => void,
+  log: Logger,
+  report: RunReport,
+): Promise<SymbolOutcome[]> {
+  const use = report.endpoints;
+  if (options.endpoint === "auto") {
+    const { outcomes, use: used } = await fetchAuto(client, chunk, options.workers, {
+      known: (symbol) => known.has(symbol),
+      verify: options.verify,
+      onOutcome,
+      onWarning: (message) => log.warn(message),
+    });
+    use.served.symbol += used.served.symbol;
+    use.served.scan += used.served.scan;
+    use.verified += used.verified;
+    use.disagreements.push(...used.disagreements);
+    use.fallbacks.push(...used.fallbacks);
+    return outcomes;
+  }
+  const outcomes = options.endpoint === "scan"
+    ? await fetchAllScan(client, chunk, options.workers, onOutcome)
+    : await fetchAll(client, chunk, options.workers, onOutcome);
+  use.served[options.endpoint] += outcomes.filter((o) => o.kind !== "failed").length;
+  return outcomes;
 }
 
 function recordCounts(report: RunReport, catalog: CatalogCounts): void {

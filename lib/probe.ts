@@ -34,7 +34,7 @@ import { signalExitCode } from "./report/report.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
-import { sameValue } from "./record/compare.ts";
+import { sameValue, SHARED_FIELDS } from "./record/compare.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 import { openStore } from "./locate.ts";
@@ -42,24 +42,8 @@ import type { S3Env } from "./store/s3.ts";
 import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
 
-/** The catalog fields both endpoints carry: what the probe compares. */
-export const PROBE_FIELDS = [
-  "type",
-  "subtype",
-  "profile",
-  "pricescale",
-  "minmov",
-  "tick_size",
-  "minmove2",
-  "fractional",
-  "quote",
-  "description",
-  "sector",
-  "industry",
-  "country",
-  "root",
-  "expiration",
-] as const satisfies readonly (keyof CatalogRecord)[];
+/** The catalog fields both endpoints carry: what the probe compares (lib/record/compare.ts). */
+export const PROBE_FIELDS = SHARED_FIELDS;
 
 /** One value as the probe shows it. */
 export type ProbeValue = string | number | boolean | null;

@@ -20,7 +20,8 @@ Deno.test("defaults are documented values", () => {
   const o = options(["--from-catalog"]);
   assert.deepEqual(o, {
     source: { kind: "from-catalog" },
-    endpoint: "symbol",
+    endpoint: "auto",
+    verify: 3,
     catalogPath: "data/lakehouse/symbols.parquet",
     workers: 3,
     defaultExchange: undefined,
@@ -118,16 +119,19 @@ Deno.test("base URL: flag, then META_INGEST_BASE_URL, then the default", () => {
   usageError(["--from-catalog"], /META_INGEST_BASE_URL must be/, { META_INGEST_BASE_URL: "nope" });
 });
 
-Deno.test("endpoint: flag, then META_INGEST_ENDPOINT, then symbol", () => {
-  assert.equal(options(["--from-catalog"]).endpoint, "symbol");
+Deno.test("endpoint: flag, then META_INGEST_ENDPOINT, then auto", () => {
+  assert.equal(options(["--from-catalog"]).endpoint, "auto");
+  assert.equal(options(["--from-catalog"], { META_INGEST_ENDPOINT: "symbol" }).endpoint, "symbol");
+  assert.equal(options(["--from-catalog", "--verify", "0"]).verify, 0);
+  usageError(["--from-catalog", "--verify", "51"], /--verify must be a whole number from 0 to 50/);
   assert.equal(options(["--from-catalog", "--endpoint", "scan"]).endpoint, "scan");
   assert.equal(options(["--from-catalog"], { META_INGEST_ENDPOINT: "scan" }).endpoint, "scan");
   assert.equal(
     options(["--from-catalog", "--endpoint", "symbol"], { META_INGEST_ENDPOINT: "scan" }).endpoint,
     "symbol",
   );
-  usageError(["--from-catalog", "--endpoint", "batch"], /--endpoint must be symbol or scan/);
-  usageError(["--from-catalog"], /META_INGEST_ENDPOINT must be symbol or scan/, {
+  usageError(["--from-catalog", "--endpoint", "batch"], /--endpoint must be auto, symbol or scan/);
+  usageError(["--from-catalog"], /META_INGEST_ENDPOINT must be auto, symbol or scan/, {
     META_INGEST_ENDPOINT: "fast",
   });
 });

@@ -239,6 +239,8 @@ cliTest("never more requests in flight than --workers", async (cli: Cli) => {
       symbols,
       "--workers",
       workers,
+      "--endpoint",
+      "symbol", // one request per symbol: the pool's width is what is measured
       "--base-url",
       mirror.url,
     ], {

@@ -68,7 +68,12 @@ Deno.test("make meta-ingest: CANDIDATES_FILE's symbols, then a full refresh with
     const full = await make(["meta-ingest", `BASE_URL=${mirror.url}`, `CATALOG_PATH=${catalog}`]);
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stderr, /requested 2, valid 2/);
-    assert.equal(mirror.stats.requests, 2, "--from-catalog refreshed the catalog's symbols");
+    assert.match(
+      full.stderr,
+      /fetched 2, failed 0/,
+      "--from-catalog refreshed the catalog's symbols",
+    );
+    assert.ok(mirror.stats.requests >= 2);
   } finally {
     await Deno.remove(scratch, { recursive: true });
   }

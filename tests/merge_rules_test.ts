@@ -442,7 +442,7 @@ Deno.test("a dry run plans against one version while another run replaces the ca
       await Deno.rename(temp, path);
       // Now and then a longer gap, as between real runs: a reader always
       // finds a quiet moment within its tries, even on a busy machine.
-      await new Promise((r) => setTimeout(r, i % 4 === 3 ? 700 : 100));
+      await new Promise((r) => setTimeout(r, i % 4 === 3 ? 2_000 : 100));
     }
   })();
   try {

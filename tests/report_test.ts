@@ -56,7 +56,10 @@ Deno.test("the summary has every count people look for", () => {
 });
 
 Deno.test("failed and invalid entries are listed with reasons: the first 20, then a count", () => {
-  const failed = Array.from({ length: 23 }, (_, i) => ({ symbol: `EX:S${i}`, reason: "HTTP 503" }));
+  const failed = Array.from(
+    { length: 23 },
+    (_, i) => ({ symbol: `EX:S${i}`, reason: `HTTP ${i}` }),
+  );
   const invalid = [{ index: 4, input: '""', reason: "empty symbol" }];
   const lines = formatSummary(report({ failed, invalid })).split("\n");
   assert.ok(lines.includes("invalid entries (1):"));
@@ -64,6 +67,28 @@ Deno.test("failed and invalid entries are listed with reasons: the first 20, the
   assert.ok(lines.includes("failed symbols (23):"));
   assert.equal(lines.filter((l) => l.startsWith("  - EX:S")).length, 20);
   assert.equal(lines.at(-1), "  ... and 3 more");
+});
+
+Deno.test("symbols that failed for one reason share one line; a reason the error says is not repeated", () => {
+  const failed = Array.from({ length: 23 }, (_, i) => ({ symbol: `EX:S${i}`, reason: "HTTP 503" }));
+  const skipped = [
+    { symbol: "EX:T1", reason: "unreachable: cannot reach h: refused" },
+    { symbol: "EX:T2", reason: "unreachable: cannot reach h: refused" },
+  ];
+  const lines = formatSummary({
+    ...report({ failed }),
+    skipped,
+    error: "cannot reach h: refused (check the network)",
+  }).split("\n");
+  assert.ok(lines.includes("failed symbols (23):"));
+  assert.ok(
+    lines.includes(
+      "  - EX:S0, EX:S1, EX:S2, EX:S3, EX:S4, EX:S5, EX:S6, EX:S7, EX:S8, EX:S9, ... and 13 more: HTTP 503",
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(lines.includes("skipped symbols (2), never fetched:"));
+  assert.ok(lines.includes("  - EX:T1, EX:T2: the error below"), lines.join("\n"));
 });
 
 Deno.test("a dry run lists what would change, field: old → new", () => {

@@ -62,7 +62,7 @@ Deno.test("status --stale-after: fresh after a run, stale once the bound has pas
     [["BINANCE", "spot", 1], ["NASDAQ", "stock", 1], ["NYSE", "stock", 1]],
   );
   assert.equal(fresh.report!.runs[0].exit_code, 0);
-  assert.equal(fresh.report!.runs[0].endpoint, report.http.by_endpoint?.scan ? "scan" : "symbol");
+  assert.equal(fresh.report!.runs[0].endpoint, "auto");
 
   const later = new Date(Date.now() + 3 * HOUR);
   const stale = await status(project.dir, ["--stale-after", "2h"], later);
@@ -154,7 +154,7 @@ cliTest("status runs under the read-only permission set and writes nothing", asy
   });
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /1 active symbol, 1 row with history/);
-  assert.match(result.stdout, /last run: .*exit 0, endpoint symbol/);
+  assert.match(result.stdout, /last run: .*exit 0, endpoint auto/);
   assert.match(result.stdout, /fresh: every active symbol was checked within 60 min/);
   assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), before);
 });

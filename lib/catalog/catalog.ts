@@ -56,6 +56,7 @@ import {
   COMPUTE_CHANGES,
   countRowsSql,
   createTableSql,
+  CURRENT_SYMBOLS,
   dropRelationSql,
   DUPLICATE_CURRENT,
   emptyViewSql,
@@ -418,6 +419,13 @@ export class Catalog implements AsyncDisposable {
     this.loaded = true;
     this.planned = null;
     return { ...counts, exists };
+  }
+
+  /** Every symbol with a current row, retired ones included, sorted (one column). */
+  async currentSymbols(): Promise<string[]> {
+    this.mustBeLoaded();
+    const reader = await this.connection.runAndReadAll(CURRENT_SYMBOLS);
+    return z.array(z.string()).parse(reader.getColumnsJS()[0] ?? []);
   }
 
   /**

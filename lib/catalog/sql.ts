@@ -322,6 +322,10 @@ export const STORED_CHECKSUM =
  */
 export const FILE_CHECKSUM: string = checksumOf("read_parquet($1)");
 
+/** Every symbol with a current row (active or retired): the symbols the catalog knows. */
+export const CURRENT_SYMBOLS =
+  "SELECT DISTINCT symbol FROM catalog WHERE valid_until IS NULL AND symbol IS NOT NULL ORDER BY symbol";
+
 /** Symbols whose current row is active (a missing `active` counts as active). */
 export const ACTIVE_SYMBOLS =
   "SELECT DISTINCT symbol FROM catalog WHERE valid_until IS NULL AND active IS NOT FALSE AND symbol IS NOT NULL ORDER BY symbol";

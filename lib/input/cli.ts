@@ -26,15 +26,21 @@ export type TargetSource =
   | { kind: "symbols"; list: string[] }
   | { kind: "from-catalog" };
 
-/** Which scanner endpoint fetches: one `/symbol` GET per symbol, or `/scan` batches. */
-export type Endpoint = "symbol" | "scan";
+/**
+ * Which scanner endpoint fetches: `auto` (batches for symbols the catalog
+ * knows, `/symbol` for new ones, spot-checked every run), one `/symbol` GET
+ * per symbol, or `/scan` batches only.
+ */
+export type Endpoint = "auto" | "symbol" | "scan";
 
 /** Everything a run needs to know, validated. */
 export interface RunOptions {
   /** Where the targets come from (exactly one source). */
   source: TargetSource;
-  /** `symbol` (default, the proven path) or `scan` (batches of up to 500). */
+  /** `auto` (default), `symbol` or `scan`; see {@linkcode Endpoint}. */
   endpoint: Endpoint;
+  /** `--verify`: symbols served by `/scan` that `auto` also asks `/symbol` about, 0..50. */
+  verify: number;
   /** `--catalog-path`: the catalog file, as given (the job resolves it inside the root). */
   catalogPath: string;
   /** `--workers`: requests in flight, 1..16. */
@@ -71,7 +77,7 @@ export type CliCommand =
 export interface CliEnv {
   /** The scanner API's origin when `--base-url` is absent. */
   META_INGEST_BASE_URL?: string;
-  /** `symbol` or `scan` when `--endpoint` is absent. */
+  /** `auto`, `symbol` or `scan` when `--endpoint` is absent. */
   META_INGEST_ENDPOINT?: string;
   /** An S3 catalog's credentials and store, by the AWS conventions (lib/store/s3.ts). */
   AWS_ACCESS_KEY_ID?: string;
@@ -104,7 +110,8 @@ export const DEFAULTS = {
   catalogPath: "data/lakehouse/symbols.parquet",
   workers: 3,
   baseUrl: "https://scanner.tradingview.com",
-  endpoint: "symbol",
+  endpoint: "auto",
+  verify: 3,
   timeoutMs: 10_000,
   maxRetries: 4,
   maxThrottleS: 300,
@@ -133,9 +140,12 @@ Options:
   --default-exchange EX    exchange for bare tickers (BTCUSDT -> EX:BTCUSDT)
   --base-url URL           scanner API base (default ${DEFAULTS.baseUrl};
                            env META_INGEST_BASE_URL)
-  --endpoint symbol|scan   symbol: one request per symbol (default); scan: batches
-                           of up to 500 per POST /{market}/scan (env
-                           META_INGEST_ENDPOINT); run meta-ingest probe first
+  --endpoint auto|symbol|scan
+                           auto (default): /scan batches for symbols the catalog
+                           knows, /symbol for new ones, spot-checked every run;
+                           symbol: one request per symbol; scan: batches only
+                           (env META_INGEST_ENDPOINT)
+  --verify N               symbols auto checks against /symbol, 0..50 (default ${DEFAULTS.verify})
   --timeout-ms N           per-request timeout, 100..120000 (default ${DEFAULTS.timeoutMs})
   --max-retries N          retries per symbol, 0..10 (default ${DEFAULTS.maxRetries})
   --max-throttle-s N       total pause while the server throttles us, 0..3600
@@ -199,8 +209,11 @@ const httpUrl = (source: string) =>
 const endpointName = (source: string) =>
   z.string().transform((text, ctx): Endpoint => {
     const value = text.trim().toLowerCase();
-    if (value !== "symbol" && value !== "scan") {
-      ctx.addIssue({ code: "custom", message: `${source} must be symbol or scan, got "${text}"` });
+    if (value !== "auto" && value !== "symbol" && value !== "scan") {
+      ctx.addIssue({
+        code: "custom",
+        message: `${source} must be auto, symbol or scan, got "${text}"`,
+      });
       return z.NEVER;
     }
     return value;
@@ -240,6 +253,7 @@ export const INGEST_FLAGS = {
   "default-exchange": defaultExchangeFlag,
   "base-url": stringFlag(httpUrl("--base-url").optional()),
   "endpoint": stringFlag(endpointName("--endpoint").optional()),
+  "verify": stringFlag(wholeNumber("--verify", 0, 50).optional()),
   "timeout-ms": stringFlag(wholeNumber("--timeout-ms", 100, 120_000).optional()),
   "max-retries": stringFlag(wholeNumber("--max-retries", 0, 10).optional()),
   "max-throttle-s": stringFlag(wholeNumber("--max-throttle-s", 0, 3600).optional()),
@@ -323,6 +337,7 @@ export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
     options: {
       source: sources[0],
       endpoint: endpoint ?? DEFAULTS.endpoint,
+      verify: flags.verify ?? DEFAULTS.verify,
       catalogPath: flags["catalog-path"],
       workers: flags.workers ?? DEFAULTS.workers,
       defaultExchange: flags["default-exchange"],

@@ -129,3 +129,25 @@ export function sameValue(
   }
   return a === b;
 }
+
+/**
+ * The record fields both `/symbol` and `/scan` carry: what `probe` and the
+ * default endpoint's spot check compare.
+ */
+export const SHARED_FIELDS = [
+  "type",
+  "subtype",
+  "profile",
+  "pricescale",
+  "minmov",
+  "tick_size",
+  "minmove2",
+  "fractional",
+  "quote",
+  "description",
+  "sector",
+  "industry",
+  "country",
+  "root",
+  "expiration",
+] as const satisfies readonly (keyof typeof FIELD_RULES)[];

@@ -25,6 +25,7 @@
 import type { FieldChange, SymbolChange } from "../catalog/catalog.ts";
 import type { InvalidEntry } from "../input/candidates.ts";
 import { printable } from "../core/text.ts";
+import type { AutoUse } from "../fetch/auto.ts";
 
 /** A symbol that could not be fetched or validated. */
 export interface FailedSymbol {
@@ -45,6 +46,18 @@ export interface SkippedSymbol {
   symbol: string;
   /** Why it was not fetched: `unreachable: ...`, `halted: ...` or `signal: ...`. */
   reason: string;
+}
+
+/**
+ * Which endpoint served the run: `mode` is `--endpoint`; `served` counts the
+ * symbols whose values came from each; for `auto`, `verified` symbols were
+ * spot-checked against `/symbol`, `disagreements` lists the fields that
+ * differed (both values) and `fallbacks` the groups fetched through
+ * `/symbol` after `/scan` did not do, with why.
+ */
+export interface EndpointUse extends AutoUse {
+  /** `auto`, `symbol` or `scan`; null before the run knew it. */
+  mode: "auto" | "symbol" | "scan" | null;
 }
 
 /** What the fetch sent and what the server answered, for `http` in the report. */
@@ -99,6 +112,8 @@ export interface RunReport {
   repaired: string[];
   /** What the fetch sent and what the server answered. */
   http: HttpCounts;
+  /** Which endpoint served which symbols, and the spot check's findings. */
+  endpoints: EndpointUse;
   /** The catalog's size as last read or written; null when it was not read. */
   catalog: { path: string; rows: number | null; current: number | null };
   /** Wall time of the run, in milliseconds. */
@@ -144,6 +159,13 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
       pauses: 0,
       paused_ms: 0,
       by_endpoint: { symbol: 0, scan: 0 },
+    },
+    endpoints: {
+      mode: null,
+      served: { symbol: 0, scan: 0 },
+      verified: 0,
+      disagreements: [],
+      fallbacks: [],
     },
 
     catalog: { path: catalogPath, rows: null, current: null },
@@ -222,6 +244,29 @@ export function signalExitCode(signal: unknown): number {
 
 const LIST_LIMIT = 20;
 
+/** Symbols named in one line of a group. */
+const GROUP_NAMES = 10;
+
+/**
+ * Failed or skipped symbols, one line per reason (symbols with the same
+ * reason share it); a reason the run's error already says is not repeated.
+ */
+function byReason(items: readonly FailedSymbol[], error: string | null): string[] {
+  const groups = new Map<string, string[]>();
+  for (const { symbol, reason } of items) {
+    const list = groups.get(reason);
+    if (list) list.push(symbol);
+    else groups.set(reason, [symbol]);
+  }
+  return listWithLimit([...groups], ([reason, symbols]) => {
+    const core = reason.replace(/^(unreachable|halted|signal): /, "");
+    const said = error !== null && error.startsWith(core) ? "the error below" : field(reason);
+    const names = symbols.slice(0, GROUP_NAMES).map(field).join(", ") +
+      (symbols.length > GROUP_NAMES ? `, ... and ${symbols.length - GROUP_NAMES} more` : "");
+    return `${names}: ${said}`;
+  });
+}
+
 function listWithLimit<T>(items: readonly T[], render: (item: T) => string): string[] {
   const lines = items.slice(0, LIST_LIMIT).map((item) => `  - ${render(item)}`);
   if (items.length > LIST_LIMIT) lines.push(`  ... and ${items.length - LIST_LIMIT} more`);
@@ -265,6 +310,33 @@ function throttleSummary(http: HttpCounts): string {
   return parts.map((p) => `, ${p}`).join("");
 }
 
+/** How the endpoints served a run, for the summary: nothing for a plain `symbol` run. */
+function endpointLines(use: EndpointUse): string[] {
+  if (use.mode === null || use.mode === "symbol") return [];
+  if (use.served.scan + use.served.symbol + use.fallbacks.length === 0) return [];
+  const lines = [
+    `  endpoints: ${plural(use.served.scan, "symbol")} by /scan, ${use.served.symbol} by /symbol` +
+    (use.mode === "auto"
+      ? use.verified
+        ? `; spot check of ${use.verified} against /symbol: ${
+          use.disagreements.length ? "DISAGREED" : "agreed"
+        }`
+        : "; no spot check"
+      : ""),
+  ];
+  for (const d of use.disagreements.slice(0, 3)) {
+    lines.push(
+      `    ${field(d.symbol)} ${field(d.field)}: /scan ${show(d.scan)}, /symbol ${
+        show(d.symbol_value)
+      }`,
+    );
+  }
+  for (const f of use.fallbacks) {
+    lines.push(`    fell back to /symbol for ${plural(f.symbols, "symbol")}: ${field(f.reason)}`);
+  }
+  return lines;
+}
+
 /**
  * One field change as people read it: `field: old → new`, text quoted,
  * null as `null`, outside text escaped.
@@ -301,6 +373,7 @@ export function formatSummary(report: RunReport): string {
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
+    ...endpointLines(report.endpoints),
     `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null
       ? "not read"
@@ -314,11 +387,11 @@ export function formatSummary(report: RunReport): string {
   }
   if (report.failed.length) {
     lines.push(`failed symbols (${report.failed.length}):`);
-    lines.push(...listWithLimit(report.failed, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
+    lines.push(...byReason(report.failed, report.error));
   }
   if (report.skipped.length) {
     lines.push(`skipped symbols (${report.skipped.length}), never fetched:`);
-    lines.push(...listWithLimit(report.skipped, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
+    lines.push(...byReason(report.skipped, report.error));
   }
   if (report.repaired.length) {
     const verb = report.dry_run ? "would close" : "closed";
