@@ -43,7 +43,7 @@ import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
 
 /** The catalog fields both endpoints carry: what the probe compares (lib/record/compare.ts). */
-export const PROBE_FIELDS = SHARED_FIELDS;
+export const PROBE_FIELDS: typeof SHARED_FIELDS = SHARED_FIELDS;
 
 /** One value as the probe shows it. */
 export type ProbeValue = string | number | boolean | null;
