@@ -3,7 +3,7 @@
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
  * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
- * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s), store (S3 round
+ * scan1130, auto50, auto1130 (the default endpoint), scan1130symbol (the same refresh in symbol mode, about 80 s), store (S3 round
  * trips on a local Ceph; skipped without Ceph), shared (a catalog on the store
  * against a local one: a big merge, 8 writers at once; skipped without Ceph).
  *
@@ -12,7 +12,7 @@
 import { bench1130, bench50, benchStingy } from "./fetch.ts";
 import { benchMerge } from "./merge.ts";
 import { benchShow } from "./show.ts";
-import { benchRefresh1130, benchScan50 } from "./scan.ts";
+import { benchAuto50, benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
 import { benchStore } from "./store.ts";
 import { benchShared } from "./shared.ts";
@@ -33,6 +33,8 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
     await benchSoftThrottle(),
   ],
   scan50: async () => [await benchScan50()],
+  auto50: async () => [await benchAuto50()],
+  auto1130: async () => [await benchRefresh1130("auto")],
   scan1130: async () => [await benchRefresh1130("scan")],
   scan1130symbol: async () => [await benchRefresh1130("symbol")],
   store: benchStore,
