@@ -431,3 +431,19 @@ Deno.test("a store that ignores conditional writes is refused before the first r
     await server.finished;
   }
 });
+
+s3Test("a missing bucket: exit 1 before any request, saying so", async (store) => {
+  await using mirror = startMirror();
+  await using project = await tempProject();
+  const run = await runCli(denoRunner, [
+    "--symbols",
+    "NASDAQ:AAPL",
+    "--base-url",
+    mirror.url,
+    "--catalog-path",
+    "s3://no-such-bucket-here/lake/symbols.parquet",
+  ], { cwd: project.dir, env: s3EnvOf(store) });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /bucket .*no-such-bucket-here.* does not exist|NoSuchBucket/i);
+  assert.equal(mirror.stats.requests, 0);
+});
