@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
+ * Names: startup, fetch50, stingy, storm (a 429 storm, about 13 s), merge, show, fetch1130
+ * (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
  * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s).
  *
@@ -12,13 +13,20 @@ import { benchMerge } from "./merge.ts";
 import { benchShow } from "./show.ts";
 import { benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
-import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
+import {
+  benchBlocked,
+  benchSilent,
+  benchSoftThrottle,
+  benchStorm,
+  benchUnreachable,
+} from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   startup: benchStartup,
   fetch50: async () => [await bench50()],
   stingy: async () => [await benchStingy()],
+  storm: async () => [await benchStorm()],
   merge: benchMerge,
   show: async () => [await benchShow()],
   fetch1130: async () => [await bench1130()],

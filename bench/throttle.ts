@@ -10,6 +10,9 @@
  *   under 5 s.
  * - Silent server (accepts, never answers), 30 symbols: one error within
  *   60 s (issue 13).
+ * - A 429 storm (issue 19, item 5): 60 symbols behind a token bucket of 5
+ *   requests/s (burst 5) that answers 429 with a Retry-After: at most 14 s
+ *   (the limit is 12 s) and at most 3 429s.
  *
  * @module
  */
@@ -48,6 +51,28 @@ export async function benchSoftThrottle(): Promise<BenchRow> {
     note: `exit ${run.code}, ${r?.fetched ?? "?"} fetched, ${empty} empty, ` +
       `${mirror.stats.requests} requests, ${r?.http.pauses ?? "?"} pauses ` +
       `(${((r?.http.paused_ms ?? 0) / 1000).toFixed(0)} s)`,
+  };
+}
+
+/** A 429 storm: 60 symbols behind 5 requests/s, default flags. */
+export async function benchStorm(): Promise<BenchRow> {
+  await using mirror = startMirror({ latencyMs: 50, rate: 5, burst: 5 });
+  await using project = await scratchProject();
+  const symbols = mirrorSymbols(["BINANCE", "NASDAQ"]).filter((_, i) => i % 5 === 0).slice(0, 60);
+  const run = await timedRun(
+    ["--symbols", symbols.join(","), "--base-url", mirror.url, "--json"],
+    project.dir,
+  );
+  const r = report(run.stdout);
+  const status429 = mirror.stats.status429;
+  return {
+    name: "429 storm (5 requests/s), 60 symbols",
+    figure: `${run.seconds.toFixed(1)} s`,
+    target: "all land, <= 14 s (limit 12 s), <= 3 x 429",
+    ratio: run.seconds / 12,
+    ok: run.code === 0 && r?.fetched === 60 && run.seconds <= 14 && status429 <= 3,
+    note: `exit ${run.code}, ${r?.fetched ?? "?"} fetched, ${status429} x 429, ` +
+      `${mirror.stats.requests} requests, ${r?.http.pauses ?? "?"} pauses`,
   };
 }
 
@@ -113,6 +138,7 @@ export async function benchSilent(): Promise<BenchRow> {
 if (import.meta.main) {
   const { printTable } = await import("./support.ts");
   printTable([
+    await benchStorm(),
     await benchUnreachable(),
     await benchSilent(),
     await benchBlocked(),

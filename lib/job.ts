@@ -60,8 +60,11 @@ export interface JobDeps {
   onWrite?: (event: "start" | "written" | "failed") => void;
   /** Most targets fetched and merged in one go; see {@linkcode CHUNK_SIZE}. */
   chunkSize?: number;
-  /** Client tuning beyond the flags (tests: short pauses). */
-  client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
+  /** Client tuning beyond the flags (tests: short pauses, their own clock). */
+  client?: Pick<
+    ClientOptions,
+    "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random" | "clock"
+  >;
 }
 
 /**
