@@ -275,7 +275,8 @@ Deno.test("a throttled /scan (429, or 200 with an empty body) is retried; a batc
   const client = new TradingViewClient({
     baseUrl: mirror.url,
     ...fast,
-    breaker: { pauseBaseMs: 50, pauseCapMs: 100 },
+    breaker: { pauseBaseMs: 50, pauseCapMs: 100, minPauseMs: 50 },
+    pacer: { resumeRate: 20, rateStep: 10 },
   });
   const symbols = mirrorSymbols(["NYSE"]).slice(0, 10);
   const outcomes = await fetchAllScan(client, symbols, 1);
@@ -348,7 +349,7 @@ Deno.test("a blocked scan-mode run: exit 1, every symbol names the block, nothin
   const report = await runJob(command.options, {
     log: memoryLogger(),
     root: project.dir,
-    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+    client: { breaker: { pauseBaseMs: 50 }, pacer: { resumeRate: 20 }, backoffBaseMs: 10 },
   });
   assert.equal(report.exit_code, 1);
   assert.match(report.error ?? "", /^blocked: /);
@@ -396,7 +397,7 @@ Deno.test("one blocked /scan batch: the run stops naming the 403 block", async (
   const report = await runJob(command.options, {
     log: memoryLogger(),
     root: project.dir,
-    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+    client: { breaker: { pauseBaseMs: 50 }, pacer: { resumeRate: 20 }, backoffBaseMs: 10 },
   });
   assert.equal(report.exit_code, 1);
   assert.match(report.error ?? "", /^blocked: .*HTTP 403/);

@@ -224,14 +224,17 @@ Deno.test("Retry-After is capped", async () => {
 });
 
 Deno.test("a 429 storm with Retry-After ends with every symbol fetched", async () => {
-  // The mirror refuses everything for its first 1.5 s, then lets requests in.
+  // The mirror refuses everything for 1.5 s from the first request on, then
+  // lets requests in.
   const clock = new ScaledClock(20);
-  const t0 = clock.now();
+  let t0: number | null = null;
   await using mirror = startMirror({
     latencyMs: 10,
     clock,
-    fault: () =>
-      clock.now() - t0 < 1500 ? { kind: "status", status: 429, retryAfter: "1" } : undefined,
+    fault: () => {
+      t0 ??= clock.now();
+      return clock.now() - t0 < 1500 ? { kind: "status", status: 429, retryAfter: "1" } : undefined;
+    },
   });
   const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, clock });
   const symbols = mirrorSymbols(["BINANCE"]).slice(0, 30);
