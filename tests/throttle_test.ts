@@ -408,7 +408,7 @@ for (const endpoint of ["symbol", "scan"] as const) {
   for (const [what, fault] of Object.entries(ALWAYS_429)) {
     Deno.test(`a server that only says ${what} (${endpoint}): the run ends once --max-throttle-s is spent, after few requests`, async () => {
       await using project = await tempProject();
-      const clock = new ScaledClock(50);
+      const clock = new ScaledClock(100);
       await using mirror = startMirror({ clock, fault: () => fault(clock) });
       const symbols = [
         ...mirrorSymbols(["NASDAQ"]).slice(0, 5),
