@@ -190,8 +190,13 @@ Deno.test("the holder refreshes its lease while it works", async () => {
   const path = `${project.dir}/symbols.parquet.lock`;
   const lock = await acquireLock(path, { timeoutMs: 0, leaseMs: 300 });
   const first = (await Deno.stat(path)).mtime!.getTime();
-  await new Promise((resolve) => setTimeout(resolve, 450));
-  const later = (await Deno.stat(path)).mtime!.getTime();
+  // Refreshed every 100 ms: poll until it moves (a lease that is never
+  // refreshed hangs here until the 20 s hang-stopper).
+  let later = first;
+  for (let polls = 0; later === first && polls < 2000; polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    later = (await Deno.stat(path)).mtime!.getTime();
+  }
   assert.ok(later > first, `mtime ${first} -> ${later}`);
   await lock.release();
 });
