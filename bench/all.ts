@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, storm (a 429 storm, about 13 s), merge, show, fetch1130
+ * Names: startup, fetch50, stingy, storm (a 429 storm, 3 runs, about 40 s), merge, show, fetch1130
  * (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
  * scan1130, scan1130symbol (the same refresh in symbol mode, about 80 s).

@@ -296,16 +296,3 @@ Deno.test("pacer: after a 429 that said when, the pool resumes at the pace the s
   soft.resume(1_400);
   assert.deepEqual([soft.rate, soft.limit], [soft.ceiling / 2, 1], "soft throttles slow-start");
 });
-
-Deno.test("pacer: after a stall, requests booked for the past still go 1/rate apart", () => {
-  const pacer = new Pacer({ maxInFlight: 3 });
-  pacer.reserve(0);
-  pacer.trip(0, 1_000, "soft"); // 1 start/s
-  assert.equal(pacer.reserve(1_000), 0);
-  assert.equal(pacer.reserve(1_000), 1_000);
-  // The event loop stalls; both wake at 2,500. The first goes...
-  assert.equal(pacer.clearance(2_500), 0);
-  pacer.started(2_500);
-  // ...and the second keeps its distance from the one that really went.
-  assert.equal(pacer.clearance(2_500), 1_000);
-});

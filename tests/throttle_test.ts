@@ -50,8 +50,11 @@ Deno.test("a soft throttle pauses the whole pool; every symbol lands with few em
   const counts = client.counts();
   assert.ok(counts.pauses >= 1, `${counts.pauses} pauses`);
   assert.equal(counts.empty_bodies, mirror.stats.empty);
-  // Without the shared view each symbol spent its retries inside the penalty.
-  assert.ok(mirror.stats.empty <= 12, `${mirror.stats.empty} empty answers`);
+  // Two penalties in 60 symbols, each costing the three empty answers that
+  // trip the pause, a probe or two, and what was already on its way (9 to 12
+  // in practice). Without the shared view each symbol spent its retries
+  // inside the penalty (60 and more).
+  assert.ok(mirror.stats.empty <= 15, `${mirror.stats.empty} empty answers`);
   assert.ok(
     events.some((e) => /is throttling us \(empty response body\): pausing all requests/.test(e)),
   );

@@ -514,7 +514,6 @@ export class TradingViewClient {
       if (sent > 0) this.stats.retries++;
       sent++;
       const sentAt = this.#clock.now();
-      this.pacer.started(sentAt);
       this.onTrace?.({ kind: "send", at: sentAt, label: request.label, probe, booked });
       let attempt: Attempt<T>;
       try {
@@ -620,7 +619,8 @@ export class TradingViewClient {
           : "soft";
         this.pacer.trip(now, this.breaker.openUntil, kind);
       }
-      this.onTrace?.({ kind: "pause", at: now, ms: pauseMs });
+      // The pause as the breaker scheduled it: it ends at openUntil.
+      this.onTrace?.({ kind: "pause", at: this.breaker.openUntil - pauseMs, ms: pauseMs });
       // Announced when a request first waits on it (#waitTurn): a pause
       // nobody waits for (the run is over) is never announced.
       this.#announced = false;
@@ -710,15 +710,10 @@ export class TradingViewClient {
       let paused = false;
       // Naps end early on any change of the shared state: sleep until our
       // booked start, unless a pause begins meanwhile (the probe holds the
-      // only slot of a half-open breaker: nothing else can start one). A
-      // stalled event loop wakes several booked requests at once: each also
-      // keeps the pace from the last request that really went.
-      for (;;) {
-        const t = this.#clock.now();
-        const wait = Math.max(startAt - t, this.pacer.clearance(t));
-        if (paused || wait <= 0) break;
+      // only slot of a half-open breaker: nothing else can start one).
+      while (!paused && this.#clock.now() < startAt) {
         try {
-          await this.#nap(wait);
+          await this.#nap(startAt - this.#clock.now());
         } catch (err) {
           this.pacer.inFlight--;
           if (probe) this.breaker.withdrawProbe();

@@ -98,7 +98,6 @@ export class Pacer {
   readonly #minRate: number;
   #nextStart = 0;
   #lastStart = -Infinity;
-  #lastSent = -Infinity;
   #firstStart: number | null = null;
   #successes = 0;
   #trips = 0;
@@ -145,21 +144,6 @@ export class Pacer {
     this.#nextStart = start + 1000 / this.rate;
     this.#lastStart = start;
     return start - now;
-  }
-
-  /** A request really went at `now` (its booked start may have been earlier). */
-  started(now: number): void {
-    this.#lastSent = Math.max(this.#lastSent, now);
-  }
-
-  /**
-   * Milliseconds a request booked for now must still wait so that starts stay
-   * `1 / rate` apart from the last one that really went (after a stalled
-   * event loop woke several at once); 0 while unpaced.
-   */
-  clearance(now: number): number {
-    if (this.rate === Infinity) return 0;
-    return Math.max(0, this.#lastSent + 1000 / this.rate - now);
   }
 
   /**
