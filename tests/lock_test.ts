@@ -125,19 +125,21 @@ Deno.test("another host's lock is respected while its holder refreshes it", asyn
   await using project = await tempProject();
   const path = `${project.dir}/symbols.parquet.lock`;
   await Deno.writeTextFile(path, foreignOwner());
-  // The remote holder keeps its lease fresh.
-  const refresher = setInterval(() => {
-    const now = new Date();
-    Deno.utimeSync(path, now, now);
-  }, 50);
-  try {
-    await assert.rejects(
-      () => acquireLock(path, { timeoutMs: 700, leaseMs: 300 }),
-      /locked by pid 1 on some-other-host/,
-    );
-  } finally {
-    clearInterval(refresher);
+  // The remote holder keeps its lease fresh: it touches the file whenever
+  // the waiter's time moves (a FakeClock: a busy machine changes nothing).
+  class RefreshedWhileWaiting extends FakeClock {
+    override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+      await super.sleep(ms, signal);
+      const now = new Date(this.now());
+      await Deno.utime(path, now, now);
+    }
   }
+  const clock = new RefreshedWhileWaiting();
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 2_000, leaseMs: 300, clock }),
+    /locked by pid 1 on some-other-host/,
+  );
+  assert.ok(clock.sleeps.length > 3, "it polled the lease, and never took the lock over");
 });
 
 Deno.test("another host's lock is taken over once its mtime stands still for a lease, whatever its clock", async () => {

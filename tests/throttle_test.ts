@@ -305,14 +305,14 @@ Deno.test("a server that stops answering part-way: the fetched are merged, the r
   });
   const symbols = mirrorSymbols(["AMEX"]).slice(0, 30).join(",");
   const report = await runJob(
-    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "200"]),
+    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "500"]),
     { log: memoryLogger(), root: project.dir, client: { backoffBaseMs: 10 } },
   );
   assert.equal(report.exit_code, 3);
   assert.equal(report.fetched, 5);
   assert.match(
     report.error ?? "",
-    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 200 ms\)/,
+    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 500 ms\)/,
   );
   // 5 answered; the 3 on their way when the first one failed count as one;
   // 5 more failures in a row, and at most 2 more already sent: then it stops.
