@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: every benchmark, one table (figure, ideal or target,
  * ratio). Pass names to run some: `deno task bench fetch50 merge`.
- * Names: startup, fetch50, stingy, merge, show, fetch1130 (about 80 s), throttle
+ * Names: startup, fetch50, stingy, storm (a 429 storm, 3 runs, about 40 s), merge, show, fetch1130
+ * (about 80 s), throttle
  * (soft throttle, block, unreachable and silent hosts; about 2 min), scan50,
  * scan1130, auto50, auto1130 (the default endpoint), scan1130symbol (the same refresh in symbol mode, about 80 s), store (S3 round
  * trips on a local Ceph; skipped without Ceph), shared (a catalog on the store
@@ -16,13 +17,20 @@ import { benchAuto50, benchRefresh1130, benchScan50 } from "./scan.ts";
 import { benchStartup } from "./startup.ts";
 import { benchStore } from "./store.ts";
 import { benchShared } from "./shared.ts";
-import { benchBlocked, benchSilent, benchSoftThrottle, benchUnreachable } from "./throttle.ts";
+import {
+  benchBlocked,
+  benchSilent,
+  benchSoftThrottle,
+  benchStorm,
+  benchUnreachable,
+} from "./throttle.ts";
 import { type BenchRow, printTable } from "./support.ts";
 
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   startup: benchStartup,
   fetch50: async () => [await bench50()],
   stingy: async () => [await benchStingy()],
+  storm: async () => [await benchStorm()],
   merge: benchMerge,
   show: async () => [await benchShow()],
   fetch1130: async () => [await bench1130()],

@@ -10,12 +10,15 @@
  *   under 5 s.
  * - Silent server (accepts, never answers), 30 symbols: one error within
  *   60 s (issue 13).
+ * - A 429 storm (issue 19, item 5): 60 symbols behind a token bucket of 5
+ *   requests/s (burst 5) that answers 429 with a Retry-After: at most 14 s
+ *   (the limit is 12 s) and at most 3 429s, median of 3 runs.
  *
  * @module
  */
 import { fetched, mergeOnce } from "../testing/catalog.ts";
 import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
-import { type BenchRow, scratchProject, timedRun } from "./support.ts";
+import { type BenchRow, median, scratchProject, timedRun } from "./support.ts";
 
 function report(stdout: string): { http: Record<string, number>; fetched: number } | null {
   try {
@@ -48,6 +51,40 @@ export async function benchSoftThrottle(): Promise<BenchRow> {
     note: `exit ${run.code}, ${r?.fetched ?? "?"} fetched, ${empty} empty, ` +
       `${mirror.stats.requests} requests, ${r?.http.pauses ?? "?"} pauses ` +
       `(${((r?.http.paused_ms ?? 0) / 1000).toFixed(0)} s)`,
+  };
+}
+
+/** A 429 storm: 60 symbols behind 5 requests/s, default flags; the median of `repeats` runs. */
+export async function benchStorm(repeats = 3): Promise<BenchRow> {
+  const symbols = mirrorSymbols(["BINANCE", "NASDAQ"]).filter((_, i) => i % 5 === 0).slice(0, 60);
+  const runs: { seconds: number; status429: number; ok: boolean }[] = [];
+  for (let i = 0; i < repeats; i++) {
+    await using mirror = startMirror({ latencyMs: 50, rate: 5, burst: 5 });
+    await using project = await scratchProject();
+    const run = await timedRun(
+      ["--symbols", symbols.join(","), "--base-url", mirror.url, "--json"],
+      project.dir,
+    );
+    const r = report(run.stdout);
+    runs.push({
+      seconds: run.seconds,
+      status429: mirror.stats.status429,
+      ok: run.code === 0 && r?.fetched === 60,
+    });
+  }
+  const seconds = median(runs.map((r) => r.seconds));
+  const status429 = median(runs.map((r) => r.status429));
+  return {
+    name: "429 storm (5 requests/s), 60 symbols",
+    figure: `${seconds.toFixed(1)} s`,
+    target: "all land, <= 14 s (limit 12 s), <= 3 x 429",
+    ratio: seconds / 12,
+    ok: runs.every((r) => r.ok) && seconds <= 14 && status429 <= 3,
+    note:
+      `median of ${repeats}: ${
+        runs.map((r) => `${r.seconds.toFixed(1)} s/${r.status429}`).join(", ")
+      } ` +
+      `(s/429s)${runs.every((r) => r.ok) ? "" : "; some run failed"}`,
   };
 }
 
@@ -113,6 +150,7 @@ export async function benchSilent(): Promise<BenchRow> {
 if (import.meta.main) {
   const { printTable } = await import("./support.ts");
   printTable([
+    await benchStorm(),
     await benchUnreachable(),
     await benchSilent(),
     await benchBlocked(),

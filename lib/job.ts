@@ -68,8 +68,11 @@ export interface JobDeps {
   onWrite?: (event: "start" | "written" | "failed") => void;
   /** Most targets fetched and merged in one go; see {@linkcode CHUNK_SIZE}. */
   chunkSize?: number;
-  /** Client tuning beyond the flags (tests: short pauses). */
-  client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
+  /** Client tuning beyond the flags (tests: short pauses, their own clock). */
+  client?: Pick<
+    ClientOptions,
+    "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random" | "clock"
+  >;
   /** Where the catalog lives; by default what `--catalog-path` names (lib/locate.ts). */
   store?: CatalogStore;
   /** The AWS variables, for a catalog in an S3 store. */

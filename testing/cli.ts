@@ -194,7 +194,7 @@ export const ENDPOINTS = ["symbol", "scan"] as const;
  * Registers `fn` as a {@linkcode cliTest} once per endpoint: every run it
  * makes gets `META_INGEST_ENDPOINT` (unless the test sets it), so one test
  * body shows both endpoints keep the same promises. The `symbol` variant
- * keeps the plain name.
+ * keeps the plain name; `fn` is told which endpoint it runs with.
  *
  * @example
  * ```ts
@@ -205,7 +205,7 @@ export const ENDPOINTS = ["symbol", "scan"] as const;
  */
 export function cliBoth(
   name: string,
-  fn: (cli: Cli) => Promise<void>,
+  fn: (cli: Cli, endpoint: (typeof ENDPOINTS)[number]) => Promise<void>,
   options: { skip?: string } = {},
 ): void {
   for (const endpoint of ENDPOINTS) {
@@ -220,7 +220,7 @@ export function cliBoth(
           runner: cli.runner,
           run: (args, o) => cli.run(args, withEndpoint(o)),
           spawn: (args, o) => cli.spawn(args, withEndpoint(o)),
-        }),
+        }, endpoint),
       options,
     );
   }

@@ -25,6 +25,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type Clock, realClock } from "../lib/std/clock.ts";
 
 /** One injected misbehaviour for one request. */
 export type Fault =
@@ -63,8 +64,13 @@ export interface MirrorOptions {
   rate?: number;
   /** Token bucket size (default: one second's worth, at least 1). */
   burst?: number;
-  /** Retry-After style: delay-seconds (default) or an HTTP date. */
-  retryAfter?: "seconds" | "date";
+  /**
+   * Retry-After style of the 429s the limits answer: delay-seconds
+   * (default), an HTTP date, or the lies of issue 19's attack test (a
+   * review's, not seen from TradingView): `zero` ("Retry-After: 0") and
+   * `past` (an HTTP date an hour ago).
+   */
+  retryAfter?: "seconds" | "date" | "zero" | "past";
   /** Probabilities (0..1) of injected faults per request, seeded. */
   rate403?: number;
   rate5xx?: number;
@@ -76,6 +82,20 @@ export interface MirrorOptions {
   seed?: number;
   /** Per-request hook; wins over the probabilities. */
   fault?: (ctx: FaultContext) => Fault | undefined;
+  /**
+   * Rewrites the rows of every /scan answer (after `range`): to add rows
+   * that contradict each other, malformed rows and the like. Not seen from
+   * TradingView: issue 19's review asked what the client does if they come
+   * (items 6 and 12: a stale row for a ticker before the right one; a row
+   * whose `s` is not a string, or without `d`).
+   */
+  scanRows?: (rows: ScanRow[], columns: string[]) => unknown[];
+  /**
+   * The mirror's time (latency, the token bucket, the soft-throttle window,
+   * Retry-After dates); give it the client's clock to run both fast. Hangs
+   * stay on the wall clock.
+   */
+  clock?: Clock;
   /** Replace a symbol's answer: an object body, or "not-found". */
   overrides?: Record<string, Record<string, unknown> | "not-found">;
   /** Bump to change the data of about one symbol in ten per step. */
@@ -111,6 +131,14 @@ export interface MirrorOptions {
    * client treats it like `refused` (a fetch error before any answer).
    */
   unreachable?: "refused" | "silent" | "tls";
+}
+
+/** One row of a /scan answer: a ticker and its values in the order of the columns asked. */
+export interface ScanRow {
+  /** The ticker, `EXCHANGE:TICKER`. */
+  s: string;
+  /** Values, in column order. */
+  d: unknown[];
 }
 
 /** What the mirror counted. */
@@ -526,8 +554,9 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
   let options: MirrorOptions = { ...initial };
   let random = dice(options.seed ?? 1);
   let stats = emptyStats();
+  const clock = () => options.clock ?? realClock;
   let tokens = options.burst ?? Math.max(1, options.rate ?? 1);
-  let lastRefill = performance.now();
+  let lastRefill = clock().now();
   const closing = new AbortController();
   let recent: number[] = []; // arrival times within the soft-throttle window
   let penaltyUntil = 0;
@@ -536,7 +565,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
   function softThrottled(): boolean {
     const soft = options.softThrottle;
     if (!soft) return false;
-    const now = performance.now();
+    const now = clock().now();
     if (now < penaltyUntil) return true;
     recent = recent.filter((t) => now - t < soft.windowMs);
     recent.push(now);
@@ -546,16 +575,29 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     return true;
   }
 
-  const retryAfterHeader = (seconds: number): string =>
-    options.retryAfter === "date"
-      ? new Date(Date.now() + seconds * 1000).toUTCString()
-      : String(seconds);
+  const retryAfterHeader = (seconds: number): string => {
+    switch (options.retryAfter) {
+      case "date":
+        return new Date(clock().now() + seconds * 1000).toUTCString();
+      case "zero":
+        return "0";
+      case "past":
+        return new Date(clock().now() - 3_600_000).toUTCString();
+      default:
+        return String(seconds);
+    }
+  };
 
   const count = (status: number) => {
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
     if (status === 429) stats.status429++;
   };
 
+  /** Waits `ms` on the mirror's clock; closing the mirror ends the wait. */
+  const sleep = (ms: number, signal: AbortSignal) =>
+    ms <= 0 ? Promise.resolve() : clock().sleep(ms, signal).catch(() => {});
+
+  /** Waits `ms` on the wall clock (hangs); closing the mirror ends the wait. */
   const delay = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve) => {
       if (ms <= 0) return resolve();
@@ -572,7 +614,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     // Answers 0 when a token was taken, else the seconds until one is due.
     if (!options.rate) return 0;
     const burst = options.burst ?? Math.max(1, options.rate);
-    const now = performance.now();
+    const now = clock().now();
     tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * options.rate);
     lastRefill = now;
     if (tokens >= 1) {
@@ -626,12 +668,12 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
     try {
       if (options.block403) {
-        await delay(options.latencyMs ?? 0, closing.signal);
+        await sleep(options.latencyMs ?? 0, closing.signal);
         count(403);
         return json({ error: "Forbidden" }, 403);
       }
       if (softThrottled()) {
-        await delay(options.latencyMs ?? 0, closing.signal);
+        await sleep(options.latencyMs ?? 0, closing.signal);
         count(200);
         stats.empty++;
         return new Response("", { status: 200, headers: { "content-type": "text/plain" } });
@@ -648,7 +690,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
         return json({ error: "rate limited" }, 429, { "retry-after": retryAfterHeader(wait) });
       }
       const signal = closing.signal;
-      await delay((options.latencyMs ?? 0) + random() * (options.jitterMs ?? 0), signal);
+      await sleep((options.latencyMs ?? 0) + random() * (options.jitterMs ?? 0), signal);
 
       let fault = options.fault?.({ ...ctx, request: requestNo });
       if (!fault) {
@@ -736,7 +778,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
     if (unknown !== undefined && !ignoreUnknown) {
       return json({ totalCount: 0, error: `Unknown field "${unknown}"`, data: null }, 400);
     }
-    const rows: { s: string; d: unknown[] }[] = [];
+    const rows: ScanRow[] = [];
     for (const ticker of tickers) {
       const body = bodyOf(ticker);
       if (!body || !servedBy(market, ticker, body)) continue;
@@ -750,7 +792,9 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
         range.every((n) => Number.isInteger(n))
       ? range as [number, number]
       : [0, 50];
-    return json({ totalCount: rows.length, data: rows.slice(from, to) });
+    const served = rows.slice(from, to);
+    const data = options.scanRows ? options.scanRows(served, columns) : served;
+    return json({ totalCount: rows.length, data });
   }
 
   function skew(column: string, value: unknown): unknown {
@@ -780,7 +824,7 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
       if (changes.seed !== undefined) random = dice(changes.seed);
       if (changes.rate !== undefined || changes.burst !== undefined) {
         tokens = options.burst ?? Math.max(1, options.rate ?? 1);
-        lastRefill = performance.now();
+        lastRefill = clock().now();
       }
     },
     resetStats() {

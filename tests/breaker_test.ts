@@ -15,7 +15,12 @@ Deno.test("breaker: soft throttles open it after 3 in a row from 2 or more reque
   assert.equal(breaker.state, "closed");
   assert.equal(breaker.throttled(3, "empty", "B", false), true, "this one tripped: free");
   assert.equal(breaker.state, "open");
-  assert.deepEqual(breaker.stats, { status403: 0, empty_bodies: 4, pauses: 1, paused_ms: 10_000 });
+  assert.equal(breaker.spentMs, 10_000, "the budget is spent when the pause begins");
+  assert.deepEqual(breaker.stats, { status403: 0, empty_bodies: 4, pauses: 1, paused_ms: 0 });
+  breaker.settle(4_003);
+  assert.equal(breaker.stats.paused_ms, 4_000, "paused_ms is the time paused so far");
+  breaker.settle(50_000);
+  assert.equal(breaker.stats.paused_ms, 10_000);
 });
 
 Deno.test("breaker: a good answer in between breaks the run", () => {
@@ -35,7 +40,11 @@ Deno.test("breaker: one probe after the pause; a good answer closes, a throttle 
   assert.deepEqual(breaker.gate(100), { kind: "probe" });
   assert.equal(breaker.state, "half_open");
   assert.deepEqual(breaker.gate(100), { kind: "wait", ms: Infinity }, "exactly one probe");
-  assert.equal(breaker.throttled(101, "empty", "X", false), true, "an answer sent before: stale");
+  assert.equal(
+    breaker.throttled(101, "empty", "X", false),
+    false,
+    "an answer sent before: stale, and it costs its request an attempt",
+  );
   assert.equal(breaker.state, "half_open");
   breaker.throttled(150, "empty", "A", true);
   assert.equal(breaker.state, "open");
@@ -44,11 +53,12 @@ Deno.test("breaker: one probe after the pause; a good answer closes, a throttle 
   breaker.good(true);
   assert.equal(breaker.state, "closed");
   assert.deepEqual(breaker.gate(351), { kind: "go" });
+  breaker.settle(351);
   assert.deepEqual([breaker.stats.pauses, breaker.stats.paused_ms], [2, 300]);
 });
 
 Deno.test("breaker: a failed probe of another kind lets another probe go", () => {
-  const breaker = new ServerBreaker("h", { ...noJitter, pauseBaseMs: 10 });
+  const breaker = new ServerBreaker("h", { ...noJitter, pauseBaseMs: 10, minPauseMs: 10 });
   breaker.throttled(0, "429", "A", false, 10);
   assert.deepEqual(breaker.gate(10), { kind: "probe" });
   breaker.failed(true); // a 502
@@ -60,8 +70,63 @@ Deno.test("breaker: a 429 opens at once for its Retry-After (capped)", () => {
   const breaker = new ServerBreaker("h", { ...noJitter, retryAfterCapMs: 5_000 });
   assert.equal(breaker.throttled(0, "429", "A", false, 60_000), true);
   assert.equal(breaker.openUntil, 5_000);
-  breaker.throttled(10, "429", "B", false, 1_000);
+  assert.equal(
+    breaker.throttled(10, "429", "B", false, 1_000),
+    false,
+    "a 429 to a request sent before the pause costs that request an attempt",
+  );
   assert.equal(breaker.openUntil, 5_000, "in-flight 429s do not shorten or stack the pause");
+});
+
+for (
+  const [what, retryAfterMs] of [["Retry-After: 0", 0], ["a past date", 0], ["1 ms", 1]] as const
+) {
+  Deno.test(`breaker: a 429 with ${what} pauses at least the minimum, doubled per failed probe`, () => {
+    const breaker = new ServerBreaker("h", noJitter);
+    breaker.throttled(0, "429", "A", false, retryAfterMs);
+    assert.equal(breaker.openUntil, 1_000, "the minimum pause (1 s)");
+    assert.deepEqual(breaker.gate(999), { kind: "wait", ms: 1 });
+    assert.deepEqual(breaker.gate(1_000), { kind: "probe" });
+    breaker.throttled(1_000, "429", "A", true, retryAfterMs);
+    assert.equal(breaker.openUntil, 3_000, "a failed probe doubles it");
+    breaker.gate(3_000);
+    breaker.throttled(3_000, "429", "A", true, retryAfterMs);
+    assert.equal(breaker.openUntil, 7_000);
+  });
+}
+
+Deno.test("breaker: a server that only says 429 with Retry-After: 0 spends the budget in few probes", () => {
+  const breaker = new ServerBreaker("h", { ...noJitter, maxPausedMs: 30_000 });
+  let now = 0;
+  let probes = 0;
+  assert.equal(breaker.throttled(now, "429", "A", false, 0), true, "opens a pause: free");
+  while (!breaker.halt) {
+    const gate = breaker.gate(now);
+    if (gate.kind === "wait") {
+      now += gate.ms;
+      continue;
+    }
+    assert.equal(gate.kind, "probe");
+    probes++;
+    assert.equal(breaker.throttled(now, "429", "A", true, 0), true);
+  }
+  assert.equal(breaker.halt?.kind, "budget");
+  assert.match(breaker.halt?.reason ?? "", /^throttled: h kept throttling after 30 s of pauses/);
+  // Pauses of 1, 2, 4, 8 and the 15 s left: five probes, the last one halts.
+  assert.equal(probes, 5);
+  assert.equal(now, 30_000);
+  assert.equal(breaker.spentMs, 30_000);
+});
+
+Deno.test("breaker: a pause nobody waits for stops counting into paused_ms", () => {
+  const breaker = new ServerBreaker("h", { ...noJitter, pauseBaseMs: 10_000 });
+  for (const label of ["A", "B", "C"]) breaker.throttled(0, "empty", label, false);
+  assert.equal(breaker.pausing(1), true);
+  breaker.setActive(3_000, false); // the run's last request ended
+  assert.equal(breaker.pausing(3_001), false);
+  breaker.settle(20_000);
+  assert.equal(breaker.stats.paused_ms, 3_000);
+  assert.equal(breaker.spentMs, 10_000);
 });
 
 Deno.test("breaker: 403 on every request across two pauses is a block", () => {
@@ -118,6 +183,35 @@ Deno.test("breaker: the first attempts failing without an answer make the host u
   );
 });
 
+Deno.test("breaker: one blip that drops every request in flight is one failure, not a lost server", () => {
+  const breaker = new ServerBreaker("h", noJitter);
+  breaker.good(false);
+  // Eight requests sent at 100..107 all fail at once at 200.
+  for (let i = 0; i < 8; i++) {
+    breaker.unanswered(false, "connection reset", false, `S${i}`, 200, 100 + i);
+  }
+  assert.equal(breaker.halt, null, "one blip");
+  // Their retries, sent after the blip, fail too: now the server is gone.
+  for (let i = 0; i < 4; i++) {
+    breaker.unanswered(false, "connection reset", false, `S${i}`, 300, 250);
+  }
+  assert.equal(breaker.halt, null, "5 so far");
+  breaker.unanswered(false, "connection reset", false, "S4", 300, 250);
+  assert.equal((breaker.halt as { kind: string } | null)?.kind, "lost");
+  const recovered = new ServerBreaker("h", noJitter);
+  recovered.good(false);
+  for (let i = 0; i < 8; i++) recovered.unanswered(true, "x", false, `S${i}`, 200, 100);
+  recovered.good(false);
+  for (let i = 0; i < 5; i++) recovered.unanswered(true, "x", false, `S${i}`, 400, 300);
+  assert.equal(recovered.halt, null, "a good answer starts the count over");
+});
+
+Deno.test("breaker: a permission denial halts at once", () => {
+  const breaker = new ServerBreaker("h", noJitter);
+  breaker.deny("permission denied: ...");
+  assert.deepEqual(breaker.halt, { kind: "denied", reason: "permission denied: ..." });
+});
+
 Deno.test("breaker: pauses stop at the budget", () => {
   const breaker = new ServerBreaker("h", { ...noJitter, pauseBaseMs: 100, maxPausedMs: 250 });
   for (const label of ["A", "B", "C"]) breaker.throttled(0, "empty", label, false);
@@ -128,6 +222,8 @@ Deno.test("breaker: pauses stop at the budget", () => {
   breaker.throttled(252, "empty", "A", true);
   assert.equal(breaker.halt?.kind, "budget");
   assert.match(breaker.halt?.reason ?? "", /^throttled: h kept throttling after 0 s of pauses/);
+  assert.equal(breaker.spentMs, 250);
+  breaker.settle(1_000);
   assert.equal(breaker.stats.paused_ms, 250);
 });
 
@@ -174,4 +270,29 @@ Deno.test("pacer: after a soft throttle the learnt ceiling holds; after a 429 it
   explicit.trip(400, 10_000, "explicit");
   for (let i = 0; i < 50; i++) explicit.success();
   assert.ok(explicit.rate > explicit.ceiling);
+});
+
+Deno.test("pacer: after a 429 that said when, the pool resumes at the pace the server sustained, with every slot", () => {
+  const pacer = new Pacer({ maxInFlight: 3 });
+  for (let i = 0; i < 4; i++) pacer.reserve(0), pacer.success();
+  pacer.trip(400, 1_400, "explicit");
+  assert.deepEqual([pacer.rate, pacer.limit], [1, 1], "held slow until the pause is over");
+  pacer.answeredWhilePaused(); // two answers sent before the pause came back good
+  pacer.answeredWhilePaused();
+  pacer.reserve(1_400); // the probe
+  pacer.resume(1_500); // 6 good answers in 1.5 s: 4/s, 95% of it
+  assert.equal(Math.round(pacer.ceiling * 100) / 100, 3.8);
+  assert.deepEqual([pacer.rate, pacer.limit], [pacer.ceiling, 3], "no slow start");
+  pacer.success();
+  assert.equal(pacer.limit, 3, "a good answer never lowers the in-flight cap");
+  const unknown = new Pacer({ maxInFlight: 3 });
+  unknown.reserve(0);
+  unknown.trip(10, 1_010, "explicit"); // too little to measure
+  unknown.resume(1_010);
+  assert.deepEqual([unknown.rate, unknown.limit], [1, 1], "slow start without a measure");
+  const soft = new Pacer({ maxInFlight: 3 });
+  for (let i = 0; i < 6; i++) soft.reserve(0), soft.success();
+  soft.trip(400, 1_400, "soft");
+  soft.resume(1_400);
+  assert.deepEqual([soft.rate, soft.limit], [soft.ceiling / 2, 1], "soft throttles slow-start");
 });

@@ -116,7 +116,16 @@ Deno.test("base URL: flag, then META_INGEST_BASE_URL, then the default", () => {
     "https://a.example",
   );
   usageError(["--from-catalog", "--base-url", "ftp://x"], /--base-url must be an http\(s\) URL/);
+  for (const url of ["http://127.0.0.1:8080/?x=1", "http://127.0.0.1:8080/#top", "http://h/?"]) {
+    usageError(
+      ["--from-catalog", "--base-url", url],
+      /--base-url must not have a \?query or #fragment/,
+    );
+  }
   usageError(["--from-catalog"], /META_INGEST_BASE_URL must be/, { META_INGEST_BASE_URL: "nope" });
+  usageError(["--from-catalog"], /META_INGEST_BASE_URL must not have a \?query/, {
+    META_INGEST_BASE_URL: "http://h/?token=x",
+  });
 });
 
 Deno.test("endpoint: flag, then META_INGEST_ENDPOINT, then auto", () => {

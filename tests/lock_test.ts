@@ -5,6 +5,7 @@ import { IngestError } from "../lib/core/errors.ts";
 import { acquireLock, lockOwner, LockTimeoutError } from "../lib/fs/lock.ts";
 import { VERSION } from "../lib/core/version.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
+import { FakeClock } from "../testing/clock.ts";
 import { tempProject } from "../testing/tmp.ts";
 
 const HOLDER = join(REPO_ROOT, "testing/hold_lock.ts");
@@ -57,16 +58,18 @@ Deno.test("the lock file is created with createNew and names its owner", async (
 Deno.test("a waiter gives up after the timeout, naming the holder", async () => {
   await using project = await tempProject();
   const path = `${project.dir}/symbols.parquet.lock`;
-  const child = await heldByChild(path, 3000);
-  const started = performance.now();
+  const child = await heldByChild(path, 60_000);
+  const clock = new FakeClock();
+  const started = clock.now();
   await assert.rejects(
-    () => acquireLock(path, { timeoutMs: 400 }),
+    () => acquireLock(path, { timeoutMs: 400, clock }),
     (err) =>
       err instanceof LockTimeoutError &&
       err.message.includes(`is locked by pid ${child.pid} on ${hostname()}`) &&
       /gave up after 400 ms/.test(err.message),
   );
-  assert.ok(performance.now() - started >= 390);
+  assert.equal(clock.now() - started, 400, "it waited the whole timeout, no more");
+  assert.ok(clock.sleeps.length <= 8, `polled with backoff: ${clock.sleeps.map(Math.round)}`);
   child.kill("SIGKILL");
   await child.status;
 });
@@ -89,9 +92,8 @@ Deno.test("a SIGKILLed holder's lock is taken over at once", async () => {
   await child.status;
   assert.equal((await lockOwner(path))?.pid, child.pid, "the dead owner's file is still there");
   const events: string[] = [];
-  const started = performance.now();
   const lock = await acquireLock(path, { timeoutMs: 5_000, onEvent: (m) => events.push(m) });
-  assert.ok(performance.now() - started < 500, "promptly");
+  assert.deepEqual([lock.attempts, lock.waitedMs], [1, 0], "acquired on the first try");
   assert.equal(lock.tookOver, true);
   assert.equal(lock.previousOwner?.pid, child.pid);
   assert.match(events.join("\n"), new RegExp(`took over a stale lock from pid ${child.pid}`));
@@ -123,19 +125,21 @@ Deno.test("another host's lock is respected while its holder refreshes it", asyn
   await using project = await tempProject();
   const path = `${project.dir}/symbols.parquet.lock`;
   await Deno.writeTextFile(path, foreignOwner());
-  // The remote holder keeps its lease fresh.
-  const refresher = setInterval(() => {
-    const now = new Date();
-    Deno.utimeSync(path, now, now);
-  }, 50);
-  try {
-    await assert.rejects(
-      () => acquireLock(path, { timeoutMs: 700, leaseMs: 300 }),
-      /locked by pid 1 on some-other-host/,
-    );
-  } finally {
-    clearInterval(refresher);
+  // The remote holder keeps its lease fresh: it touches the file whenever
+  // the waiter's time moves (a FakeClock: a busy machine changes nothing).
+  class RefreshedWhileWaiting extends FakeClock {
+    override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+      await super.sleep(ms, signal);
+      const now = new Date(this.now());
+      await Deno.utime(path, now, now);
+    }
   }
+  const clock = new RefreshedWhileWaiting();
+  await assert.rejects(
+    () => acquireLock(path, { timeoutMs: 2_000, leaseMs: 300, clock }),
+    /locked by pid 1 on some-other-host/,
+  );
+  assert.ok(clock.sleeps.length > 3, "it polled the lease, and never took the lock over");
 });
 
 Deno.test("another host's lock is taken over once its mtime stands still for a lease, whatever its clock", async () => {
@@ -145,10 +149,12 @@ Deno.test("another host's lock is taken over once its mtime stands still for a l
   // Its clock is an hour ahead: age by our clock would say "fresh" forever.
   const ahead = new Date(Date.now() + 3_600_000);
   await Deno.utime(path, ahead, ahead);
-  const started = performance.now();
-  const lock = await acquireLock(path, { timeoutMs: 3000, leaseMs: 300 });
-  const waited = performance.now() - started;
-  assert.ok(waited >= 290 && waited < 2500, `took over after ${waited} ms`);
+  const clock = new FakeClock();
+  const lock = await acquireLock(path, { timeoutMs: 3000, leaseMs: 300, clock });
+  // Not before the lease ran out by our clock, and at the first poll after it.
+  const last = clock.sleeps.at(-1) ?? 0;
+  assert.ok(lock.waitedMs >= 300, `took over after ${lock.waitedMs} ms`);
+  assert.ok(lock.waitedMs - last < 300, `polls: ${clock.sleeps.map(Math.round)}`);
   assert.equal(lock.previousOwner?.host, "some-other-host");
   await lock.release();
 });
@@ -161,12 +167,12 @@ Deno.test("a symlink at the lock path is refused, never followed (and no busy lo
   for (const target of [victim, `${other.dir}/missing`]) {
     await Deno.remove(path).catch(() => {});
     await Deno.symlink(target, path);
-    const started = performance.now();
+    const clock = new FakeClock();
     await assert.rejects(
-      () => acquireLock(path, { timeoutMs: 5000 }),
+      () => acquireLock(path, { timeoutMs: 5000, clock }),
       (err) => err instanceof IngestError && /lock path .* is a symlink/.test(err.message),
     );
-    assert.ok(performance.now() - started < 1000);
+    assert.deepEqual(clock.sleeps, [], "refused on the first try, no waiting");
   }
   assert.equal(await Deno.readTextFile(victim), "keep me");
 });
@@ -186,8 +192,13 @@ Deno.test("the holder refreshes its lease while it works", async () => {
   const path = `${project.dir}/symbols.parquet.lock`;
   const lock = await acquireLock(path, { timeoutMs: 0, leaseMs: 300 });
   const first = (await Deno.stat(path)).mtime!.getTime();
-  await new Promise((resolve) => setTimeout(resolve, 450));
-  const later = (await Deno.stat(path)).mtime!.getTime();
+  // Refreshed every 100 ms: poll until it moves (a lease that is never
+  // refreshed hangs here until the 20 s hang-stopper).
+  let later = first;
+  for (let polls = 0; later === first && polls < 2000; polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    later = (await Deno.stat(path)).mtime!.getTime();
+  }
   assert.ok(later > first, `mtime ${first} -> ${later}`);
   await lock.release();
 });

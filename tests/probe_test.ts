@@ -171,3 +171,29 @@ Deno.test("an interrupted probe reports the signal's exit code, the one the proc
   assert.equal(report.exit_code, 143);
   assert.match(report.error ?? "", /interrupted by SIGTERM/);
 });
+
+Deno.test("probe: a failed second-round /scan batch is a failure, not 'not found'", async () => {
+  await using project = await tempProject();
+  // XCRYPTO is not in the exchange table: /global first (where a spot pair
+  // is missing), then /crypto, which keeps failing.
+  await using mirror = startMirror({
+    overrides: { "XCRYPTO:BTCUSDT": { pricescale: 100, minmov: 1, type: "spot" } },
+    fault: ({ endpoint, symbol }) =>
+      endpoint === "scan" && symbol === "crypto/scan" ? { kind: "status", status: 503 } : undefined,
+  });
+  const command = parseProbeCli(
+    ["--symbols", "XCRYPTO:BTCUSDT,NASDAQ:AAPL", "--base-url", mirror.url, "--max-retries", "0"],
+    {},
+  );
+  assert.equal(command.kind, "probe");
+  if (command.kind !== "probe") return;
+  const report = await runProbe(command.options, { log: memoryLogger(), root: project.dir });
+  assert.deepEqual(report.only_symbol, [], "no disagreement where there was a failure");
+  assert.deepEqual(report.failed, [{
+    symbol: "XCRYPTO:BTCUSDT",
+    endpoint: "scan",
+    reason: "HTTP 503 (gave up after 1 attempt)",
+  }]);
+  assert.equal(report.compared, 1);
+  assert.equal(report.exit_code, 3);
+});

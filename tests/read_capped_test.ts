@@ -27,9 +27,8 @@ Deno.test("readCapped gives up past the cap and cancels the stream", async () =>
 Deno.test("delay resolves, or rejects as soon as its signal aborts", async () => {
   await delay(5);
   const controller = new AbortController();
-  const started = performance.now();
   setTimeout(() => controller.abort(new Error("stop")), 10);
+  // A delay that ignored the signal would resolve after 10 s: no rejection.
   await assert.rejects(() => delay(10_000, { signal: controller.signal }), /stop/);
-  assert.ok(performance.now() - started < 1000);
   await assert.rejects(() => delay(1, { signal: controller.signal }), /stop/, "already aborted");
 });

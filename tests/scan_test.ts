@@ -46,12 +46,62 @@ Deno.test("a /scan row is validated with the /symbol rules and matches the /symb
     reason: "invalid response: pricescale must be a positive whole number, got 0",
   });
   assert.equal(scanRecord("NASDAQ:AAPL", [1, 2]).ok, false, "a short row is refused");
-  assert.equal(parseScanAnswer({ data: [{ s: 1 }] }).ok, false);
   assert.deepEqual(parseScanAnswer({ totalCount: 0, error: 'Unknown field "x"', data: null }), {
     ok: false,
     reason: '/scan answered no data: Unknown field "x"',
   });
+  assert.deepEqual(parseScanAnswer({ data: "nope" }), {
+    ok: false,
+    reason: 'malformed /scan answer: data is text: "nope", not what /scan sends',
+  });
   assert.deepEqual(scanRequest(["A:B", "C:D"]).range, [0, 2]);
+});
+
+Deno.test("a malformed /scan row fails only itself, and says which field", () => {
+  const good = ["stock", 100];
+  const parsed = parseScanAnswer({
+    data: [
+      { s: 1, d: good },
+      { s: "NASDAQ:AAPL", d: good },
+      { s: "NASDAQ:MSFT" },
+      { s: "NASDAQ:NVDA", d: "x" },
+      "junk",
+    ],
+  }, ["type", "pricescale"]);
+  assert.ok(parsed.ok);
+  assert.deepEqual([...parsed.rows], [["NASDAQ:AAPL", good]], "the good row of the batch stays");
+  assert.deepEqual([...parsed.invalid], [
+    ["NASDAQ:MSFT", "invalid /scan row: d is missing, not a list"],
+    ["NASDAQ:NVDA", 'invalid /scan row: d is text: "x", not a list'],
+  ]);
+  assert.deepEqual(parsed.unattributed, [
+    "row 0: s is a number: 1, not a ticker",
+    'row 4: is text: "junk", not an object',
+  ]);
+  // The values of a row are checked with the /symbol rules, naming the field.
+  const row = SCAN_COLUMNS.map((c) => c === "type" ? "stock" : c === "description" ? {} : 1);
+  assert.deepEqual(scanRecord("NASDAQ:AAPL", row), {
+    ok: false,
+    reason: "invalid response: description has the wrong type (an object)",
+  });
+});
+
+Deno.test("rows of one ticker that contradict each other are never picked from; identical ones fold", () => {
+  const parsed = parseScanAnswer({
+    data: [
+      { s: "NASDAQ:AAPL", d: ["stock", 10000, 1] },
+      { s: "NASDAQ:MSFT", d: ["stock", 100, 1] },
+      { s: "NASDAQ:AAPL", d: ["stock", 100, 1] },
+      { s: "NASDAQ:MSFT", d: ["stock", 100, 1] },
+    ],
+  }, ["type", "pricescale", "minmov"]);
+  assert.ok(parsed.ok);
+  assert.deepEqual([...parsed.rows.keys()], ["NASDAQ:MSFT"], "the identical pair folds");
+  assert.deepEqual([...parsed.conflicting], [[
+    "NASDAQ:AAPL",
+    "/scan answered rows that contradict each other (pricescale: 10000 vs 100); not merged: " +
+    "rerun, or use --endpoint symbol",
+  ]]);
 });
 
 Deno.test("the mirror's /scan: missing tickers left out, markets filtered, 404 on unknown markets", async () => {
@@ -225,7 +275,8 @@ Deno.test("a throttled /scan (429, or 200 with an empty body) is retried; a batc
   const client = new TradingViewClient({
     baseUrl: mirror.url,
     ...fast,
-    breaker: { pauseBaseMs: 50, pauseCapMs: 100 },
+    breaker: { pauseBaseMs: 50, pauseCapMs: 100, minPauseMs: 50 },
+    pacer: { resumeRate: 20, rateStep: 10 },
   });
   const symbols = mirrorSymbols(["NYSE"]).slice(0, 10);
   const outcomes = await fetchAllScan(client, symbols, 1);
@@ -298,7 +349,7 @@ Deno.test("a blocked scan-mode run: exit 1, every symbol names the block, nothin
   const report = await runJob(command.options, {
     log: memoryLogger(),
     root: project.dir,
-    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+    client: { breaker: { pauseBaseMs: 50 }, pacer: { resumeRate: 20 }, backoffBaseMs: 10 },
   });
   assert.equal(report.exit_code, 1);
   assert.match(report.error ?? "", /^blocked: /);
@@ -346,10 +397,89 @@ Deno.test("one blocked /scan batch: the run stops naming the 403 block", async (
   const report = await runJob(command.options, {
     log: memoryLogger(),
     root: project.dir,
-    client: { breaker: { pauseBaseMs: 50 }, backoffBaseMs: 10 },
+    client: { breaker: { pauseBaseMs: 50 }, pacer: { resumeRate: 20 }, backoffBaseMs: 10 },
   });
   assert.equal(report.exit_code, 1);
   assert.match(report.error ?? "", /^blocked: .*HTTP 403/);
   assert.ok(report.failed.every((f) => f.reason === report.error));
   assert.ok(mirror.stats.requests <= 10, `${mirror.stats.requests} requests`);
+});
+
+function scanRun(symbols: string[], url: string, extra: string[] = []) {
+  const command = parseCli(
+    ["--symbols", symbols.join(","), "--endpoint", "scan", "--base-url", url, ...extra],
+    {},
+  );
+  if (command.kind !== "run") throw new Error("not a run");
+  return command.options;
+}
+
+Deno.test("scan mode: rows that contradict each other fail the symbol, say why, and land nothing of it", async () => {
+  await using project = await tempProject();
+  const symbols = ["NASDAQ:AAPL", "NASDAQ:MSFT", "NYSE:KO"];
+  const pricescale = SCAN_COLUMNS.indexOf("pricescale");
+  await using mirror = startMirror({
+    // A stale row first (pricescale 10000), the right one second.
+    scanRows: (rows) =>
+      rows.flatMap((row) =>
+        row.s === "NASDAQ:AAPL" ? [{ s: row.s, d: row.d.with(pricescale, 10000) }, row] : [row]
+      ),
+  });
+  const report = await runJob(scanRun(symbols, mirror.url), {
+    log: memoryLogger(),
+    root: project.dir,
+  });
+  assert.equal(report.exit_code, 3);
+  assert.deepEqual(report.failed, [{
+    symbol: "NASDAQ:AAPL",
+    reason: "/scan answered rows that contradict each other (pricescale: 10000 vs 100); " +
+      "not merged: rerun, or use --endpoint symbol",
+  }]);
+  assert.equal(report.new, 2);
+  assert.deepEqual(report.changes.map((c) => c.symbol), ["NASDAQ:MSFT", "NYSE:KO"]);
+  // The same answer twice is one answer.
+  mirror.configure({ scanRows: (rows) => rows.flatMap((row) => [row, row]) });
+  const again = await runJob(scanRun(symbols, mirror.url), {
+    log: memoryLogger(),
+    root: project.dir,
+  });
+  assert.equal(again.exit_code, 0, again.error ?? "");
+  assert.equal(again.new, 1, "AAPL lands once its rows agree");
+});
+
+Deno.test("scan mode: an invalid or malformed row gets a /symbol fallback; a junk row spoils nothing else", async () => {
+  const pricescale = SCAN_COLUMNS.indexOf("pricescale");
+  await using mirror = startMirror({
+    scanRows: (rows) => [
+      { s: 42, d: rows[0].d }, // names no ticker
+      ...rows.map((row) =>
+        row.s === "NASDAQ:AAPL"
+          ? { s: row.s, d: row.d.with(pricescale, 0) } // invalid values
+          : row.s === "NASDAQ:MSFT"
+          ? { s: row.s } // no d
+          : row
+      ),
+    ],
+  });
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast });
+  const symbols = ["NASDAQ:AAPL", "NASDAQ:MSFT", "NASDAQ:NVDA", "NYSE:KO"];
+  const outcomes = await fetchAllScan(client, symbols, 3);
+  assert.deepEqual(outcomes.map((o) => [o.symbol, o.kind]), symbols.map((s) => [s, "fetched"]));
+  assert.deepEqual(client.byEndpoint, { scan: 1, symbol: 2 }, "one batch, two fallbacks");
+  assert.equal(mirror.stats.perSymbol["NASDAQ:AAPL"], 1);
+  assert.equal(mirror.stats.perSymbol["NASDAQ:MSFT"], 1);
+  // Without the /symbol confirmation (the probe), they fail with the row's reason.
+  const probe = await fetchAllScan(client, symbols, 3, undefined, { confirm: false });
+  assert.deepEqual(
+    probe.map((o) => [o.symbol, o.kind === "fetched" ? "fetched" : o.reason]),
+    [
+      [
+        "NASDAQ:AAPL",
+        "invalid /scan row: invalid response: pricescale must be a positive whole number, got 0",
+      ],
+      ["NASDAQ:MSFT", "invalid /scan row: d is missing, not a list"],
+      ["NASDAQ:NVDA", "fetched"],
+      ["NYSE:KO", "fetched"],
+    ],
+  );
 });

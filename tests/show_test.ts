@@ -466,24 +466,38 @@ Deno.test("a read never mixes two versions of the file, even when its layout cha
      TO '${path}.b' (FORMAT parquet)`,
   );
   await Deno.copyFile(`${path}.a`, path);
+  // One swap per read, at a random moment within about one read's time (as
+  // long as the last read took): many reads overlap a swap, and a read's
+  // retry after it never meets another, however slow the machine is.
   let stop = false;
   let swaps = 0;
+  let readsStarted = 0;
+  let lastReadMs = 20;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const swapper = (async () => {
-    while (!stop) {
-      for (const source of [`${path}.b`, `${path}.a`]) {
-        await Deno.copyFile(source, `${path}.tmp`);
-        await Deno.rename(`${path}.tmp`, path);
-        swaps++;
-        // About as often as a read takes: many reads overlap a swap, most still finish.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+    let random = 7;
+    for (let swapped = 0; !stop;) {
+      if (readsStarted <= swapped) {
+        await sleep(1);
+        continue;
       }
+      swapped = readsStarted;
+      random = (random * 48271) % 2147483647;
+      await sleep((random / 2147483647) * lastReadMs);
+      const source = swaps % 2 === 0 ? `${path}.b` : `${path}.a`;
+      await Deno.copyFile(source, `${path}.tmp`);
+      await Deno.rename(`${path}.tmp`, path);
+      swaps++;
     }
   })();
   const seen = new Set<string>();
   try {
     await using reader = await CatalogReader.open(path);
     for (let i = 0; i < 60; i++) {
+      readsStarted++;
+      const started = performance.now();
       const answer = await reader.read({ symbols: [], all: true, mode: { kind: "current" } });
+      lastReadMs = performance.now() - started;
       const kinds = new Set(
         answer.rows.map((r) =>
           `${r.values.description} ${r.values.valid_from === null ? "-" : "ts"}`

@@ -154,7 +154,7 @@ cliTest(
         "-A",
         new URL("../testing/hold_lock.ts", import.meta.url).pathname,
         `${project.dir}/${CATALOG}.lock`,
-        "20000",
+        "120000", // killed below; held for as long as a busy machine needs
       ],
       stdout: "piped",
     }).spawn();
@@ -174,13 +174,22 @@ cliTest(
         { cwd: project.dir },
       );
       const stdout = collect(child.stdout);
-      const stderr = collect(child.stderr);
-      await until(() => Promise.resolve(mirror.stats.requests > 0), 20_000, "the fetch");
-      await new Promise((resolve) => setTimeout(resolve, 300)); // now waiting for the lock
+      // Signal once the run says it waits for the lock (not after a guess
+      // at how long it takes to get there, which a busy machine stretches).
+      let log = "";
+      const stderr = (async () => {
+        for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
+        return log;
+      })();
+      await until(
+        () => Promise.resolve(/waiting for .*\.lock, held by/.test(log)),
+        20_000,
+        "the wait",
+      );
       child.kill("SIGINT");
       const status = await child.status;
       const report = JSON.parse(await stdout);
-      const log = await stderr;
+      await stderr;
       assert.equal(status.code, 130, log);
       assert.equal(report.exit_code, 130);
       assert.equal(

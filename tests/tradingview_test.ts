@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { fetchAll, parseRetryAfter, TradingViewClient, USER_AGENT } from "../lib/fetch/client.ts";
 import { VERSION } from "../lib/core/version.ts";
+import { ScaledClock } from "../testing/clock.ts";
 import { type Fault, mirrorSymbols, startMirror } from "../testing/mirror.ts";
+import { ClientTracer } from "../testing/trace.ts";
 
 const fast = { backoffBaseMs: 10, backoffCapMs: 50, timeoutMs: 2000 };
 
@@ -92,7 +94,8 @@ Deno.test("403, 5xx, malformed bodies and hangs are retried and then succeed", a
   await using mirror = startMirror({
     fault: ({ symbol, attempt }) => (attempt === 1 ? first[symbol] : undefined),
   });
-  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, timeoutMs: 300 });
+  // The hang ends by the timeout; answers take a few ms, well under it even on a busy machine.
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, timeoutMs: 1_000 });
   const outcomes = await fetchAll(client, Object.keys(first), 3);
   assert.deepEqual(outcomes.map((o) => [o.symbol, o.kind, o.attempts]), [
     ["NASDAQ:AAPL", "fetched", 2],
@@ -116,14 +119,14 @@ Deno.test("retries are bounded by maxRetries and the reason says what failed", a
   const client = new TradingViewClient({
     baseUrl: mirror.url,
     ...fast,
-    timeoutMs: 200,
+    timeoutMs: 500,
     maxRetries: 2,
   });
   const outcomes = await fetchAll(client, Object.keys(faults), 4);
   const reasons = outcomes.map((o) => (o.kind === "failed" ? o.reason : o.kind));
   assert.deepEqual(reasons, [
     "HTTP 502 (gave up after 3 attempts)",
-    "timed out after 200 ms (gave up after 3 attempts)",
+    "timed out after 500 ms (gave up after 3 attempts)",
     "malformed response body (not JSON) (gave up after 3 attempts)",
     "HTTP 403 (gave up after 3 attempts)",
   ]);
@@ -166,60 +169,75 @@ Deno.test("network errors are retried and reported", async () => {
 
 for (const style of ["seconds", "date"] as const) {
   Deno.test(`a 429 with Retry-After (${style}) pauses every worker until the cooldown ends`, async () => {
-    const arrivals: { symbol: string; at: number }[] = [];
-    let refusedAt = 0;
+    // Client and mirror share a clock 20 times faster than the wall's.
+    const clock = new ScaledClock(20);
     await using mirror = startMirror({
       latencyMs: 20,
-      retryAfter: style,
-      fault: ({ symbol, request }) => {
-        arrivals.push({ symbol, at: performance.now() });
-        if (request === 2) {
-          refusedAt = performance.now();
-          return {
+      clock,
+      fault: ({ request }) =>
+        request === 2
+          ? {
             kind: "status",
             status: 429,
-            retryAfter: style === "seconds" ? "1" : new Date(Date.now() + 2000).toUTCString(),
-          };
-        }
-        return undefined;
-      },
+            retryAfter: style === "seconds" ? "2" : new Date(clock.now() + 3000).toUTCString(),
+          }
+          : undefined,
     });
-    const client = new TradingViewClient({ baseUrl: mirror.url, ...fast });
+    const trace = new ClientTracer();
+    const client = new TradingViewClient({
+      baseUrl: mirror.url,
+      ...fast,
+      clock,
+      onTrace: trace.record,
+    });
     const symbols = mirrorSymbols(["NASDAQ"]).slice(0, 9);
     const outcomes = await fetchAll(client, symbols, 3);
     assert.ok(outcomes.every((o) => o.kind === "fetched"));
     assert.equal(client.stats.status429, 1);
-    // After the 429 was answered, nothing arrives for the cooldown (>= ~1 s;
-    // an HTTP-date has whole-second precision), except requests already sent.
-    const later = arrivals.filter((a) => a.at > refusedAt + 50);
-    assert.ok(later.length > 0);
-    assert.ok(later[0].at - refusedAt >= 950, `resumed after ${later[0].at - refusedAt} ms`);
+    const pauses = trace.pauses();
+    assert.equal(pauses.length, 1, JSON.stringify(pauses));
+    // An HTTP date has whole-second precision: 3 s ahead is at least 2 s.
+    assert.ok(pauses[0].ms >= 2000 - 1, `the pause scheduled: ${pauses[0].ms} ms`);
+    assert.deepEqual(trace.sendsDuringPauses(), [], "no worker sends during the cooldown");
+    assert.ok(trace.sends().some((s) => s.at >= pauses[0].until), "and they resume after it");
   });
 }
 
 Deno.test("Retry-After is capped", async () => {
+  const clock = new ScaledClock(20);
   await using mirror = startMirror({
+    clock,
     fault: (
       { attempt },
     ) => (attempt === 1 ? { kind: "status", status: 429, retryAfter: "3600" } : undefined),
   });
-  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, retryAfterCapMs: 300 });
-  const t0 = performance.now();
+  const trace = new ClientTracer();
+  const client = new TradingViewClient({
+    baseUrl: mirror.url,
+    ...fast,
+    clock,
+    retryAfterCapMs: 1_500,
+    onTrace: trace.record,
+  });
   const outcome = await client.fetchSymbol("NASDAQ:AAPL");
-  const elapsed = performance.now() - t0;
   assert.equal(outcome.kind, "fetched");
-  assert.ok(elapsed >= 280 && elapsed < 2000, `waited ${elapsed} ms`);
+  assert.deepEqual(trace.pauses().map((p) => p.ms), [1_500], "one pause, of the cap");
 });
 
 Deno.test("a 429 storm with Retry-After ends with every symbol fetched", async () => {
-  // The mirror refuses everything for its first 1.5 s, then lets requests in.
-  const t0 = performance.now();
+  // The mirror refuses everything for 1.5 s from the first request on, then
+  // lets requests in.
+  const clock = new ScaledClock(20);
+  let t0: number | null = null;
   await using mirror = startMirror({
     latencyMs: 10,
-    fault: () =>
-      performance.now() - t0 < 1500 ? { kind: "status", status: 429, retryAfter: "1" } : undefined,
+    clock,
+    fault: () => {
+      t0 ??= clock.now();
+      return clock.now() - t0 < 1500 ? { kind: "status", status: 429, retryAfter: "1" } : undefined;
+    },
   });
-  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast });
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, clock });
   const symbols = mirrorSymbols(["BINANCE"]).slice(0, 30);
   const outcomes = await fetchAll(client, symbols, 3);
   assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
@@ -229,8 +247,9 @@ Deno.test("a 429 storm with Retry-After ends with every symbol fetched", async (
 });
 
 Deno.test("a stingy server (token bucket) is paced, not hammered", async () => {
-  await using mirror = startMirror({ rate: 10, latencyMs: 20 });
-  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, maxRetries: 6 });
+  const clock = new ScaledClock(20);
+  await using mirror = startMirror({ rate: 10, latencyMs: 20, clock });
+  const client = new TradingViewClient({ baseUrl: mirror.url, ...fast, maxRetries: 6, clock });
   const symbols = mirrorSymbols(["OKX"]).slice(0, 40);
   const outcomes = await fetchAll(client, symbols, 3);
   assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);

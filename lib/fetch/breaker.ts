@@ -12,20 +12,35 @@
  *   progress (a single /scan batch, `--workers 1`) is the whole pool: its
  *   own streak opens the breaker, and those attempts count against its
  *   retries, so a lone broken answer still ends.
- * - Open: nothing is sent until the pause ends. The first pause is about
- *   `pauseBaseMs` (plus up to 20% at random), and each failed probe doubles
- *   it, up to `pauseCapMs`.
+ * - Open: nothing is sent until the pause ends. A soft pause is about
+ *   `pauseBaseMs` (plus up to 20% at random); a 429's pause is its
+ *   Retry-After (capped at `retryAfterCapMs`), but never less than
+ *   `minPauseMs`, however small its Retry-After or however far in the past
+ *   its date. Each failed probe doubles the pause (or that floor), up to
+ *   `pauseCapMs`.
  * - Half-open: exactly one probe goes out. A good answer closes the breaker
- *   (the pacer then slow-starts); a throttle answer reopens it for longer;
+ *   (the pacer then resumes); a throttle answer reopens it for longer;
  *   anything else lets another probe go.
+ * - Every throttle answer either costs the request an attempt (`throttled`
+ *   answers false) or opens a pause, which spends at least `minPauseMs` of
+ *   the `maxPausedMs` budget. So whatever the server answers, a run sends at
+ *   most about N x (retries + 1) requests plus one per pause, and pauses
+ *   are at most `maxPausedMs / minPauseMs`.
  * - Halts, after which nothing is sent: `blocked` (403 on every request
  *   across `blockedAfterPauses` pauses), `unreachable` (the first
  *   `unreachableAfter` attempts all failed on DNS, connection, TLS or a
  *   timeout, with no answer yet), `lost` (after answers, `lostAfter` attempts
- *   in a row from at least two requests got no answer) and `budget` (pauses
- *   would exceed `maxPausedMs` in total).
- * - Answers to requests sent before a pause began count in the stats but do
- *   not move the state.
+ *   in a row from at least two requests got no answer; requests that were
+ *   already on their way when the first of them failed count as one, so one
+ *   network blip that drops every request in flight is not a lost server),
+ *   `budget` (pauses would exceed `maxPausedMs` in total) and `denied` (this
+ *   process may not reach the host at all: {@linkcode ServerBreaker.deny}).
+ * - Answers to requests sent before a pause began count in the stats and
+ *   against their own request, but do not move the state.
+ * - `stats.paused_ms` is time actually paused: the pool counts as paused
+ *   while a pause runs and some request is waiting on it
+ *   ({@linkcode ServerBreaker.setActive}); a pause nobody waits for (the run
+ *   ended) stops counting.
  *
  * It does not wait or send anything itself: the client asks
  * {@linkcode ServerBreaker.gate} and reports every answer.
@@ -52,9 +67,10 @@ export type ThrottleSignal = "empty" | "403" | "429";
 export interface Halt {
   /**
    * Blocked (403 across pauses), unreachable (never answered), lost (stopped
-   * answering part-way), or the pause budget spent.
+   * answering part-way), the pause budget spent, or denied (this process is
+   * not allowed to reach the host).
    */
-  kind: "blocked" | "unreachable" | "lost" | "budget";
+  kind: "blocked" | "unreachable" | "lost" | "budget" | "denied";
   /** One line for people: what happened, naming the host. */
   reason: string;
 }
@@ -67,7 +83,10 @@ export interface ThrottleStats {
   empty_bodies: number;
   /** Pauses of the whole pool. */
   pauses: number;
-  /** Milliseconds the pool spent paused (planned pauses). */
+  /**
+   * Milliseconds the pool actually spent paused (while some request waited);
+   * read it after {@linkcode ServerBreaker.settle}.
+   */
   paused_ms: number;
 }
 
@@ -91,17 +110,24 @@ export interface BreakerOptions {
    */
   tripLabels?: number;
   /**
-   * The first pause, in milliseconds.
+   * The first pause after soft throttles or 403s, in milliseconds.
    * @default {10000}
    */
   pauseBaseMs?: number;
+  /**
+   * The shortest pause a 429 (or a 503 with Retry-After) opens, whatever its
+   * Retry-After says, in milliseconds; doubles with each failed probe.
+   * @default {1000}
+   */
+  minPauseMs?: number;
   /**
    * The longest pause, in milliseconds.
    * @default {120000}
    */
   pauseCapMs?: number;
   /**
-   * Total pausing allowed in one run (`--max-throttle-s`), in milliseconds.
+   * Total pausing allowed in one run (`--max-throttle-s`), in milliseconds:
+   * every pause spends its planned length when it begins.
    * @default {300000}
    */
   maxPausedMs?: number;
@@ -121,7 +147,8 @@ export interface BreakerOptions {
    */
   unreachableAfter?: number;
   /**
-   * Failed attempts in a row, after the server has answered, that mean it is gone.
+   * Failed attempts in a row, after the server has answered, that mean it is
+   * gone (attempts already sent when the first of them failed count as one).
    * @default {6}
    */
   lostAfter?: number;
@@ -161,6 +188,8 @@ export class ServerBreaker {
   openUntil = 0;
   /** Counters for the run report. */
   readonly stats: ThrottleStats = { status403: 0, empty_bodies: 0, pauses: 0, paused_ms: 0 };
+  /** Milliseconds of the `maxPausedMs` budget spent: each pause's planned length. */
+  spentMs = 0;
   readonly #host: string;
   readonly #o: Required<Omit<BreakerOptions, "onStateChange" | "onHalt">>;
   readonly #onStateChange?: BreakerOptions["onStateChange"];
@@ -172,6 +201,12 @@ export class ServerBreaker {
   #pausesIn403 = 0;
   #answered = false;
   #failures: { timeout: boolean; cause: string; label: string }[] = [];
+  /** When the current run of unanswered attempts began (its first failure). */
+  #failingSince = 0;
+  /** Whether some request is waiting on (or sending through) the pool. */
+  #active = true;
+  /** Start of the stretch of pause being counted into `paused_ms`, or null. */
+  #stretchFrom: number | null = null;
 
   /**
    * A closed breaker for `host` (named in halt reasons).
@@ -183,6 +218,7 @@ export class ServerBreaker {
       tripAfter: wholeNumber("tripAfter", options.tripAfter ?? 3, 1),
       tripLabels: wholeNumber("tripLabels", options.tripLabels ?? 2, 1),
       pauseBaseMs: wholeNumber("pauseBaseMs", options.pauseBaseMs ?? 10_000, 1),
+      minPauseMs: wholeNumber("minPauseMs", options.minPauseMs ?? 1_000, 1),
       pauseCapMs: wholeNumber("pauseCapMs", options.pauseCapMs ?? 120_000, 1),
       maxPausedMs: wholeNumber("maxPausedMs", options.maxPausedMs ?? 300_000, 0),
       retryAfterCapMs: wholeNumber("retryAfterCapMs", options.retryAfterCapMs ?? 60_000, 0),
@@ -199,6 +235,7 @@ export class ServerBreaker {
   gate(now: number): Gate {
     if (this.state === "open") {
       if (now < this.openUntil) return { kind: "wait", ms: this.openUntil - now };
+      this.#accrue(now);
       this.#move("half_open", 0);
     }
     if (this.state === "half_open") {
@@ -244,11 +281,13 @@ export class ServerBreaker {
     if (signal === "403") this.stats.status403++;
     if (signal === "empty") this.stats.empty_bodies++;
     if (this.halt) return true;
+    // Sent before the pause: it costs its request an attempt (only answers
+    // that open a pause, which spends budget, are free).
     if (this.state === "open") {
       if (retryAfterMs !== null) this.#extend(now, retryAfterMs);
-      return true;
+      return false;
     }
-    if (this.state === "half_open" && !probe) return true; // sent before the pause
+    if (this.state === "half_open" && !probe) return false;
     if (signal === "403") {
       this.#forbiddenStreak.push(label);
       this.#emptyStreak = [];
@@ -296,10 +335,24 @@ export class ServerBreaker {
     if (probe) this.#probeOut = false;
   }
 
-  /** No answer at all: DNS, a refused connection, TLS, a reset, or a timeout. */
-  unanswered(timeout: boolean, cause: string, probe: boolean, label = ""): void {
+  /**
+   * No answer at all: DNS, a refused connection, TLS, a reset, or a timeout,
+   * at `now` for an attempt sent at `sentAt`. After the server has answered,
+   * attempts sent before the current run of failures began (all dropped by
+   * one blip) count as one.
+   */
+  unanswered(
+    timeout: boolean,
+    cause: string,
+    probe: boolean,
+    label = "",
+    now = 0,
+    sentAt = now,
+  ): void {
     if (probe) this.#probeOut = false;
     if (this.halt) return;
+    if (this.#failures.length === 0) this.#failingSince = now;
+    else if (this.#answered && sentAt < this.#failingSince) return; // the same blip
     this.#failures.push({ timeout, cause, label });
     const n = this.#failures.length;
     if (this.#answered) {
@@ -323,6 +376,52 @@ export class ServerBreaker {
     });
   }
 
+  /** The probe this breaker handed out was never sent (cancelled): another may go. */
+  withdrawProbe(): void {
+    this.#probeOut = false;
+  }
+
+  /**
+   * This process may not reach the host at all (Deno refused the request for
+   * lack of a permission): halts at once with `reason`; nothing is retried.
+   */
+  deny(reason: string): void {
+    if (this.halt) return;
+    this.#stop({ kind: "denied", reason });
+  }
+
+  /**
+   * Whether some request is waiting on the pool (or in flight) at `now`:
+   * a pause counts into `paused_ms` only while one is.
+   */
+  setActive(now: number, active: boolean): void {
+    this.#accrue(now);
+    this.#active = active;
+    this.#restart(now);
+  }
+
+  /** Brings `stats.paused_ms` up to `now` (the part of a running pause so far). */
+  settle(now: number): void {
+    this.#accrue(now);
+    this.#restart(now);
+  }
+
+  /** True while a pause runs at `now` and some request waits on it. */
+  pausing(now: number): boolean {
+    return this.state === "open" && this.#active && now < this.openUntil && this.halt === null;
+  }
+
+  #accrue(now: number): void {
+    if (this.#stretchFrom === null) return;
+    const end = Math.min(now, this.openUntil);
+    if (end > this.#stretchFrom) this.stats.paused_ms += end - this.#stretchFrom;
+    this.#stretchFrom = null;
+  }
+
+  #restart(now: number): void {
+    if (this.pausing(now)) this.#stretchFrom = now;
+  }
+
   #stop(halt: Halt): void {
     this.halt = halt;
     this.#onHalt?.(halt);
@@ -331,37 +430,44 @@ export class ServerBreaker {
   #open(now: number, signal: ThrottleSignal, retryAfterMs: number | null): void {
     let pause: number;
     if (retryAfterMs !== null) {
-      pause = Math.min(this.#o.retryAfterCapMs, retryAfterMs);
+      // The server said when; never sooner than the floor, which doubles with
+      // each failed probe (a Retry-After of 0 or a past date cannot spin us).
+      const floor = Math.min(this.#o.pauseCapMs, this.#o.minPauseMs * 2 ** this.#level);
+      pause = Math.max(floor, Math.min(this.#o.retryAfterCapMs, retryAfterMs));
     } else {
       const base = Math.min(this.#o.pauseCapMs, this.#o.pauseBaseMs * 2 ** this.#level);
       pause = Math.min(this.#o.pauseCapMs, Math.round(base * (1 + 0.2 * this.#o.random())));
-      this.#level++;
     }
-    const left = this.#o.maxPausedMs - this.stats.paused_ms;
+    this.#level++;
+    const left = this.#o.maxPausedMs - this.spentMs;
     if (left <= 0) {
       this.#stop({
         kind: "budget",
         reason: `throttled: ${this.#host} kept throttling after ${
-          Math.round(this.stats.paused_ms / 1000)
+          Math.round(this.spentMs / 1000)
         } s of pauses (--max-throttle-s); stopped sending`,
       });
       return;
     }
     pause = Math.min(pause, left);
     if (signal === "403") this.#pausesIn403++;
+    this.#accrue(now);
     this.stats.pauses++;
-    this.stats.paused_ms += pause;
+    this.spentMs += pause;
     this.openUntil = now + pause;
     this.#move("open", pause);
+    this.#restart(now);
   }
 
   #extend(now: number, retryAfterMs: number): void {
     const until = now + Math.min(this.#o.retryAfterCapMs, retryAfterMs);
     if (until <= this.openUntil) return;
-    const extra = Math.min(until - this.openUntil, this.#o.maxPausedMs - this.stats.paused_ms);
+    const extra = Math.min(until - this.openUntil, this.#o.maxPausedMs - this.spentMs);
     if (extra <= 0) return;
-    this.stats.paused_ms += extra;
+    this.#accrue(now);
+    this.spentMs += extra;
     this.openUntil += extra;
+    this.#restart(now);
     this.#onStateChange?.("open", "open", this.openUntil - now);
   }
 

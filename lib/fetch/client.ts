@@ -12,13 +12,22 @@
  *   whole pool; one probe ends a pause; the pool then slow-starts.
  * - Network errors, timeouts (per request, by AbortSignal), 403, 5xx and
  *   malformed bodies are retried up to `maxRetries` times with exponential
- *   backoff and full jitter; attempts lost while the pool was throttled do not
- *   count against them.
- * - `Retry-After` is honoured in both forms, capped at `retryAfterCapMs`.
+ *   backoff and full jitter. Every attempt counts against a budget: its
+ *   request's retries, or, for the throttle answer that opens a pause (and
+ *   the probe that ends one), the pause budget `maxPausedMs`, which each
+ *   pause spends at least `minPauseMs` of. So N requests cost at most about
+ *   N x (maxRetries + 1) attempts plus one probe per pause, whatever the
+ *   server answers.
+ * - `Retry-After` is honoured in both forms, capped at `retryAfterCapMs`,
+ *   and never shorter than the breaker's minimum pause. Probes go through
+ *   the pacer like every other request.
  * - Stops sending for good when the client is blocked (403 across pauses),
  *   the host is unreachable (the first attempts all fail without an answer)
- *   or stops answering part-way, or the pauses would exceed `maxPausedMs`; {@linkcode TradingViewClient.halt}
- *   then says why and every call ends failed with that reason.
+ *   or stops answering part-way, the pauses would exceed `maxPausedMs`, or
+ *   Deno refuses the request for lack of a permission (never retried; the
+ *   reason says so); {@linkcode TradingViewClient.halt} then says why and
+ *   every call ends failed with that reason. Requests aborted by `signal`
+ *   (Ctrl-C) end "cancelled" and never count as unanswered.
  * - {@linkcode TradingViewClient.fetchSymbol} is `call()` on `/symbol`: a 404 or
  *   an empty object is "not found on TradingView" and is not retried.
  *
@@ -34,14 +43,19 @@
  *
  * @module
  */
-import { delay } from "../std/delay.ts";
+import { type Clock, realClock } from "../std/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import { pooledMap } from "../std/pool.ts";
 import { readCapped } from "../fs/read_capped.ts";
 import type { FetchedRecord } from "../record/record.ts";
 import { isEmptyResponse, REQUESTED_FIELDS, toRecord } from "../record/tradingview.ts";
 import type { Market } from "../record/exchanges.ts";
-import { parseScanAnswer, SCAN_COLUMNS, scanRequest } from "../record/scan.ts";
+import {
+  parseScanAnswer,
+  SCAN_COLUMNS,
+  type ScanAnswer as ParsedScan,
+  scanRequest,
+} from "../record/scan.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
 import { type BreakerOptions, type Halt, ServerBreaker, type ThrottleSignal } from "./breaker.ts";
 import { Pacer, type PacerOptions } from "./pacer.ts";
@@ -82,9 +96,19 @@ export interface EndpointStats {
   scan: number;
 }
 
-/** How one `/scan` batch ended: its rows by ticker, or why it failed (after retries). */
+/**
+ * How one `/scan` batch ended: its rows by ticker (with the tickers whose
+ * row was malformed, and those whose rows contradicted each other, each
+ * with the reason), or why it failed (after retries).
+ */
 export type ScanBatch =
-  | { ok: true; rows: Map<string, unknown[]>; attempts: number }
+  | {
+    ok: true;
+    rows: Map<string, unknown[]>;
+    invalid: Map<string, string>;
+    conflicting: Map<string, string>;
+    attempts: number;
+  }
   | { ok: false; reason: string; attempts: number };
 
 /** A server answer worth interpreting: status 200 or 404, body parsed (null when not JSON). */
@@ -195,7 +219,36 @@ export interface ClientOptions {
    * @default {Math.random}
    */
   random?: () => number;
+  /**
+   * The time the client reads and its waits (pauses, pacing, backoff); tests
+   * pass their own. Request timeouts stay on the wall clock.
+   * @default {realClock}
+   */
+  clock?: Clock;
+  /**
+   * Told what the client did, as it happens (tests assert on these).
+   * @default {undefined}
+   */
+  onTrace?: (event: ClientTrace) => void;
 }
+
+/**
+ * What the client did, for tests and diagnostics: a request sent (`probe`
+ * when it is the one that ends a pause), a pause begun (its planned length)
+ * or its end, a backoff before a retry.
+ */
+export type ClientTrace =
+  | {
+    kind: "send";
+    at: number;
+    label: string;
+    probe: boolean;
+    /** The start the pacer booked for it (`at` is never earlier). */
+    booked: number;
+  }
+  | { kind: "pause"; at: number; ms: number }
+  | { kind: "resume"; at: number }
+  | { kind: "backoff"; at: number; label: string; ms: number };
 
 /** The User-Agent sent with every request. */
 export const USER_AGENT = `${TOOL_NAME}/${VERSION} (instrument metadata refresh; Deno)`;
@@ -219,7 +272,26 @@ type Attempt<T> =
   | { kind: "verdict"; verdict: CallVerdict<T> }
   | { kind: "throttle"; signal: ThrottleSignal; reason: string; retryAfterMs: number | null }
   | { kind: "fault"; reason: string }
-  | { kind: "unanswered"; timeout: boolean; cause: string; reason: string };
+  | { kind: "unanswered"; timeout: boolean; cause: string; reason: string }
+  /** Aborted by the client's own signal (Ctrl-C): says nothing about the server. */
+  | { kind: "cancelled" }
+  /** Deno refused the request for lack of a permission: never retried. */
+  | { kind: "denied"; reason: string };
+
+/**
+ * The reason for a request Deno refused (no --allow-net for the host),
+ * naming the denial and what to run instead for a loopback mirror.
+ */
+function deniedReason(host: string, err: unknown): string {
+  const hostname = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const loopback = hostname === "localhost" || hostname === "::1" ||
+    /^127\./.test(hostname);
+  return `permission denied: Deno refused network access to ${host} (${errorMessage(err)}); ` +
+    (loopback
+      ? "for a mirror on loopback, run the ingest:local task (deno task ingest:local) or " +
+        "dist/meta-ingest-local; nothing was retried"
+      : "the permission set does not allow this host; nothing was retried");
+}
 
 /** Thrown inside the client only, when the run is cancelled or halted while waiting. */
 class Stopped extends Error {
@@ -258,10 +330,15 @@ export class TradingViewClient {
   /** The host requests go to (for messages). */
   readonly host: string;
   private readonly options: Required<
-    Omit<ClientOptions, "signal" | "onEvent" | "breaker" | "pacer" | "workers" | "maxPausedMs">
+    Omit<
+      ClientOptions,
+      "signal" | "onEvent" | "onTrace" | "breaker" | "pacer" | "workers" | "maxPausedMs" | "clock"
+    >
   >;
   private readonly signal?: AbortSignal;
   private readonly onEvent?: (message: string) => void;
+  private readonly onTrace?: (event: ClientTrace) => void;
+  readonly #clock: Clock;
   #change = Promise.withResolvers<void>();
 
   /** A client with its own breaker and pacer; see {@linkcode ClientOptions}. */
@@ -278,6 +355,8 @@ export class TradingViewClient {
     };
     this.signal = options.signal;
     this.onEvent = options.onEvent;
+    this.onTrace = options.onTrace;
+    this.#clock = options.clock ?? realClock;
     this.host = new URL(baseUrl).host;
     this.pacer = new Pacer({ ...options.pacer, maxInFlight: options.workers ?? 16 });
     this.breaker = new ServerBreaker(this.host, {
@@ -300,13 +379,20 @@ export class TradingViewClient {
     return this.breaker.halt;
   }
 
-  /** Milliseconds until the current pause ends, or 0 when the pool is not paused. */
-  pausedFor(now = Date.now()): number {
-    return this.breaker.state === "open" ? Math.max(0, this.breaker.openUntil - now) : 0;
+  /**
+   * Milliseconds until the current pause ends, or 0 when the pool is not
+   * paused (no pause runs, or no request is waiting on it).
+   */
+  pausedFor(now = this.#clock.now()): number {
+    return this.breaker.pausing(now) ? this.breaker.openUntil - now : 0;
   }
 
-  /** Every counter for the run report's `http`: requests, retries, 429s, 403s, empty bodies, pauses. */
+  /**
+   * Every counter for the run report's `http`: requests, retries, 429s, 403s,
+   * empty bodies, pauses and the time actually paused so far.
+   */
   counts(): HttpStats & ServerBreaker["stats"] {
+    this.breaker.settle(this.#clock.now());
     return { ...this.stats, ...this.breaker.stats };
   }
 
@@ -345,7 +431,7 @@ export class TradingViewClient {
     columns: readonly string[] = SCAN_COLUMNS,
   ): Promise<ScanBatch> {
     const path = `/${market}/scan`;
-    const outcome = await this.call<Map<string, unknown[]>>(
+    const outcome = await this.call<Extract<ParsedScan, { ok: true }>>(
       {
         url: this.scanUrlFor(market),
         method: "POST",
@@ -357,13 +443,14 @@ export class TradingViewClient {
       (answer) => {
         // An unknown market path is a 404: nothing there is "not found".
         if (answer.status === 404) return { kind: "failed", reason: `HTTP 404 from ${path}` };
-        const parsed = parseScanAnswer(answer.json);
-        return parsed.ok
-          ? { kind: "ok", value: parsed.rows }
-          : { kind: "retry", reason: parsed.reason };
+        const parsed = parseScanAnswer(answer.json, columns);
+        return parsed.ok ? { kind: "ok", value: parsed } : { kind: "retry", reason: parsed.reason };
       },
     );
-    if (outcome.kind === "ok") return { ok: true, rows: outcome.value, attempts: outcome.attempts };
+    if (outcome.kind === "ok") {
+      const { rows, invalid, conflicting } = outcome.value;
+      return { ok: true, rows, invalid, conflicting, attempts: outcome.attempts };
+    }
     const hint = /^HTTP 400\b/.test(outcome.reason)
       ? ` from ${path} (the server refused the request: an unknown column?)`
       : "";
@@ -390,11 +477,11 @@ export class TradingViewClient {
     request: CallRequest,
     interpret: (answer: CallAnswer) => CallVerdict<T>,
   ): Promise<CallOutcome<T>> {
-    this.#active++;
+    if (this.#active++ === 0) this.breaker.setActive(this.#clock.now(), true);
     try {
       return await this.#call(request, interpret);
     } finally {
-      this.#active--;
+      if (--this.#active === 0) this.breaker.setActive(this.#clock.now(), false);
     }
   }
 
@@ -408,13 +495,26 @@ export class TradingViewClient {
     let lastReason = "";
     for (;;) {
       let probe: boolean;
+      let booked: number;
       try {
-        probe = await this.#waitTurn();
+        ({ probe, booked } = await this.#waitTurn());
+        // A pause may have begun between our turn and now (another answer
+        // was handled meanwhile): then this request waits like the rest.
+        while (
+          this.breaker.halt !== null || this.signal?.aborted ||
+          (!probe && this.breaker.state !== "closed")
+        ) {
+          this.pacer.inFlight--;
+          if (probe) this.breaker.withdrawProbe();
+          ({ probe, booked } = await this.#waitTurn());
+        }
       } catch (err) {
         return { kind: "failed", reason: this.#stopReason(err), attempts: sent };
       }
       if (sent > 0) this.stats.retries++;
       sent++;
+      const sentAt = this.#clock.now();
+      this.onTrace?.({ kind: "send", at: sentAt, label: request.label, probe, booked });
       let attempt: Attempt<T>;
       try {
         attempt = await this.#attempt(request, interpret);
@@ -422,12 +522,21 @@ export class TradingViewClient {
         this.pacer.inFlight--;
         this.#notify();
       }
-      const now = Date.now();
+      const now = this.#clock.now();
       switch (attempt.kind) {
+        case "cancelled":
+          // Our own Ctrl-C: nothing learnt about the server.
+          if (probe) this.breaker.withdrawProbe();
+          return { kind: "failed", reason: "cancelled", attempts: sent };
+        case "denied":
+          this.breaker.deny(attempt.reason);
+          return { kind: "failed", reason: attempt.reason, attempts: sent };
         case "verdict":
           this.breaker.good(probe);
-          // Answers to requests sent before a pause do not speed up the restart.
+          // Answers to requests sent before a pause do not speed up the
+          // restart (but they count in the pace the server sustained).
           if (this.breaker.state === "closed") this.pacer.success();
+          else this.pacer.answeredWhilePaused();
           if (attempt.verdict.kind !== "retry") {
             return { ...attempt.verdict, attempts: sent };
           }
@@ -454,7 +563,14 @@ export class TradingViewClient {
           charged++;
           break;
         case "unanswered":
-          this.breaker.unanswered(attempt.timeout, attempt.cause, probe, request.label);
+          this.breaker.unanswered(
+            attempt.timeout,
+            attempt.cause,
+            probe,
+            request.label,
+            now,
+            sentAt,
+          );
           lastReason = attempt.reason;
           charged++;
           break;
@@ -469,8 +585,10 @@ export class TradingViewClient {
           attempts: sent,
         };
       }
+      const backoff = this.#backoff(Math.max(0, charged - 1));
+      this.onTrace?.({ kind: "backoff", at: now, label: request.label, ms: backoff });
       try {
-        await delay(this.#backoff(Math.max(0, charged - 1)), { signal: this.signal });
+        await this.#clock.sleep(backoff, this.signal);
       } catch {
         return { kind: "failed", reason: "cancelled", attempts: sent };
       }
@@ -489,24 +607,31 @@ export class TradingViewClient {
   }
 
   #stateChanged(from: string, to: string, pauseMs: number): void {
+    const now = this.#clock.now();
     if (to === "open") {
-      const now = Date.now();
       if (from === "closed") {
-        // A failed probe (half_open -> open) continues the same episode.
-        const kind = this.#lastThrottle.signal === "429" ? "explicit" : "soft";
+        // A failed probe (half_open -> open) continues the same episode. A
+        // 429 that says when to come back (a Retry-After in the future) is
+        // explicit; one without, or with 0 or a past date, is not.
+        const { signal, retryAfterMs } = this.#lastThrottle;
+        const kind = signal === "429" && retryAfterMs !== null && retryAfterMs > 0
+          ? "explicit"
+          : "soft";
         this.pacer.trip(now, this.breaker.openUntil, kind);
       }
-      const { pauses, paused_ms } = this.breaker.stats;
-      this.onEvent?.(
-        `${this.host} is throttling us (${this.#lastThrottle.reason}): ` +
-          `pausing all requests for ${(pauseMs / 1000).toFixed(1)} s ` +
-          `(pause ${pauses}, ${Math.round(paused_ms / 1000)} s of pausing so far)`,
-      );
+      // The pause as the breaker scheduled it: it ends at openUntil.
+      this.onTrace?.({ kind: "pause", at: this.breaker.openUntil - pauseMs, ms: pauseMs });
+      // Announced when a request first waits on it (#waitTurn): a pause
+      // nobody waits for (the run is over) is never announced.
+      this.#announced = false;
     } else if (to === "closed") {
+      this.pacer.resume(now);
+      this.onTrace?.({ kind: "resume", at: now });
+      const { rate, limit } = this.pacer;
       this.onEvent?.(
-        `server answers again: resuming slowly (${
-          this.pacer.rate.toFixed(1)
-        } requests/s, 1 in flight)`,
+        `server answers again: resuming ${limit === 1 ? "slowly " : ""}(${
+          rate.toFixed(1)
+        } requests/s, ${limit} in flight)`,
       );
     }
     this.#notify();
@@ -516,10 +641,26 @@ export class TradingViewClient {
   #active = 0;
 
   /** The throttle answer being handled (for the pause message and the pacer). */
-  #lastThrottle: { signal: ThrottleSignal; reason: string } = {
+  #lastThrottle: { signal: ThrottleSignal; reason: string; retryAfterMs: number | null } = {
     signal: "empty",
     reason: "",
+    retryAfterMs: null,
   };
+
+  /** Whether the current pause has been announced (see #announce). */
+  #announced = true;
+
+  /** Says, once per pause, that the pool is paused: called when a request waits on it. */
+  #announce(now: number): void {
+    if (this.#announced || !this.breaker.pausing(now)) return;
+    this.#announced = true;
+    const { pauses } = this.breaker.stats;
+    this.onEvent?.(
+      `${this.host} is throttling us (${this.#lastThrottle.reason}): ` +
+        `pausing all requests for ${((this.breaker.openUntil - now) / 1000).toFixed(1)} s ` +
+        `(pause ${pauses}, ${Math.round(this.breaker.spentMs / 1000)} s of pausing so far)`,
+    );
+  }
 
   /** Wakes every waiter so it looks at the shared state again. */
   #notify(): void {
@@ -531,7 +672,7 @@ export class TradingViewClient {
   async #nap(ms: number): Promise<void> {
     const stop = new AbortController();
     const signal = this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal;
-    const timer = delay(Math.min(ms, 3_600_000), { signal });
+    const timer = this.#clock.sleep(Math.min(ms, 3_600_000), signal);
     timer.catch(() => {});
     try {
       await Promise.race([timer, this.#change.promise]);
@@ -543,46 +684,49 @@ export class TradingViewClient {
   /**
    * Waits until this request may go: the pause is over, the probe slot (if
    * half-open) is ours, a slot is free and the pacer's spacing has passed.
-   * Resolves with whether this request is the probe; throws Stopped on halt
-   * or cancellation. On return the request holds an in-flight slot.
+   * Resolves with whether this request is the probe, and the start the pacer
+   * booked for it; throws Stopped on halt or cancellation. On return the request holds an in-flight slot.
    */
-  async #waitTurn(): Promise<boolean> {
+  async #waitTurn(): Promise<{ probe: boolean; booked: number }> {
     for (;;) {
       if (this.signal?.aborted) throw new Stopped("cancelled");
       if (this.halt) throw new Stopped(this.halt.reason);
-      const gate = this.breaker.gate(Date.now());
+      const gate = this.breaker.gate(this.#clock.now());
       if (gate.kind === "wait") {
+        this.#announce(this.#clock.now());
         await this.#nap(gate.ms);
         continue;
       }
-      if (gate.kind === "probe") {
-        this.pacer.inFlight++;
-        return true;
-      }
-      if (!this.pacer.hasSlot()) {
+      const probe = gate.kind === "probe";
+      if (!probe && !this.pacer.hasSlot()) {
         await this.#nap(Infinity);
         continue;
       }
       this.pacer.inFlight++;
-      const now = Date.now();
+      // The probe, too, waits for the pacer's spacing: probes never go back
+      // to back, whatever the pauses are.
+      const now = this.#clock.now();
       const startAt = now + this.pacer.reserve(now);
       let paused = false;
       // Naps end early on any change of the shared state: sleep until our
-      // booked start, unless a pause begins meanwhile.
-      while (!paused && Date.now() < startAt) {
+      // booked start, unless a pause begins meanwhile (the probe holds the
+      // only slot of a half-open breaker: nothing else can start one).
+      while (!paused && this.#clock.now() < startAt) {
         try {
-          await this.#nap(startAt - Date.now());
+          await this.#nap(startAt - this.#clock.now());
         } catch (err) {
           this.pacer.inFlight--;
+          if (probe) this.breaker.withdrawProbe();
           throw err;
         }
-        paused = this.breaker.state !== "closed" || this.halt !== null;
+        paused = probe ? this.halt !== null : this.breaker.state !== "closed" || this.halt !== null;
       }
       if (paused) {
         this.pacer.inFlight--;
+        if (probe) this.breaker.withdrawProbe();
         continue;
       }
-      return false;
+      return { probe, booked: startAt };
     }
   }
 
@@ -591,6 +735,7 @@ export class TradingViewClient {
     interpret: (answer: CallAnswer) => CallVerdict<T>,
   ): Promise<Attempt<T>> {
     const { timeoutMs } = this.options;
+    // Request timeouts are about the network: always on the wall clock.
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
     this.stats.requests++;
@@ -615,6 +760,10 @@ export class TradingViewClient {
         signal,
       });
     } catch (err) {
+      if (this.signal?.aborted) return { kind: "cancelled" };
+      if (err instanceof Deno.errors.NotCapable) {
+        return { kind: "denied", reason: deniedReason(this.host, err) };
+      }
       if (timeout.aborted) return timedOut();
       const cause = networkCause(err);
       return { kind: "unanswered", timeout: false, cause, reason: `network error: ${cause}` };
@@ -633,13 +782,14 @@ export class TradingViewClient {
       }
       body = new TextDecoder().decode(bytes);
     } catch (err) {
+      if (this.signal?.aborted) return { kind: "cancelled" };
       if (timeout.aborted) return timedOut();
       return {
         kind: "fault",
         reason: `network error while reading the body: ${errorMessage(err)}`,
       };
     }
-    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+    const retryAfter = parseRetryAfter(response.headers.get("retry-after"), this.#clock.now());
     if (status === 429) {
       this.stats.status429++;
       return {

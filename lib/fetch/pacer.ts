@@ -5,18 +5,27 @@
  * Promises:
  * - Unpaced (no spacing, no in-flight cap beyond the pool's) until the server
  *   first throttles us, so a friendly server runs at full `--workers` speed.
- * - After every pause, slow start: one request in flight and about
+ * - After a soft throttle (empty answers, 403s) or a 429 that did not say
+ *   when to come back, slow start: one request in flight and about
  *   `resumeRate` starts per second, growing additively with each good answer
  *   (pace by `rateStep`, in-flight by one per `slotStep` good answers) toward
  *   `maxInFlight` (the first restart may begin at half the learnt ceiling
  *   when that is faster). A later trip restarts from half the previous start
  *   rate.
- * - A ceiling learnt from the server: at the first trip, 95% of what it
+ * - After a 429 that said exactly when to come back (an explicit trip), the
+ *   pool resumes ({@linkcode Pacer.resume}) at once at the pace the server
+ *   just sustained, with every slot: 95% of the good answers since the last
+ *   resume (or the first start) over the time until this resume, the pause
+ *   included, counting answers that came back during the pause. The server
+ *   told us its limit, so a storm costs about that limit. With fewer than 5
+ *   good answers to measure, it slow-starts like the rest.
+ * - A ceiling learnt from the server: at the first soft trip, 95% of what it
  *   sustained so far (good answers over the time until the resume, pauses
- *   included); at later trips, 80% of the pace we were at. After a soft
- *   throttle (empty answers or 403s, which cost long penalties) the pace never
- *   exceeds the ceiling; after a 429 (cheap, the server says when to return)
- *   it may creep above it by 1% per good answer.
+ *   included); at later soft trips, 80% of the pace we were at; at explicit
+ *   trips, the measured pace above. After a soft throttle (empty answers or
+ *   403s, which cost long penalties) the pace never exceeds the ceiling;
+ *   after a 429 (cheap, the server says when to return) it may creep above
+ *   it by 1% per good answer.
  *
  * It does not wait itself: {@linkcode Pacer.reserve} says how long to wait.
  *
@@ -88,12 +97,19 @@ export class Pacer {
   readonly #slotStep: number;
   readonly #minRate: number;
   #nextStart = 0;
+  #lastStart = -Infinity;
   #firstStart: number | null = null;
   #successes = 0;
   #trips = 0;
   #startRate: number;
   #goodSinceResume = 0;
   #hardCeiling = false;
+  /** The kind of the pause in progress, until {@linkcode Pacer.resume}. */
+  #pending: TripKind | null = null;
+  /** Where the current measuring window began (the first start, then each resume). */
+  #windowStart: number | null = null;
+  /** Good answers since then, those that came back during a pause included. */
+  #windowGood = 0;
 
   /**
    * An unpaced pacer.
@@ -122,15 +138,27 @@ export class Pacer {
   /** Milliseconds to wait before the next start at `now` (and books that start). */
   reserve(now: number): number {
     this.#firstStart ??= now;
+    this.#windowStart ??= now;
     if (this.rate === Infinity) return 0;
     const start = Math.max(now, this.#nextStart);
     this.#nextStart = start + 1000 / this.rate;
+    this.#lastStart = start;
     return start - now;
+  }
+
+  /**
+   * A good answer that came back while the pool was paused (sent before the
+   * pause): it does not speed anything up, but it counts in the pace the
+   * server sustained.
+   */
+  answeredWhilePaused(): void {
+    this.#windowGood++;
   }
 
   /** A good answer: the pace and the in-flight cap grow while recovering. */
   success(): void {
     this.#successes++;
+    this.#windowGood++;
     if (this.rate === Infinity) return;
     this.#goodSinceResume++;
     if (this.rate < this.ceiling) {
@@ -138,13 +166,17 @@ export class Pacer {
     } else if (!this.#hardCeiling) {
       this.rate *= 1.01;
     }
-    this.limit = Math.min(
-      this.#maxInFlight,
-      1 + Math.floor(this.#goodSinceResume / this.#slotStep),
+    this.limit = Math.max(
+      this.limit,
+      Math.min(this.#maxInFlight, 1 + Math.floor(this.#goodSinceResume / this.#slotStep)),
     );
   }
 
-  /** The pool was paused at `now` until `resumeAt`; slow start follows. */
+  /**
+   * The pool was paused at `now` until `resumeAt`: slow start follows, or,
+   * for an explicit trip, the measured pace once {@linkcode Pacer.resume}
+   * is called.
+   */
   trip(now: number, resumeAt: number, kind: TripKind): void {
     this.#trips++;
     if (this.rate === Infinity) {
@@ -159,11 +191,34 @@ export class Pacer {
     if (kind === "soft") this.#hardCeiling = true;
     // The first restart may begin at half the learnt ceiling when that is
     // faster; later ones begin at the (halved) start rate.
+    // Until resume() says otherwise (an explicit trip), slow start.
     const learnt = this.#trips === 1 && this.ceiling !== Infinity ? this.ceiling / 2 : 0;
     const start = Math.max(this.#startRate, learnt);
     this.rate = Math.max(this.#minRate, Math.min(this.ceiling, start));
     this.limit = 1;
     this.#goodSinceResume = 0;
     this.#nextStart = Math.max(this.#nextStart, resumeAt, now);
+    this.#pending = kind;
+  }
+
+  /**
+   * The pause is over (its probe was answered) at `now`. After an explicit
+   * trip the pool takes up the pace the server sustained, with every slot;
+   * see the module doc.
+   */
+  resume(now: number): void {
+    const kind = this.#pending;
+    this.#pending = null;
+    const since = this.#windowStart ?? now;
+    const good = this.#windowGood;
+    this.#windowStart = now;
+    this.#windowGood = 0;
+    if (kind !== "explicit" || good < 5) return;
+    const seconds = Math.max(0.001, (now - since) / 1000);
+    this.ceiling = Math.max(this.#minRate, (good / seconds) * 0.95);
+    this.rate = this.ceiling;
+    this.limit = this.#maxInFlight;
+    // The probe's start books the next one at the new pace.
+    this.#nextStart = Math.max(now, this.#lastStart + 1000 / this.rate);
   }
 }

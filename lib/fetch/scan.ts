@@ -14,9 +14,15 @@
  * - A ticker missing from the answer is not "not found" yet: it is asked
  *   again on the other market, then confirmed with one `/symbol` request;
  *   only a definite not-found from `/symbol` makes it "not found" (which is
- *   what `--retire-not-found` acts on).
+ *   what `--retire-not-found` acts on). A ticker whose row is malformed or
+ *   invalid gets the same `/symbol` request.
+ * - Rows of one ticker that contradict each other (the same `s`, different
+ *   values) fail that symbol with a reason naming the columns; one is never
+ *   picked. Identical rows are folded.
  * - A batch that fails (after retries) fails each of its symbols with the
- *   batch's reason; it never retires anything.
+ *   batch's reason; it never retires anything. Without confirmation (the
+ *   probe), a failed second-round batch or a malformed row fails the symbol
+ *   with its reason: it is never "not found".
  *
  * @example
  * ```ts
@@ -101,6 +107,8 @@ export async function fetchAllScan(
     onOutcome?.(outcome);
   };
   const triedOn = new Map<string, Market>();
+  /** Why a ticker goes to `/symbol` other than being missing: a malformed row, a failed batch. */
+  const noRow = new Map<string, string>();
 
   /** Runs batches; answers the tickers missing from their answers. */
   const round = async (list: Batch[], lastRound: boolean): Promise<string[]> => {
@@ -116,49 +124,70 @@ export async function fetchAllScan(
         triedOn.set(symbol, batch.market);
         if (!result.ok) {
           // A failed second round still leaves the /symbol confirmation.
-          if (lastRound) missing.push(symbol);
-          else settle({ kind: "failed", symbol, reason: result.reason, attempts: result.attempts });
+          if (lastRound) {
+            noRow.set(symbol, result.reason);
+            missing.push(symbol);
+          } else {
+            settle({ kind: "failed", symbol, reason: result.reason, attempts: result.attempts });
+          }
+          continue;
+        }
+        // Rows that contradict each other: never pick one.
+        const conflict = result.conflicting.get(symbol);
+        if (conflict !== undefined) {
+          settle({ kind: "failed", symbol, reason: conflict, attempts: result.attempts });
           continue;
         }
         const values = result.rows.get(symbol);
-        if (values === undefined) {
+        const checked = values === undefined ? undefined : scanRecord(symbol, values);
+        const invalid = result.invalid.get(symbol) ??
+          (checked && !checked.ok ? `invalid /scan row: ${checked.reason}` : undefined);
+        if (invalid !== undefined) {
+          // Served, but unusable: /symbol is asked, as for a missing one.
+          noRow.set(symbol, invalid);
+          confirm.push(symbol);
+          continue;
+        }
+        if (checked === undefined || !checked.ok) {
           missing.push(symbol);
           continue;
         }
-        const checked = scanRecord(symbol, values);
-        settle(
-          checked.ok
-            ? {
-              kind: "fetched",
-              symbol,
-              record: checked.record,
-              defaults: checked.defaults,
-              attempts: result.attempts,
-            }
-            : { kind: "failed", symbol, reason: checked.reason, attempts: result.attempts },
-        );
+        settle({
+          kind: "fetched",
+          symbol,
+          record: checked.record,
+          defaults: checked.defaults,
+          attempts: result.attempts,
+        });
       }
     }
     return missing;
   };
 
+  const confirm: string[] = [];
   const first = groupBy(symbols, (s) => marketOf(splitSymbol(s).exchange));
   const missingFirst = await round(batches(first, size), false);
   const second = groupBy(missingFirst, (s) => OTHER[triedOn.get(s) ?? "global"]);
-  const missing = await round(batches(second, size), true);
+  confirm.push(...await round(batches(second, size), true));
 
   if (options.confirm === false) {
-    for (const symbol of missing) {
-      settle({
-        kind: "not-found",
-        symbol,
-        reason: "missing from /global/scan and /crypto/scan",
-        attempts: 2,
-      });
+    for (const symbol of confirm) {
+      const reason = noRow.get(symbol);
+      settle(
+        reason !== undefined
+          // A failed batch or a malformed row is a failure, never "not found".
+          ? { kind: "failed", symbol, reason, attempts: 2 }
+          : {
+            kind: "not-found",
+            symbol,
+            reason: "missing from /global/scan and /crypto/scan",
+            attempts: 2,
+          },
+      );
     }
   } else {
     for await (
-      const outcome of pooledMap(workers, missing, (symbol) => client.fetchSymbol(symbol))
+      const outcome of pooledMap(workers, confirm, (symbol) => client.fetchSymbol(symbol))
     ) {
       settle(outcome);
     }

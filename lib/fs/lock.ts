@@ -26,9 +26,11 @@
  *   hard link there is an error, never followed or written. A lock file
  *   whose real path, once created, is outside `root` is removed and is an
  *   error.
- * - Waiting retries with jittered backoff up to `timeoutMs`, then fails with
- *   a {@linkcode LockTimeoutError} naming the holder; the caller words the
- *   message for its users (this module knows nothing of catalogs or flags).
+ * - Waiting retries with jittered backoff up to `timeoutMs` (measured on
+ *   `options.clock`), then fails with a {@linkcode LockTimeoutError} naming
+ *   the holder; the caller words the message for its users (this module
+ *   knows nothing of catalogs or flags). A held lock says how it was got:
+ *   `attempts` (1: free or stale at once) and `waitedMs`.
  * - `release()` unlinks the file (only if it is still ours: same inode, our
  *   token) and closes it; it is idempotent. Callers release on success,
  *   error and signals.
@@ -49,7 +51,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { delay } from "../std/delay.ts";
+import { type Clock, realClock } from "../std/clock.ts";
 import { IngestError } from "../core/errors.ts";
 import { printable } from "../core/text.ts";
 import { TOOL_NAME, VERSION } from "../core/version.ts";
@@ -101,6 +103,13 @@ export interface LockOptions {
    * {@linkcode acquireLock} starts.
    */
   root?: string;
+  /**
+   * The time waiting is measured in (the timeout, leases) and its sleeps;
+   * tests pass their own.
+   *
+   * @default {realClock}
+   */
+  clock?: Clock;
 }
 
 /**
@@ -146,6 +155,10 @@ export interface Lock extends AsyncDisposable {
   readonly tookOver: boolean;
   /** That stale lock's owner, when its record was readable. */
   readonly previousOwner: LockOwner | null;
+  /** Tries it took to get the lock: 1 when it was free (or stale) at once. */
+  readonly attempts: number;
+  /** Milliseconds spent waiting between tries (by the clock it was given). */
+  readonly waitedMs: number;
   /** Releases the lock; safe to call twice. */
   release(): Promise<void>;
   /** Releases synchronously (for exit paths). */
@@ -320,6 +333,7 @@ async function tryAcquire(
   leaseMs: number,
   leases: LeaseWatch,
   root: string,
+  clock: Clock,
 ): Promise<Attempt> {
   const created = await tryCreate(path, me, root);
   if (created) return created;
@@ -354,7 +368,7 @@ async function tryAcquire(
     if (previous && previous.host !== me.host) {
       // Another host's lock: its flock says nothing here; trust its lease.
       const mtime = (await file.stat()).mtime?.getTime() ?? 0;
-      if (leases.unchangedFor(previous.token, mtime, Date.now()) < leaseMs) {
+      if (leases.unchangedFor(previous.token, mtime, clock.now()) < leaseMs) {
         return { kind: "held", owner: previous };
       }
     }
@@ -394,18 +408,27 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     token: crypto.randomUUID(),
   };
   const root = options.root ?? await Deno.realPath(dirname(path));
-  const deadline = Date.now() + options.timeoutMs;
+  const clock = options.clock ?? realClock;
+  const deadline = clock.now() + options.timeoutMs;
   const leases = new LeaseWatch();
   let backoffMs = 25;
   let announced = false;
   let lastOwner: LockOwner | null = null;
+  let attempts = 0;
+  let waitedMs = 0;
   for (;;) {
-    const attempt = await tryAcquire(path, me, leaseMs, leases, root);
+    attempts++;
+    const attempt = await tryAcquire(path, me, leaseMs, leases, root, clock);
     if (attempt.kind === "acquired") {
       if (attempt.tookOver) {
         options.onEvent?.(`took over a stale lock from ${describeOwner(attempt.previous)}`);
       }
-      return holdLock(path, me, attempt.file, attempt.tookOver, attempt.previous, leaseMs);
+      return holdLock(path, me, attempt.file, {
+        tookOver: attempt.tookOver,
+        previousOwner: attempt.previous,
+        attempts,
+        waitedMs,
+      }, leaseMs);
     }
     if (attempt.kind === "held") {
       lastOwner = attempt.owner;
@@ -414,14 +437,16 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
         announced = true;
       }
     }
-    if (Date.now() >= deadline) {
+    if (clock.now() >= deadline) {
       throw new LockTimeoutError(path, lastOwner, options.timeoutMs);
     }
     // A lost race is retried almost at once; a held lock is polled with backoff.
-    const pause = attempt.kind === "retry"
-      ? 1 + Math.random() * 5
-      : backoffMs * (0.5 + Math.random());
-    await delay(Math.min(Math.max(0, deadline - Date.now()), pause), { signal: options.signal });
+    const pause = Math.min(
+      Math.max(0, deadline - clock.now()),
+      attempt.kind === "retry" ? 1 + Math.random() * 5 : backoffMs * (0.5 + Math.random()),
+    );
+    await clock.sleep(pause, options.signal);
+    waitedMs += pause;
     if (attempt.kind === "held") backoffMs = Math.min(backoffMs * 2, 1000);
   }
 }
@@ -444,8 +469,7 @@ function holdLock(
   path: string,
   owner: LockOwner,
   file: Deno.FsFile,
-  tookOver: boolean,
-  previousOwner: LockOwner | null,
+  how: Pick<Lock, "tookOver" | "previousOwner" | "attempts" | "waitedMs">,
   leaseMs: number,
 ): Lock {
   let released = false;
@@ -483,8 +507,7 @@ function holdLock(
   return {
     path,
     owner,
-    tookOver,
-    previousOwner,
+    ...how,
     release: () => Promise.resolve(releaseSync()),
     releaseSync,
     [Symbol.asyncDispose]: () => Promise.resolve(releaseSync()),

@@ -203,6 +203,16 @@ const httpUrl = (source: string) =>
       ctx.addIssue({ code: "custom", message: `${source} must be an http(s) URL, got "${text}"` });
       return z.NEVER;
     }
+    // The tool appends its own paths and queries: a ?query or #fragment here
+    // would swallow them, and every symbol would read as "not found".
+    if (url.search || url.hash || /[?#]/.test(text)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${source} must not have a ?query or #fragment (the tool adds its own paths ` +
+          `and queries), got "${text}"`,
+      });
+      return z.NEVER;
+    }
     return url.href.replace(/\/+$/, "");
   });
 

@@ -4,7 +4,9 @@
  * Promises: {@linkcode scanRequest} builds the POST body for a batch of
  * tickers, always with an explicit `range` (a body without one is cut to 50
  * rows). {@linkcode parseScanAnswer} never throws: it answers the rows by
- * ticker (`s`), or why the body is unusable. {@linkcode scanRecord}
+ * ticker (`s`), row by row (a malformed row fails only its ticker; rows of
+ * one ticker that contradict each other are never picked from), or why the
+ * body is unusable. {@linkcode scanRecord}
  * validates one row with the very rules of `/symbol` answers
  * ({@linkcode toRecord}), so a row is a record or a reason, never half of
  * one. Columns `/scan` does not serve (`timezone`, `session`,
@@ -26,7 +28,7 @@
  * @module
  */
 import { z } from "zod";
-import { REQUESTED_FIELDS, toRecord, type ValidatedAnswer } from "./tradingview.ts";
+import { describeValue, REQUESTED_FIELDS, toRecord, type ValidatedAnswer } from "./tradingview.ts";
 
 /**
  * Fields we request from `/symbol` that no client was found reading through
@@ -92,29 +94,55 @@ export function scanRequest(
 
 const scanAnswerSchema = z.looseObject({
   totalCount: z.number().optional(),
-  data: z.array(z.looseObject({ s: z.string(), d: z.array(z.unknown()) })).nullable(),
+  data: z.array(z.unknown()).nullable(),
   error: z.string().nullish(),
 });
 
-/** A parsed `/scan` body: each row's values by ticker, or why the body is unusable. */
+/**
+ * A parsed `/scan` body: each ticker's values (`rows`), the tickers whose
+ * row was malformed (`invalid`, with the reason: for a `/symbol` fallback)
+ * or that came in rows contradicting each other (`conflicting`, with the
+ * reason: never pick one), and rows that name no ticker (`unattributed`);
+ * or why the body as a whole is unusable.
+ */
 export type ScanAnswer =
-  | { ok: true; rows: Map<string, unknown[]> }
+  | {
+    ok: true;
+    rows: Map<string, unknown[]>;
+    invalid: Map<string, string>;
+    conflicting: Map<string, string>;
+    unattributed: string[];
+  }
   | { ok: false; reason: string };
 
 /**
- * Parses a `/scan` body; rows are keyed by `s` (the first row of a ticker
- * wins). `data: null` with an `error` is a failure carrying that error.
+ * Parses a `/scan` body, row by row: one malformed row fails only itself.
+ * Rows are keyed by `s`; identical rows of a ticker fold into one, rows
+ * that differ make the ticker "conflicting" (the reason names the first
+ * columns that differ, in `columns` order). `data: null` with an `error`
+ * is a failure carrying that error.
  *
  * @example
  * ```ts
  * import { parseScanAnswer } from "./scan.ts";
- * parseScanAnswer({ totalCount: 1, data: [{ s: "NASDAQ:AAPL", d: [] }] }); // { ok: true, rows: Map(1) }
+ * parseScanAnswer({ totalCount: 1, data: [{ s: "NASDAQ:AAPL", d: [] }] }); // { ok: true, rows: Map(1), ... }
  * ```
  */
-export function parseScanAnswer(body: unknown): ScanAnswer {
+export function parseScanAnswer(
+  body: unknown,
+  columns: readonly string[] = SCAN_COLUMNS,
+): ScanAnswer {
   const parsed = scanAnswerSchema.safeParse(body);
   if (!parsed.success) {
-    return { ok: false, reason: `malformed /scan answer: ${parsed.error.issues[0].message}` };
+    const issue = parsed.error.issues[0];
+    const field = issue.path.map(String).join(".") || "the body";
+    const value = field === "the body" ? body : (body as Record<string, unknown>)[field];
+    return {
+      ok: false,
+      reason: `malformed /scan answer: ${field} is ${
+        value === undefined ? "missing" : describeValue(value)
+      }, not what /scan sends`,
+    };
   }
   if (parsed.data.data === null) {
     return {
@@ -123,8 +151,59 @@ export function parseScanAnswer(body: unknown): ScanAnswer {
     };
   }
   const rows = new Map<string, unknown[]>();
-  for (const row of parsed.data.data) if (!rows.has(row.s)) rows.set(row.s, row.d);
-  return { ok: true, rows };
+  const invalid = new Map<string, string>();
+  const conflicting = new Map<string, string>();
+  const unattributed: string[] = [];
+  const seen = new Map<string, unknown>();
+  parsed.data.data.forEach((row, index) => {
+    const s = row !== null && typeof row === "object" ? (row as { s?: unknown }).s : undefined;
+    if (typeof s !== "string") {
+      unattributed.push(
+        `row ${index}: ${
+          row === null || typeof row !== "object" || Array.isArray(row)
+            ? `is ${describeValue(row)}, not an object`
+            : `s is ${s === undefined ? "missing" : describeValue(s)}, not a ticker`
+        }`,
+      );
+      return;
+    }
+    const d = (row as { d?: unknown }).d;
+    if (seen.has(s)) {
+      const first = seen.get(s);
+      if (JSON.stringify(first) === JSON.stringify(d)) return; // the same row again
+      if (!conflicting.has(s)) conflicting.set(s, conflictReason(first, d, columns));
+      return;
+    }
+    seen.set(s, d);
+    if (Array.isArray(d)) rows.set(s, d);
+    else {
+      invalid.set(
+        s,
+        `invalid /scan row: d is ${d === undefined ? "missing" : describeValue(d)}, not a list`,
+      );
+    }
+  });
+  for (const ticker of conflicting.keys()) {
+    rows.delete(ticker);
+    invalid.delete(ticker);
+  }
+  return { ok: true, rows, invalid, conflicting, unattributed };
+}
+
+/** Why two rows of one ticker cannot both be right: the columns where they differ. */
+function conflictReason(a: unknown, b: unknown, columns: readonly string[]): string {
+  const head = "/scan answered rows that contradict each other";
+  if (!Array.isArray(a) || !Array.isArray(b)) {
+    return `${head} (one of them is malformed); not merged: rerun, or use --endpoint symbol`;
+  }
+  const differ: string[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (JSON.stringify(a[i]) === JSON.stringify(b[i])) continue;
+    const name = columns[i] ?? `column ${i}`;
+    differ.push(`${name}: ${JSON.stringify(a[i]) ?? "none"} vs ${JSON.stringify(b[i]) ?? "none"}`);
+  }
+  const shown = differ.slice(0, 3).join(", ") + (differ.length > 3 ? ", ..." : "");
+  return `${head} (${shown}); not merged: rerun, or use --endpoint symbol`;
 }
 
 /**

@@ -179,6 +179,48 @@ function baseOf(ticker: string, quote: string | null, profile: Profile): string 
   return bare.endsWith(quote) && bare.length > quote.length ? bare.slice(0, -quote.length) : null;
 }
 
+/**
+ * A value in a few words for an error message: its kind, and a short
+ * rendering of it when that helps (`a number: 5`, `an object`).
+ *
+ * @example
+ * ```ts
+ * import { describeValue } from "./tradingview.ts";
+ * describeValue({}); // "an object"
+ * describeValue(5);  // "a number: 5"
+ * ```
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  switch (typeof value) {
+    case "object":
+      return "an object";
+    case "string":
+      return `text: ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+    case "number":
+      return `a number: ${value}`;
+    case "boolean":
+      return `a boolean: ${value}`;
+    default:
+      return typeof value;
+  }
+}
+
+/** One validation issue in words that name the field (zod's own say "Invalid input"). */
+function issueReason(issue: z.core.$ZodIssue, body: unknown): string {
+  const field = issue.path.map(String).join(".");
+  if (!field) return issue.message;
+  if (issue.code === "custom" || issue.code === "too_small" || issue.code === "too_big") {
+    return issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`;
+  }
+  const value = body !== null && typeof body === "object"
+    ? (body as Record<string, unknown>)[String(issue.path[0])]
+    : undefined;
+  if (value === undefined || value === null) return `${field} is missing`;
+  return `${field} has the wrong type (${describeValue(value)})`;
+}
+
 /** The outcome of validating one answer: a record and its defaults, or why it was refused. */
 export type ValidatedAnswer =
   | { ok: true; record: CatalogRecord; defaults: RecordDefaults }
@@ -199,8 +241,7 @@ export type ValidatedAnswer =
 export function toRecord(symbol: string, body: unknown): ValidatedAnswer {
   const parsed = symbolResponseSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `invalid response: ${issue.message}` };
+    return { ok: false, reason: `invalid response: ${issueReason(parsed.error.issues[0], body)}` };
   }
   const answer = parsed.data;
   const { exchange, ticker } = splitSymbol(symbol);

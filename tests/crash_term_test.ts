@@ -1,0 +1,12 @@
+/**
+ * Crash safety with SIGTERM at chosen moments (testing/torture.ts): the
+ * lock is always released, no temp file is left, the catalog is the old or
+ * the new version, and the exit code and the report say which.
+ */
+import { type Cli, cliBoth } from "../testing/cli.ts";
+import { torture } from "../testing/torture.ts";
+
+cliBoth(
+  "SIGTERM at chosen moments: the catalog is always old or new, the next run proceeds",
+  (cli: Cli, endpoint) => torture(cli, endpoint, "SIGTERM"),
+);
