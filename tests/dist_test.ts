@@ -10,6 +10,7 @@
  * for each probe.
  */
 import assert from "node:assert/strict";
+import { ENV_NAMES } from "../lib/input/cli.ts";
 import { join } from "node:path";
 import { permissionFlags, REPO_ROOT } from "../tools/permissions.ts";
 import { tempProject } from "../testing/tmp.ts";
@@ -82,7 +83,7 @@ Deno.test("dist's flags: the production set, relative, no prompts, self-extracti
   assert.deepEqual(p.allow_read, ["."]);
   assert.deepEqual(p.allow_write, ["."]);
   assert.deepEqual(p.allow_net, ["scanner.tradingview.com"]);
-  assert.deepEqual(p.allow_env, ["META_INGEST_BASE_URL", "META_INGEST_ENDPOINT"]);
+  assert.deepEqual(p.allow_env, [...ENV_NAMES]);
   assert.deepEqual(p.allow_sys, ["hostname"]);
   assert.deepEqual(p.allow_run, null);
   assert.equal(p.prompt, false);
@@ -98,9 +99,10 @@ Deno.test("dist's show binary: the read-only set, with `show` built in", async (
   ]);
   const p = meta.permissions as Record<string, unknown>;
   assert.deepEqual(p.allow_read, ["."]);
-  for (const kind of ["allow_write", "allow_net", "allow_env", "allow_sys", "allow_run"]) {
-    assert.equal(p[kind], null, kind);
-  }
+  assert.deepEqual(p.allow_write, [".meta-ingest"], "only an S3 catalog's private copies");
+  assert.deepEqual(p.allow_net, ["127.0.0.1", "localhost"]);
+  assert.deepEqual(p.allow_env, ENV_NAMES.filter((n) => n.startsWith("AWS_")));
+  for (const kind of ["allow_sys", "allow_run"]) assert.equal(p[kind], null, kind);
   assert.deepEqual(meta.argv, ["show"]);
 });
 

@@ -55,7 +55,7 @@ cliTest(
     }
     assert.equal(report.fetched, 2);
     assert.equal(report.exit_code, 3);
-    assert.match(run.stderr, /NASDAQ:AAPL: clock skew/);
+    assert.match(run.stderr, /NASDAQ:AAPL[^\n]*: clock skew/);
     const rows = await catalogRows(path);
     for (const row of rows) {
       assert.ok(row.vu === null || (row.vu as string) >= (row.vf as string), JSON.stringify(row));

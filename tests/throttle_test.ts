@@ -295,7 +295,9 @@ Deno.test("blocked part-way: the fetched are merged, exit 3, error set", async (
   assert.equal(report.fetched, 10);
   assert.equal(report.new, 10);
   assert.match(report.error ?? "", /^blocked: /);
-  assert.equal(report.failed.length, 15);
+  // The 15 not fetched: asked and refused (failed), or never asked (skipped).
+  assert.equal(report.failed.length + report.skipped.length, 15);
+  for (const s of report.skipped) assert.match(s.reason, /^halted: blocked: /);
 });
 
 Deno.test("a server that stops answering part-way: the fetched are merged, the rest fail fast", async () => {
