@@ -497,10 +497,19 @@ async function fetchChunk(
   report: RunReport,
 ): Promise<SymbolOutcome[]> {
   const use = report.endpoints;
+  const dropped: { column: string; reason: string }[] = [];
+  const noteDropped = () => {
+    for (const { column, reason } of dropped) {
+      if (report.scan.dropped_columns.includes(column)) continue;
+      report.scan.dropped_columns.push(column);
+      log.warn(`/scan refused the column ${column} (${reason}): dropped for this run`);
+    }
+  };
   if (options.endpoint === "auto") {
     const { outcomes, use: used } = await fetchAuto(client, chunk, options.workers, {
       known: (symbol) => known.has(symbol),
       verify: options.verify,
+      dropped,
       onOutcome,
       onWarning: (message) => log.warn(message),
     });
@@ -509,11 +518,13 @@ async function fetchChunk(
     use.verified += used.verified;
     use.disagreements.push(...used.disagreements);
     use.fallbacks.push(...used.fallbacks);
+    noteDropped();
     return outcomes;
   }
   const outcomes = options.endpoint === "scan"
-    ? await fetchAllScan(client, chunk, options.workers, onOutcome)
+    ? await fetchAllScan(client, chunk, options.workers, onOutcome, { dropped })
     : await fetchAll(client, chunk, options.workers, onOutcome);
+  noteDropped();
   use.served[options.endpoint] += outcomes.filter((o) => o.kind !== "failed").length;
   return outcomes;
 }

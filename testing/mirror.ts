@@ -91,6 +91,13 @@ export interface MirrorOptions {
    */
   scanRows?: (rows: ScanRow[], columns: string[]) => unknown[];
   /**
+   * Columns /scan refuses as unknown, though it serves them otherwise: a
+   * scanner that dropped a column overnight. Its answer is the real
+   * scanner's, as shner-elmo/TradingView-Screener#20 quotes it: HTTP 400,
+   * `{"totalCount":0,"error":"Unknown field \"change.5\"","data":null}`.
+   */
+  scanUnknown?: string[];
+  /**
    * The mirror's time (latency, the token bucket, the soft-throttle window,
    * Retry-After dates); give it the client's clock to run both fast. Hangs
    * stay on the wall clock.
@@ -774,7 +781,9 @@ export function startMirror(initial: MirrorOptions = {}): Mirror {
       return json({ totalCount: 0, error: "bad request", data: null }, 400);
     }
     const ignoreUnknown = req.ignore_unknown_fields === true;
-    const unknown = columns.find((c) => !SCAN_SERVED.has(c));
+    const unknown = columns.find((c) =>
+      !SCAN_SERVED.has(c) || (options.scanUnknown ?? []).includes(c)
+    );
     if (unknown !== undefined && !ignoreUnknown) {
       return json({ totalCount: 0, error: `Unknown field "${unknown}"`, data: null }, 400);
     }

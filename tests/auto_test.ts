@@ -137,3 +137,36 @@ Deno.test("auto: a batch /scan refuses falls back to /symbol for its symbols", a
   assert.equal(report.endpoints.served.symbol, 10);
   assert.match(report.endpoints.fallbacks[0]?.reason ?? "", /\/scan did not serve them \(HTTP 400/);
 });
+
+Deno.test("a column /scan no longer knows: scan exits 3 naming it and refreshes the rest; auto loses nothing", async () => {
+  await using project = await tempProject();
+  await using mirror = startMirror();
+  const symbols = mirrorSymbols(["NASDAQ", "NYSE"]).slice(0, 20);
+  const path = `${project.dir}/${CATALOG}`;
+  const args = ["--base-url", mirror.url, "--symbols", symbols.join(",")];
+  assert.equal(
+    (await runJob(options(args), { log: memoryLogger(), root: project.dir })).exit_code,
+    0,
+  );
+  // Overnight the scanner drops `sector`, and some descriptions change.
+  mirror.configure({ scanUnknown: ["sector"], revision: 4 });
+  const log = memoryLogger();
+  const scan = await runJob(options([...args, "--endpoint", "scan"]), { log, root: project.dir });
+  assert.equal(scan.exit_code, 3, scan.error ?? "");
+  assert.deepEqual(scan.scan.dropped_columns, ["sector"]);
+  assert.ok(
+    log.lines.some((l) => /refused the column sector \(HTTP 400.*Unknown field "sector"/.test(l)),
+  );
+  assert.equal(scan.fetched, 20, "the rest is refreshed");
+  assert.ok(scan.changed > 0, "the new descriptions landed");
+  for (const row of (await currentRows(path)).values()) {
+    assert.notEqual(row.sector, null, `${row.symbol}: the catalog's sector carried forward`);
+  }
+  // auto: the same scanner, nothing lost.
+  mirror.configure({ revision: 5 });
+  const auto = await runJob(options(args), { log: memoryLogger(), root: project.dir });
+  assert.equal(auto.exit_code, 0, auto.error ?? "");
+  assert.deepEqual(auto.scan.dropped_columns, ["sector"]);
+  assert.equal(auto.endpoints.served.symbol, 20, "fetched through /symbol");
+  assert.match(auto.endpoints.fallbacks[0].reason, /\/scan does not know sector/);
+});

@@ -296,16 +296,23 @@ Deno.test("a throttled /scan (429, or 200 with an empty body) is retried; a batc
   );
 });
 
-Deno.test("a 400 (an unknown column) fails the batch without retries", async () => {
+Deno.test("a 400 naming an unknown column fails the batch without retries, in the server's words", async () => {
   await using mirror = startMirror();
   const client = new TradingViewClient({ baseUrl: mirror.url, ...fast });
   const result = await client.scanBatch("global", ["NASDAQ:AAPL"], ["type", "session"]);
   assert.deepEqual(result, {
     ok: false,
-    reason:
-      "HTTP 400 (not retried) from /global/scan (the server refused the request: an unknown column?)",
+    reason: 'HTTP 400 (not retried): Unknown field "session" from /global/scan',
     attempts: 1,
+    unknownColumn: "session",
   });
+  mirror.configure({ fault: () => ({ kind: "status", status: 400 }) });
+  const silent = await client.scanBatch("global", ["NASDAQ:AAPL"], ["type"]);
+  assert.equal(silent.ok, false);
+  assert.match(
+    !silent.ok ? silent.reason : "",
+    /^HTTP 400 \(not retried\).* from \/global\/scan \(the server refused the request: an unknown column\?\)$/,
+  );
 });
 
 Deno.test("soft throttles on /scan pause the whole pool like /symbol's, then every batch lands", async () => {

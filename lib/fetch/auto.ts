@@ -17,6 +17,9 @@
  *   `/scan` refused a batch (or failed a row), those symbols are fetched
  *   through `/symbol`. Each fall-back is a warning and is listed in
  *   {@linkcode AutoUse} with its reason and the fields that disagreed;
+ * - when `/scan` refuses a column as unknown, the batch is sent again
+ *   without it and the symbols it served are fetched through `/symbol`, so
+ *   nothing degrades;
  * - every request goes through the same client (breaker, pacer, budget),
  *   so the throttling rules hold for both endpoints; once the client has
  *   halted nothing falls back.
@@ -71,6 +74,12 @@ export interface AutoOptions {
    * @default {3}
    */
   verify?: number;
+  /**
+   * Columns `/scan` refused as unknown this run (see `fetchAllScan`); the
+   * symbols it served without them are fetched through `/symbol`.
+   * @default {[]}
+   */
+  dropped?: { column: string; reason: string }[];
   /**
    * Told once per symbol when its outcome is in (progress).
    * @default {undefined}
@@ -147,7 +156,10 @@ export async function fetchAuto(
   const known = symbols.filter((s) => options.known(s));
   const fresh = symbols.filter((s) => !options.known(s));
   // Known symbols in batches; the ones /scan could not serve are set aside.
-  const viaScan = known.length ? await fetchAllScan(client, known, workers) : [];
+  const dropped = options.dropped ?? [];
+  const viaScan = known.length
+    ? await fetchAllScan(client, known, workers, undefined, { dropped })
+    : [];
   const refused: SymbolOutcome[] = [];
   for (const outcome of viaScan) {
     if (outcome.kind === "failed" && !stopped()) {
@@ -182,6 +194,13 @@ export async function fetchAuto(
     use.fallbacks.push({ symbols: list.length, reason });
     for (const outcome of await fetchAll(client, list, workers, report)) land(outcome, "symbol");
   };
+  if (dropped.length) {
+    // A column /scan no longer serves is fetched through /symbol: nothing degrades.
+    await fallBack(
+      served.map((o) => o.symbol).filter((s) => via.get(s) === "scan"),
+      `/scan does not know ${dropped.map((d) => d.column).join(", ")} (${dropped[0].reason})`,
+    );
+  }
   if (use.disagreements.length) {
     const fields = [...new Set(use.disagreements.map((d) => d.field))].join(", ");
     const [first] = use.disagreements;

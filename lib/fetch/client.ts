@@ -109,7 +109,13 @@ export type ScanBatch =
     conflicting: Map<string, string>;
     attempts: number;
   }
-  | { ok: false; reason: string; attempts: number };
+  | {
+    ok: false;
+    reason: string;
+    attempts: number;
+    /** The column the server named as unknown (a 400 naming one of ours), if any. */
+    unknownColumn?: string;
+  };
 
 /** A server answer worth interpreting: status 200 or 404, body parsed (null when not JSON). */
 export interface CallAnswer {
@@ -262,6 +268,45 @@ function networkCause(err: unknown): string {
     .replace(/^error sending request for url \([^)]*\): /, "")
     .replace(/^client error \(Connect\): /, "")
     .replace(/^(received corrupt message|invalid peer certificate|.*handshake)/i, "TLS: $1");
+}
+
+/** Most characters of a server's error text kept in a reason. */
+const SERVER_TEXT_MAX = 200;
+
+/**
+ * What a refusing server said: the `error` of a JSON body (the scanner's
+ * `{"error": "Unknown field \"x\"", "data": null}`), else the body's text,
+ * on one line and capped; empty when it said nothing.
+ */
+function serverText(body: string): string {
+  let text = body;
+  try {
+    const json = JSON.parse(body);
+    if (json !== null && typeof json === "object" && typeof json.error === "string") {
+      text = json.error;
+    }
+  } catch {
+    // not JSON: the text as it is
+  }
+  return text.replace(/\s+/g, " ").trim().slice(0, SERVER_TEXT_MAX);
+}
+
+/**
+ * The column a `/scan` refusal names, if it is one of `columns`: the
+ * scanner says `Unknown field "x"` (shner-elmo/TradingView-Screener#20);
+ * failing that, the one requested column the text names in quotes.
+ *
+ * @example
+ * ```ts
+ * import { unknownColumnIn } from "./client.ts";
+ * unknownColumnIn('HTTP 400 (not retried): Unknown field "sector"', ["type", "sector"]); // "sector"
+ * ```
+ */
+export function unknownColumnIn(reason: string, columns: readonly string[]): string | undefined {
+  const named = /unknown (?:field|column)\W+([\w.\[\]|-]+)/i.exec(reason)?.[1];
+  if (named !== undefined && columns.includes(named)) return named;
+  const quoted = columns.filter((c) => reason.includes(`"${c}"`));
+  return quoted.length === 1 ? quoted[0] : undefined;
 }
 
 /** Largest response body read; a symbol's metadata is a few hundred bytes. */
@@ -451,10 +496,19 @@ export class TradingViewClient {
       const { rows, invalid, conflicting } = outcome.value;
       return { ok: true, rows, invalid, conflicting, attempts: outcome.attempts };
     }
-    const hint = /^HTTP 400\b/.test(outcome.reason)
+    const refused = /^HTTP 400\b/.test(outcome.reason);
+    const unknownColumn = refused ? unknownColumnIn(outcome.reason, columns) : undefined;
+    const hint = refused && unknownColumn === undefined
       ? ` from ${path} (the server refused the request: an unknown column?)`
+      : refused
+      ? ` from ${path}`
       : "";
-    return { ok: false, reason: `${outcome.reason}${hint}`, attempts: outcome.attempts };
+    return {
+      ok: false,
+      reason: `${outcome.reason}${hint}`,
+      attempts: outcome.attempts,
+      ...(unknownColumn === undefined ? {} : { unknownColumn }),
+    };
   }
 
   /**
@@ -808,9 +862,14 @@ export class TradingViewClient {
     }
     if (status >= 500) return { kind: "fault", reason: `HTTP ${status}` };
     if (status !== 200 && status !== 404) {
+      // Keep the server's own words (`Unknown field "x"`): they say what to fix.
+      const said = serverText(body);
       return {
         kind: "verdict",
-        verdict: { kind: "failed", reason: `HTTP ${status} (not retried)` },
+        verdict: {
+          kind: "failed",
+          reason: `HTTP ${status} (not retried)${said ? `: ${said}` : ""}`,
+        },
       };
     }
     let json: unknown = null;

@@ -36,7 +36,7 @@
  */
 import { pooledMap } from "../std/pool.ts";
 import { type Market, marketOf } from "../record/exchanges.ts";
-import { MAX_SCAN_BATCH, scanRecord } from "../record/scan.ts";
+import { MAX_SCAN_BATCH, SCAN_COLUMNS, scanRecord } from "../record/scan.ts";
 import { splitSymbol } from "../record/symbols.ts";
 import type { SymbolOutcome, TradingViewClient } from "./client.ts";
 
@@ -52,6 +52,13 @@ export interface ScanFetchOptions {
    * saying they were missing from `/scan` (the probe compares that).
    */
   confirm?: boolean;
+  /**
+   * Columns the scanner refused as unknown are dropped for the rest of the
+   * run (each batch is sent again without them) and listed here, with the
+   * server's words; shared by the chunks of one run. Their values come back
+   * null, so the catalog's carry forward.
+   */
+  dropped?: { column: string; reason: string }[];
 }
 
 interface Batch {
@@ -110,16 +117,31 @@ export async function fetchAllScan(
   /** Why a ticker goes to `/symbol` other than being missing: a malformed row, a failed batch. */
   const noRow = new Map<string, string>();
 
+  const dropped = options.dropped ?? [];
+  const columnsNow = () => SCAN_COLUMNS.filter((c) => !dropped.some((d) => d.column === c));
+  /**
+   * Sends one batch; a refusal naming one of our columns drops that column
+   * for the run and sends the batch again (at most once per column).
+   */
+  const sendBatch = async (batch: Batch) => {
+    for (;;) {
+      const columns = columnsNow();
+      const result = await client.scanBatch(batch.market, batch.tickers, columns);
+      const unknown = result.ok ? undefined : result.unknownColumn;
+      if (result.ok || unknown === undefined) return { batch, result, columns };
+      if (!dropped.some((d) => d.column === unknown)) {
+        dropped.push({ column: unknown, reason: result.reason });
+      }
+    }
+  };
+
   /** Runs batches; answers the tickers missing from their answers. */
   const round = async (list: Batch[], lastRound: boolean): Promise<string[]> => {
     const missing: string[] = [];
     for await (
-      const done of pooledMap(workers, list, async (batch) => ({
-        batch,
-        result: await client.scanBatch(batch.market, batch.tickers),
-      }))
+      const done of pooledMap(workers, list, (batch) => sendBatch(batch))
     ) {
-      const { batch, result } = done;
+      const { batch, result, columns } = done;
       for (const symbol of batch.tickers) {
         triedOn.set(symbol, batch.market);
         if (!result.ok) {
@@ -139,7 +161,7 @@ export async function fetchAllScan(
           continue;
         }
         const values = result.rows.get(symbol);
-        const checked = values === undefined ? undefined : scanRecord(symbol, values);
+        const checked = values === undefined ? undefined : scanRecord(symbol, values, columns);
         const invalid = result.invalid.get(symbol) ??
           (checked && !checked.ok ? `invalid /scan row: ${checked.reason}` : undefined);
         if (invalid !== undefined) {

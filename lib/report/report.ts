@@ -114,6 +114,13 @@ export interface RunReport {
   http: HttpCounts;
   /** Which endpoint served which symbols, and the spot check's findings. */
   endpoints: EndpointUse;
+  /**
+   * `/scan` batches: `dropped_columns` are the columns the scanner refused as
+   * unknown, dropped for the run (their values carried forward from the
+   * catalog in `--endpoint scan`, which then exits 3; fetched through
+   * `/symbol` in `auto`).
+   */
+  scan: { dropped_columns: string[] };
   /** The catalog's size as last read or written; null when it was not read. */
   catalog: { path: string; rows: number | null; current: number | null };
   /** Wall time of the run, in milliseconds. */
@@ -160,6 +167,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
       paused_ms: 0,
       by_endpoint: { symbol: 0, scan: 0 },
     },
+    scan: { dropped_columns: [] },
     endpoints: {
       mode: null,
       served: { symbol: 0, scan: 0 },
@@ -191,7 +199,9 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
  * ```
  */
 export function outcomeCode(report: RunReport): 0 | 1 | 3 {
-  const problems = report.invalid.length + report.failed.length + report.skipped.length;
+  // In scan mode a dropped column is a degraded run: its values were not refreshed.
+  const degraded = report.endpoints.mode === "scan" ? report.scan.dropped_columns.length : 0;
+  const problems = report.invalid.length + report.failed.length + report.skipped.length + degraded;
   if (problems === 0) return 0;
   const merged = report.fetched + report.retired + report.repaired.length;
   if (merged === 0) return 1;
@@ -374,6 +384,14 @@ export function formatSummary(report: RunReport): string {
     `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
     `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
     ...endpointLines(report.endpoints),
+    ...(report.scan.dropped_columns.length
+      ? [
+        `  /scan does not know ${report.scan.dropped_columns.map(field).join(", ")}: ` +
+        (report.endpoints.mode === "scan"
+          ? "dropped for this run, the catalog's values carried forward (partial)"
+          : "fetched through /symbol instead"),
+      ]
+      : []),
     `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null
       ? "not read"
