@@ -226,6 +226,25 @@ const SECTORS = [
   ["Retail Trade", "Specialty Stores"],
 ];
 
+/** Contract multipliers of the futures roots (the exchanges' published ones). */
+const POINT_VALUES: Readonly<Record<string, number>> = {
+  ES: 50,
+  NQ: 20,
+  MES: 5,
+  "6E": 125000,
+  LE: 400,
+  ZC: 50,
+  ZN: 1000,
+  YM: 5,
+  GC: 100,
+  SI: 5000,
+  CL: 1000,
+  NG: 10000,
+  KC: 375,
+  SB: 1120,
+  FDAX: 25,
+};
+
 const FUTURES: [string, string, string, number, number][] = [
   // exchange, root, description, pricescale, minmov
   ["CME_MINI", "ES", "E-mini S&P 500 Futures", 100, 25],
@@ -397,6 +416,16 @@ function buildUniverse(): Map<string, Body> {
         });
       }
     }
+  }
+  // pointvalue (the contract multiplier) and typespecs, as /symbol serves
+  // them to the Python original (it asks for pointvalue; TradingView marks
+  // continuous futures with a typespecs entry "continuous"): 1 and [] for
+  // everything but futures, whose multipliers are the exchanges' own.
+  for (const [symbol, body] of u) {
+    const root = typeof body.root === "string" ? body.root : "";
+    body.pointvalue ??= body.type === "futures" ? POINT_VALUES[root] ?? 1 : 1;
+    body.typespecs ??= body.contract_type === "continuous" ? ["continuous"] : [];
+    u.set(symbol, body);
   }
   return u;
 }

@@ -322,7 +322,7 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($1))",
     [path],
   );
-  assert.deepEqual(types.slice(0, 27).map((t) => `${t.column_name} ${t.column_type}`), [
+  assert.deepEqual(types.slice(0, 29).map((t) => `${t.column_name} ${t.column_type}`), [
     "symbol VARCHAR",
     "exchange VARCHAR",
     "base VARCHAR",
@@ -346,12 +346,14 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     "root VARCHAR",
     "expiration VARCHAR",
     "contract_type VARCHAR",
+    "pointvalue DOUBLE",
+    "continuous BOOLEAN",
     "active BOOLEAN",
     "updated_at TIMESTAMP",
     "valid_from TIMESTAMP",
     "valid_until TIMESTAMP",
   ]);
-  assert.deepEqual(types.slice(27).map((t) => t.column_name), ["source_note"]);
+  assert.deepEqual(types.slice(29).map((t) => t.column_name), ["source_note"]);
 });
 
 Deno.test("a legacy catalog without `active` or with NaNs is stable across reruns", async () => {

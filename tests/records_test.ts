@@ -39,6 +39,8 @@ Deno.test("a response maps to a catalog record with tick_size = minmov / pricesc
     timezone: "UTC",
     session: "24x7",
     minmove2: null,
+    pointvalue: null,
+    continuous: null,
     fractional: null,
     root: null,
     expiration: null,

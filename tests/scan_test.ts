@@ -29,13 +29,34 @@ Deno.test("a /scan row is validated with the /symbol rules and matches the /symb
     const viaSymbol = toRecord(symbol, body);
     assert.ok(viaScan.ok && viaSymbol.ok, symbol);
     // Everything but what /scan does not serve is the same.
-    const { timezone: _t, session: _s, contract_type: _c, base: _b, ...scanned } = viaScan.record;
-    const { timezone: _t2, session: _s2, contract_type: _c2, base: _b2, ...symboled } =
-      viaSymbol.record;
+    const {
+      timezone: _t,
+      session: _s,
+      contract_type: _c,
+      base: _b,
+      pointvalue: _p,
+      continuous: _n,
+      ...scanned
+    } = viaScan.record;
+    const {
+      timezone: _t2,
+      session: _s2,
+      contract_type: _c2,
+      base: _b2,
+      pointvalue: _p2,
+      continuous: _n2,
+      ...symboled
+    } = viaSymbol.record;
     assert.deepEqual(scanned, symboled, symbol);
     assert.deepEqual(
-      [viaScan.record.timezone, viaScan.record.session, viaScan.record.contract_type],
-      [null, null, null],
+      [
+        viaScan.record.timezone,
+        viaScan.record.session,
+        viaScan.record.contract_type,
+        viaScan.record.pointvalue,
+        viaScan.record.continuous,
+      ],
+      [null, null, null, null, null],
     );
     assert.deepEqual(viaScan.defaults, viaSymbol.defaults);
   }

@@ -53,6 +53,8 @@ Deno.test("the request: /symbol, encoded query, requested fields, a User-Agent n
     "fractional",
     "timezone",
     "session",
+    "pointvalue",
+    "typespecs",
   ]);
   assert.equal(seen!.userAgent, USER_AGENT);
   assert.match(USER_AGENT, new RegExp(`^meta-ingest/${VERSION.replaceAll(".", "\\.")} `));

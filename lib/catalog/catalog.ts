@@ -51,7 +51,7 @@ import {
   CHANGE_COUNTS,
   CHANGES_AFTER,
   checkCastsSql,
-  CHECKSUM_VERSION,
+  CHECKSUM_VERSIONS,
   type Column,
   COMPUTE_CHANGES,
   countRowsSql,
@@ -65,8 +65,8 @@ import {
   EXCHANGE_CHANGES,
   EXCHANGES_SCHEMA,
   FIELD_CHANGES,
-  FILE_CHECKSUM,
   FILE_SUMMARY,
+  fileChecksumSql,
   INCOMING_SCHEMA,
   MERGED_CHECKSUM,
   NEW_SYMBOLS,
@@ -390,10 +390,19 @@ export class Catalog implements AsyncDisposable {
     const version = await fileIdentity(path);
     if (version === this.checkedVersion) return;
     const [stored] = await queryRows(this.connection, STORED_CHECKSUM, storedRow, [path]);
-    if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) return;
+    // A checksum of a version this tool does not know (a newer tool's) is accepted.
+    const sumVersion = Object.keys(CHECKSUM_VERSIONS).find((v) =>
+      stored.checksum?.startsWith(v)
+    );
+    if (stored.checksum === null || sumVersion === undefined) return;
     // hash() differs between DuckDB versions: another version's sum cannot be checked.
     if (stored.engine !== null && stored.engine !== await this.engine()) return;
-    const [actual] = await queryRows(this.connection, FILE_CHECKSUM, checksumRow, [path]);
+    const [actual] = await queryRows(
+      this.connection,
+      fileChecksumSql(sumVersion),
+      checksumRow,
+      [path],
+    );
     if (stored.checksum !== actual.checksum) {
       throw new Error(
         "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",

@@ -53,6 +53,8 @@ export const RECORD_SCHEMA = [
   { name: "root", type: "VARCHAR" },
   { name: "expiration", type: "VARCHAR" },
   { name: "contract_type", type: "VARCHAR" },
+  { name: "pointvalue", type: "DOUBLE" },
+  { name: "continuous", type: "BOOLEAN" },
   { name: "active", type: "BOOLEAN" },
 ] as const satisfies readonly (Column & { name: keyof CatalogRecord })[];
 
@@ -292,19 +294,39 @@ export const CHECKSUM_V1_COLUMNS: readonly string[] = [
   "valid_until",
 ];
 
-/** The version prefix of the checksums {@linkcode FILE_CHECKSUM} computes. */
-export const CHECKSUM_VERSION = "v1:";
+/**
+ * The columns the `v2` checksum covers: v1's and the columns added with it
+ * (`pointvalue`, `continuous`). Frozen, as v1's.
+ */
+export const CHECKSUM_V2_COLUMNS: readonly string[] = [
+  ...CHECKSUM_V1_COLUMNS,
+  "pointvalue",
+  "continuous",
+];
+
+/** Each checksum version this tool knows, by its prefix, and the columns it covers. */
+export const CHECKSUM_VERSIONS: Readonly<Record<string, readonly string[]>> = {
+  "v1:": CHECKSUM_V1_COLUMNS,
+  "v2:": CHECKSUM_V2_COLUMNS,
+};
+
+/** The version prefix of the checksums this tool writes. */
+export const CHECKSUM_VERSION = "v2:";
 
 /**
- * An order-independent checksum of a relation's rows over the
- * {@linkcode CHECKSUM_V1_COLUMNS}: `v1:<rows>:<sum of hash(row)>`.
- * Set-based and streamed, so cheap on a million rows; it catches accidental
- * damage, not an attacker who can rewrite the file (and its checksum).
+ * An order-independent checksum of a relation's rows over a version's
+ * columns: `v2:<rows>:<sum of hash(row)>`. Set-based and streamed, so cheap
+ * on a million rows; it catches accidental damage, not an attacker who can
+ * rewrite the file (and its checksum).
  */
-const checksumExpr = `'${CHECKSUM_VERSION}' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
-  CHECKSUM_V1_COLUMNS.map(quoteIdent).join(", ")
-})), 0)::VARCHAR`;
-const checksumOf = (relation: string) => `SELECT ${checksumExpr} AS checksum FROM ${relation}`;
+function checksumExpr(version: string = CHECKSUM_VERSION): string {
+  const columns = CHECKSUM_VERSIONS[version];
+  return `'${version}' || count(*)::VARCHAR || ':' || coalesce(sum(hash(${
+    columns.map(quoteIdent).join(", ")
+  })), 0)::VARCHAR`;
+}
+const checksumOf = (relation: string, version?: string) =>
+  `SELECT ${checksumExpr(version)} AS checksum FROM ${relation}`;
 
 /**
  * The checksum stored in a Parquet file's key-value metadata and the DuckDB
@@ -316,11 +338,13 @@ export const STORED_CHECKSUM =
    FROM parquet_kv_metadata($1)`;
 
 /**
- * The checksum of a Parquet file's rows as stored (no casts: compared with
- * {@linkcode STORED_CHECKSUM} on load, and with the merged rows after a
- * write). $1 = path.
+ * The checksum of a Parquet file's rows as stored, in the checksum version
+ * `version` (a key of {@linkcode CHECKSUM_VERSIONS}): no casts, compared with
+ * {@linkcode STORED_CHECKSUM} on load. $1 = path.
  */
-export const FILE_CHECKSUM: string = checksumOf("read_parquet($1)");
+export function fileChecksumSql(version: string): string {
+  return checksumOf("read_parquet($1)", version);
+}
 
 /** Every symbol with a current row (active or retired): the symbols the catalog knows. */
 export const CURRENT_SYMBOLS =
@@ -335,7 +359,7 @@ export const ACTIVE_SYMBOLS =
  * {@linkcode FILE_CHECKSUM}), its size and its current symbols. $1 = path.
  */
 export const FILE_SUMMARY: string =
-  `SELECT ${checksumExpr} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
+  `SELECT ${checksumExpr()} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
 
 /**
  * The order that makes a symbol's current row "the newest" when a damaged

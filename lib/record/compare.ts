@@ -75,6 +75,8 @@ export const FIELD_RULES: Readonly<Record<Exclude<keyof CatalogRecord, "symbol">
   root: text("none", true),
   expiration: text("none", true),
   contract_type: text("none", true),
+  pointvalue: number(true),
+  continuous: text("none", true),
   active: text(),
 };
 

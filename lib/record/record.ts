@@ -57,6 +57,10 @@ export interface CatalogRecord {
   expiration: string | null;
   /** Futures contract kind, e.g. `continuous`, `single`, `perpetual`. */
   contract_type: string | null;
+  /** The contract multiplier (TradingView's `pointvalue`: 50 for ES), for futures P&L; 1 for most else. */
+  pointvalue: number | null;
+  /** A continuous futures contract (TradingView's `typespecs` has `continuous`); null when not sent. */
+  continuous: boolean | null;
   /** False once the symbol is retired. */
   active: boolean;
 }

@@ -40,6 +40,8 @@ export const NOT_ON_SCAN: readonly string[] = [
   "contract_type",
   "timezone",
   "session",
+  "pointvalue",
+  "typespecs",
 ];
 
 /**

@@ -46,6 +46,8 @@ export const REQUESTED_FIELDS = [
   "fractional",
   "timezone",
   "session",
+  "pointvalue",
+  "typespecs",
 ] as const;
 
 const MAX_TEXT = 1024;
@@ -123,6 +125,8 @@ export const symbolResponseSchema = z.looseObject({
   root: optionalText,
   expiration: optionalText,
   contract_type: optionalText,
+  pointvalue: optionalPositive,
+  typespecs: z.unknown().optional(),
 });
 
 const TYPE_PROFILES: Readonly<Record<string, Profile>> = {
@@ -276,6 +280,9 @@ export function toRecord(symbol: string, body: unknown): ValidatedAnswer {
       root: answer.root,
       expiration: answer.expiration,
       contract_type: answer.contract_type,
+      pointvalue: answer.pointvalue,
+      // TradingView marks continuous futures with a typespecs entry.
+      continuous: Array.isArray(answer.typespecs) ? answer.typespecs.includes("continuous") : null,
       active: true,
     },
     defaults: {
