@@ -418,7 +418,32 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       const earlier = state.writes - (err instanceof NotDurableWrite ? 1 : 0);
       if (earlier > 0) report.error += `; ${earlier} merge(s) before it were written (see changes)`;
     }
+  } finally {
+    await finishRun(report, options, deps, { store, opening, checks, startedAt });
+    report.duration_ms = Math.round(performance.now() - started);
   }
+  return report;
+}
+
+/**
+ * However a run ended: a run that merged (exit 0 or 3) leaves its checks in
+ * the run log (a failed, interrupted or dry run writes nothing at all); then
+ * the database opened for it is closed and the store's temp files are gone.
+ */
+async function finishRun(
+  report: RunReport,
+  options: RunOptions,
+  deps: JobDeps,
+  run: {
+    store: CatalogStore | undefined;
+    opening: Promise<Catalog> | undefined;
+    checks: RunRecord["checks"] | undefined;
+    startedAt: Date;
+  },
+): Promise<void> {
+  const { log, signal } = deps;
+  const { store, checks, startedAt } = run;
+  let { opening } = run;
   // A run that merged (exit 0 or 3) leaves its checks in the run log; a
   // failed, interrupted or dry run writes nothing at all.
   const landed = report.exit_code === 0 || report.exit_code === 3;
@@ -448,12 +473,8 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       log.warn(`the run log was not updated: ${describeError(err)}`);
     }
   }
-  // However the run ended, the database opened for it is closed, and the
-  // store's temp files are gone.
   await opening?.then((c) => c.close(), () => {});
   if (!deps.store) await Promise.resolve(store?.[Symbol.asyncDispose]()).catch(() => {});
-  report.duration_ms = Math.round(performance.now() - started);
-  return report;
 }
 
 /** This machine's name, for the run log ("unknown" when it cannot be read). */

@@ -447,3 +447,17 @@ s3Test("a missing bucket: exit 1 before any request, saying so", async (store) =
   assert.match(run.stderr, /bucket .*no-such-bucket-here.* does not exist|NoSuchBucket/i);
   assert.equal(mirror.stats.requests, 0);
 });
+
+s3Test("a run with nothing to do leaves no private copy behind", async (store) => {
+  const bucket = await freshBucket(store, "idle");
+  await using project = await tempProject();
+  await project.write("c.json", "[]");
+  const run = await runCli(
+    denoRunner,
+    ["--candidates-file", "c.json", "--catalog-path", `s3://${bucket}/${KEY}`],
+    { cwd: project.dir, env: s3EnvOf(store) },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /nothing to do/);
+  assert.deepEqual(await listing(project.dir), ["c.json"]);
+});

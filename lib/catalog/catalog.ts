@@ -391,9 +391,7 @@ export class Catalog implements AsyncDisposable {
     if (version === this.checkedVersion) return;
     const [stored] = await queryRows(this.connection, STORED_CHECKSUM, storedRow, [path]);
     // A checksum of a version this tool does not know (a newer tool's) is accepted.
-    const sumVersion = Object.keys(CHECKSUM_VERSIONS).find((v) =>
-      stored.checksum?.startsWith(v)
-    );
+    const sumVersion = Object.keys(CHECKSUM_VERSIONS).find((v) => stored.checksum?.startsWith(v));
     if (stored.checksum === null || sumVersion === undefined) return;
     // hash() differs between DuckDB versions: another version's sum cannot be checked.
     if (stored.engine !== null && stored.engine !== await this.engine()) return;
