@@ -11,6 +11,7 @@ REPORT          ?=
 ARGS            ?=
 SYMBOLS         ?=
 AS_OF           ?=
+STALE_AFTER     ?=
 
 # A loopback mirror needs the ingest:local permission set.
 TASK := $(if $(BASE_URL),ingest:local,ingest)
@@ -19,7 +20,7 @@ RUN_ARGS := $(TARGETS) --workers $(WORKERS) --catalog-path $(CATALOG_PATH) \
 	$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(REPORT),--json) $(ARGS)
 
 .DEFAULT_GOAL := help
-.PHONY: help meta-ingest meta-show deps test check bench demo dist clean
+.PHONY: help meta-ingest meta-show meta-status deps test check bench demo dist clean
 
 help: ## List the targets and variables
 	@echo "make targets:"
@@ -36,6 +37,9 @@ meta-ingest: deps ## Refresh metadata: CANDIDATES_FILE's symbols, or the whole c
 meta-show: deps ## Show catalog rows: SYMBOLS's (else every symbol), as of AS_OF if given
 	@$(DENO) task -q show $(or $(SYMBOLS),--all) $(if $(AS_OF),--as-of $(AS_OF)) \
 		--catalog-path $(CATALOG_PATH) $(ARGS)
+
+meta-status: deps ## What the catalog holds and when it was checked; STALE_AFTER=26h to gate on freshness
+	@$(DENO) task -q status --catalog-path "$(CATALOG_PATH)" $(if $(STALE_AFTER),--stale-after "$(STALE_AFTER)") $(ARGS)
 
 deps: ## Install the pinned Deno and the locked npm packages
 	@$(DENO) install --frozen -q

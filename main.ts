@@ -13,7 +13,7 @@
  */
 import { parseCommandLine } from "./lib/commands.ts";
 import { describeError, IngestError } from "./lib/core/errors.ts";
-import type { CliEnv } from "./lib/input/cli.ts";
+import { type CliEnv, ENV_NAMES } from "./lib/input/cli.ts";
 import { stderrLogger } from "./lib/report/log.ts";
 
 function granted(variable: string): boolean {
@@ -21,16 +21,13 @@ function granted(variable: string): boolean {
 }
 
 /** The variables the tool reads, read only when the permission set grants them. */
-const env: CliEnv = {
-  get META_INGEST_BASE_URL() {
-    const variable = "META_INGEST_BASE_URL";
-    return granted(variable) ? Deno.env.get(variable) : undefined;
-  },
-  get META_INGEST_ENDPOINT() {
-    const variable = "META_INGEST_ENDPOINT";
-    return granted(variable) ? Deno.env.get(variable) : undefined;
-  },
-};
+const env: CliEnv = Object.defineProperties(
+  {},
+  Object.fromEntries(ENV_NAMES.map((variable) => [variable, {
+    enumerable: true,
+    get: () => granted(variable) ? Deno.env.get(variable) : undefined,
+  }])),
+);
 
 async function main(args: string[]): Promise<number> {
   let invocation;

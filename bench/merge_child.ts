@@ -8,7 +8,7 @@
  * @module
  */
 import { Catalog } from "../lib/catalog/catalog.ts";
-import { fetched } from "../testing/catalog.ts";
+import { fetched, writeMerge } from "../testing/catalog.ts";
 
 const [path, list] = Deno.args;
 const records = list.split(",").map((s) => fetched(s));
@@ -17,7 +17,7 @@ await using catalog = await Catalog.open(path);
 await catalog.load();
 const plan = await catalog.plan(records, [], { retireNotFound: false });
 const wrote = catalog.hasWork();
-if (wrote) await catalog.write(new Date());
+if (wrote) await writeMerge(catalog, new Date());
 const ms = performance.now() - started;
 const status = await Deno.readTextFile("/proc/self/status");
 const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);

@@ -22,6 +22,7 @@ import { TOOL_NAME, VERSION } from "./core/version.ts";
 import { type CliEnv, HELP, parseCli, type RunOptions } from "./input/cli.ts";
 import { parseProbeCli, PROBE_HELP, type ProbeOptions } from "./input/probe_cli.ts";
 import { parseShowCli, SHOW_HELP, type ShowOptions } from "./input/show_cli.ts";
+import { parseStatusCli, STATUS_HELP, type StatusOptions } from "./input/status_cli.ts";
 import { stderrLogger } from "./report/log.ts";
 import type { RunReport } from "./report/report.ts";
 
@@ -38,8 +39,8 @@ export interface Command<T = unknown> {
   help: string;
   /** Parses the words after the command name; throws a usage IngestError. */
   parse(args: readonly string[], env: CliEnv): ParsedCommand<T>;
-  /** Runs it; resolves to the exit code. */
-  run(options: T): Promise<number>;
+  /** Runs it with the environment it was parsed with; resolves to the exit code. */
+  run(options: T, env: CliEnv): Promise<number>;
 }
 
 /**
@@ -56,14 +57,14 @@ export function command<T>(
   summary: string,
   help: string,
   parse: (args: readonly string[], env: CliEnv) => ParsedCommand<T>,
-  run: (options: T) => Promise<number>,
+  run: (options: T, env: CliEnv) => Promise<number>,
 ): Command {
   return {
     name,
     summary,
     help,
     parse,
-    run: (options) => run(options as T),
+    run: (options, env) => run(options as T, env),
   };
 }
 
@@ -75,7 +76,7 @@ export function command<T>(
  * stdout. The process exits with the report's `exit_code`, so the two never
  * differ.
  */
-async function runIngest(options: RunOptions): Promise<number> {
+async function runIngest(options: RunOptions, env: CliEnv): Promise<number> {
   const [{ runJob }, { emptyReport, formatSummary, signalExitCode }] = await Promise.all([
     import("./job.ts"),
     import("./report/report.ts"),
@@ -120,6 +121,7 @@ async function runIngest(options: RunOptions): Promise<number> {
 
   await runJob(options, {
     log,
+    env,
     signal: interrupted.signal,
     report,
     onWrite: (event) => {
@@ -145,7 +147,7 @@ async function writeStdout(text: string): Promise<void> {
 }
 
 /** `meta-ingest probe`: /symbol and /scan side by side; read-only, so a signal simply stops it. */
-async function runProbeCommand(options: ProbeOptions): Promise<number> {
+async function runProbeCommand(options: ProbeOptions, env: CliEnv): Promise<number> {
   const [{ formatProbe, runProbe }, { signalExitCode }] = await Promise.all([
     import("./probe.ts"),
     import("./report/report.ts"),
@@ -159,7 +161,7 @@ async function runProbeCommand(options: ProbeOptions): Promise<number> {
       interrupted.abort(name);
     });
   }
-  const report = await runProbe(options, { log, signal: interrupted.signal });
+  const report = await runProbe(options, { log, env, signal: interrupted.signal });
   if (options.json) console.log(JSON.stringify(report));
   else console.log(formatProbe(report));
   if (report.error) log.error(report.error);
@@ -172,9 +174,14 @@ function parseProbe(args: readonly string[], env: CliEnv): ParsedCommand<ProbeOp
   return parsed.kind === "help" ? parsed : { kind: "run", options: parsed.options };
 }
 
-async function runShowCommand(options: ShowOptions): Promise<number> {
+async function runShowCommand(options: ShowOptions, env: CliEnv): Promise<number> {
   const { runShow } = await import("./show.ts");
-  return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout });
+  return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout, env });
+}
+
+async function runStatusCommand(options: StatusOptions, env: CliEnv): Promise<number> {
+  const { runStatus } = await import("./status.ts");
+  return await runStatus(options, { log: stderrLogger({ quiet: false }), write: writeStdout, env });
 }
 
 /** Every subcommand, the default (`ingest`) first. */
@@ -192,6 +199,13 @@ export const COMMANDS: readonly Command[] = [
     SHOW_HELP,
     parseShowCli,
     runShowCommand,
+  ),
+  command<StatusOptions>(
+    "status",
+    "what the catalog holds, its last runs, and when each symbol was last checked (read-only)",
+    STATUS_HELP,
+    parseStatusCli,
+    runStatusCommand,
   ),
   command<ProbeOptions>(
     "probe",
@@ -264,6 +278,6 @@ export function parseCommandLine(args: readonly string[], env: CliEnv): Invocati
     case "version":
       return printed(chosen.name, `${TOOL_NAME} ${VERSION}`);
     case "run":
-      return { command: chosen.name, run: () => chosen.run(parsed.options) };
+      return { command: chosen.name, run: () => chosen.run(parsed.options, env) };
   }
 }

@@ -23,24 +23,31 @@
  *
  * @module
  */
-import { dirname } from "node:path";
-import { removeStaleTemps } from "./fs/atomic.ts";
 import { delay } from "./std/delay.ts";
 import { normalizeTargets, readCandidatesFile, type Targets } from "./input/candidates.ts";
-import type { Catalog, CatalogCounts, MergePlan } from "./catalog/catalog.ts";
+import type { Catalog, CatalogCounts, MergePlan, RunRecord } from "./catalog/catalog.ts";
 import { NotDurableWrite } from "./catalog/outcomes.ts";
+import { NotDurableError } from "./fs/atomic.ts";
+import type { CatalogStore } from "./store/store.ts";
+import type { S3Env } from "./store/s3.ts";
+import { openStore } from "./locate.ts";
+import { readSnapshot } from "./snapshot.ts";
 import { retirable } from "./catalog/retire.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
-import { describeError, errorMessage, IngestError } from "./core/errors.ts";
+import { describeError, IngestError } from "./core/errors.ts";
 import { redactUrl } from "./core/text.ts";
-import { acquireLock, describeOwner, LockTimeoutError } from "./fs/lock.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot } from "./fs/paths.ts";
-import { resolveCatalogPath } from "./input/catalog_path.ts";
 import { startProgress } from "./report/progress.ts";
 import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
-import { type ClientOptions, fetchAll, TradingViewClient } from "./fetch/client.ts";
+import {
+  type ClientOptions,
+  fetchAll,
+  type SymbolOutcome,
+  TradingViewClient,
+} from "./fetch/client.ts";
+import type { Halt } from "./fetch/breaker.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 
 /** What a job needs from its surroundings. */
@@ -62,6 +69,37 @@ export interface JobDeps {
   chunkSize?: number;
   /** Client tuning beyond the flags (tests: short pauses). */
   client?: Pick<ClientOptions, "breaker" | "pacer" | "backoffBaseMs" | "backoffCapMs" | "random">;
+  /** Where the catalog lives; by default what `--catalog-path` names (lib/locate.ts). */
+  store?: CatalogStore;
+  /** The AWS variables, for a catalog in an S3 store. */
+  env?: S3Env;
+  /** Merge tuning (tests: no waiting between conflicts); see {@linkcode MergeTuning}. */
+  merge?: MergeTuning;
+}
+
+/** How a merge retries when another writer changed the catalog first. */
+export interface MergeTuning {
+  /**
+   * Conflicts (another writer was first) a merge survives before the run
+   * fails; each one re-reads the catalog and merges this run's records again.
+   * @default {12}
+   */
+  maxConflicts?: number;
+  /**
+   * First backoff ceiling after a conflict, in milliseconds (doubling, full jitter).
+   * @default {100}
+   */
+  backoffBaseMs?: number;
+  /**
+   * Largest backoff ceiling, in milliseconds.
+   * @default {2000}
+   */
+  backoffCapMs?: number;
+  /**
+   * The random source for the jitter.
+   * @default {Math.random}
+   */
+  random?: () => number;
 }
 
 /**
@@ -123,13 +161,48 @@ function isInterruption(err: unknown, signal: AbortSignal | undefined): boolean 
     (err instanceof DOMException && err.name === "AbortError"));
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
+/** How a fetch outcome counts in the report: fetched, failed, or skipped (never tried for a reason). */
+type Accounted =
+  | { kind: "fetched"; record: FetchedRecord }
+  | { kind: "failed"; symbol: string; reason: string; notFound: boolean }
+  | { kind: "skipped"; symbol: string; reason: string };
+
+/**
+ * Sorts one outcome into the report's lists: a symbol whose request never
+ * went out (the host was unreachable or blocked us first, the budget was
+ * spent, a signal came) is skipped with that reason; one that was asked and
+ * did not come back whole failed.
+ */
+function account(
+  outcome: SymbolOutcome,
+  halt: Halt | null,
+  signal: AbortSignal | undefined,
+): Accounted {
+  if (outcome.kind === "fetched") {
+    return { kind: "fetched", record: { record: outcome.record, defaults: outcome.defaults } };
   }
+  if (outcome.kind === "failed") {
+    if (signal?.aborted && (outcome.attempts === 0 || outcome.reason === "cancelled")) {
+      return {
+        kind: "skipped",
+        symbol: outcome.symbol,
+        reason: `signal: stopped by ${String(signal.reason)} before it was fetched`,
+      };
+    }
+    if (halt && outcome.attempts === 0) {
+      return {
+        kind: "skipped",
+        symbol: outcome.symbol,
+        reason: `${halt.kind === "unreachable" ? "unreachable" : "halted"}: ${halt.reason}`,
+      };
+    }
+  }
+  return {
+    kind: "failed",
+    symbol: outcome.symbol,
+    reason: outcome.reason,
+    notFound: outcome.kind === "not-found",
+  };
 }
 
 /**
@@ -146,27 +219,46 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   const started = performance.now();
   const { log, signal } = deps;
   const report = deps.report ?? emptyReport(options.catalogPath, options.dryRun);
+  const startedAt = new Date();
   // One DuckDB instance per run, opened at most once and always closed.
   let opening: Promise<Catalog> | undefined;
+  // What the scanner was asked, for the run log (set once fetching starts).
+  let checks: RunRecord["checks"] | undefined;
+  let store: CatalogStore | undefined;
   const state = { writes: 0 };
   try {
     const root = deps.root ?? await projectRoot();
-    const catalogPath = await resolveCatalogPath(options.catalogPath, root);
-    const folder = dirname(catalogPath);
-    let folderExists = await isDirectory(folder);
+    store = deps.store ??
+      await openStore(options.catalogPath, { root, env: deps.env ?? {}, purpose: "write" });
+    const openOnce = (s: CatalogStore) => opening ??= openCatalog(s.localPath("symbols"));
+
+    // Everything that can be checked on the catalog's side is checked before
+    // the first request: a problem found here costs the server nothing.
+    await store.preflight({ write: !options.dryRun });
+    const initial = await store.read();
     let targets: Targets;
     if (options.source.kind === "from-catalog") {
-      if (!folderExists) throw missingCatalog(options.catalogPath);
-      opening = openCatalog(catalogPath);
-      const catalog = await opening;
-      const loaded = await catalog.load();
-      if (!loaded.exists) throw missingCatalog(options.catalogPath);
-      report.catalog.rows = loaded.rows;
-      report.catalog.current = loaded.current;
+      if (initial.symbols === null) throw missingCatalog(options.catalogPath);
+      const catalog = await openOnce(store);
+      const { loaded, value: symbols } = await readSnapshot(store, catalog, async (loaded) => {
+        if (!loaded.exists) throw missingCatalog(options.catalogPath);
+        return await catalog.activeSymbols();
+      });
+      recordCounts(report, loaded.counts);
       // The catalog is not an untrusted list: no entry cap (it is refreshed
       // in chunks below), but its symbols pass the same rules.
-      targets = normalizeTargets(await catalog.activeSymbols(), { maxEntries: Infinity });
+      targets = normalizeTargets(symbols, { maxEntries: Infinity });
     } else {
+      if (initial.symbols !== null) {
+        // Read it now: an unreadable catalog, or one whose rows fail their
+        // checksum, is refused before anything is fetched.
+        recordCounts(
+          report,
+          (await readSnapshot(store, await openOnce(store), () => {
+            return Promise.resolve();
+          })).loaded.counts,
+        );
+      }
       targets = await resolveTargets(options, root);
     }
     report.requested = targets.requested;
@@ -184,8 +276,9 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       log.info(`targets (${targets.valid.length}): ${shown}${more}`);
     }
 
-    // Fetch (no lock held). DuckDB loads meanwhile, once the first requests
-    // are on their way, so its start-up hides behind network latency.
+    // Fetch (no lock held). DuckDB loads meanwhile when it was not needed
+    // yet, once the first requests are on their way, so its start-up hides
+    // behind network latency.
     const client = new TradingViewClient({
       ...deps.client,
       baseUrl: options.baseUrl,
@@ -209,6 +302,8 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       ...client.stats,
       pausedMs: client.pausedFor(),
     }));
+    const repaired = new Set<string>();
+    checks = [];
     try {
       for (const chunk of chunks) {
         // Each answer also refreshes the report's counts, so a report printed
@@ -220,14 +315,30 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
         const fetching = options.endpoint === "scan"
           ? fetchAllScan(client, chunk, options.workers, onOutcome)
           : fetchAll(client, chunk, options.workers, onOutcome);
-        // (Opening DuckDB creates nothing, so this is fine on dry runs too.)
         if (!opening) {
-          opening = delay(20).then(() => openCatalog(catalogPath));
+          const late = store;
+          opening = delay(20).then(() => openCatalog(late.localPath("symbols")));
           opening.catch(() => {}); // awaited below
         }
         const outcomes = await fetching;
-        checkSignal(signal);
         const halt = client.halt;
+        const fetched: FetchedRecord[] = [];
+        const notFound: string[] = [];
+        for (const outcome of outcomes) {
+          const item = account(outcome, halt, signal);
+          if (item.kind === "fetched") {
+            fetched.push(item.record);
+            checks.push({ symbol: outcome.symbol, outcome: "fetched" });
+          } else if (item.kind === "skipped") {
+            report.skipped.push({ symbol: item.symbol, reason: item.reason });
+          } else {
+            report.failed.push({ symbol: item.symbol, reason: item.reason });
+            if (item.notFound) notFound.push(item.symbol);
+            checks.push({ symbol: item.symbol, outcome: item.notFound ? "not-found" : "failed" });
+          }
+        }
+        report.fetched += fetched.length;
+        checkSignal(signal);
         if (halt?.kind === "unreachable") {
           throw new IngestError(
             "network",
@@ -240,17 +351,6 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
         // the report.
         if (halt) report.error = halt.reason;
 
-        const fetched: FetchedRecord[] = [];
-        const notFound: string[] = [];
-        for (const outcome of outcomes) {
-          if (outcome.kind === "fetched") {
-            fetched.push({ record: outcome.record, defaults: outcome.defaults });
-          } else {
-            report.failed.push({ symbol: outcome.symbol, reason: outcome.reason });
-            if (outcome.kind === "not-found") notFound.push(outcome.symbol);
-          }
-        }
-        report.fetched += fetched.length;
         let retiring: string[] = [];
         if (options.retireNotFound) {
           const decision = retirable(notFound, fetched.length, chunk.length);
@@ -259,21 +359,19 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
         }
         if (fetched.length === 0 && retiring.length === 0) continue;
 
-        if (!folderExists && !options.dryRun) {
-          await Deno.mkdir(folder, { recursive: true });
-          folderExists = true;
-        }
         const catalog = await opening;
         if (options.dryRun) {
-          // No lock: reading a file that is only ever replaced by rename is safe.
-          const before = await catalog.load();
-          recordCounts(report, before);
-          checkSignal(signal);
-          const plan = await catalog.plan(fetched, retiring, options);
-          recordSkew(report, plan);
-          recordPlan(report, plan);
+          // No lock: plan against one version of the files, read again
+          // should they change meanwhile.
+          const { loaded, value: plan } = await readSnapshot(store, catalog, async () => {
+            checkSignal(signal);
+            return await catalog.plan(fetched, retiring, options);
+          });
+          recordCounts(report, loaded.counts);
+          recordSkew(report, plan, retiring);
+          recordPlan(report, plan, repaired);
         } else {
-          await merge(catalog, catalogPath, fetched, retiring, options, report, deps, state);
+          await merge(store, catalog, fetched, retiring, options, report, deps, state, repaired);
         }
       }
     } finally {
@@ -307,12 +405,68 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       const earlier = state.writes - (err instanceof NotDurableWrite ? 1 : 0);
       if (earlier > 0) report.error += `; ${earlier} merge(s) before it were written (see changes)`;
     }
-  } finally {
-    // However the run ended, the database opened for it is closed.
-    await opening?.then((c) => c.close(), () => {});
-    report.duration_ms = Math.round(performance.now() - started);
   }
+  // A run that merged (exit 0 or 3) leaves its checks in the run log; a
+  // failed, interrupted or dry run writes nothing at all.
+  const landed = report.exit_code === 0 || report.exit_code === 3;
+  if (checks && store && landed && !options.dryRun && !signal?.aborted) {
+    try {
+      if ((await store.read()).symbols !== null) {
+        const catalog = await (opening ?? openCatalog(store.localPath("symbols")));
+        opening ??= Promise.resolve(catalog);
+        await recordRun(
+          store,
+          catalog,
+          {
+            runId: `${startedAt.toISOString()} ${hostName()} ${Deno.pid}`,
+            startedAt,
+            finishedAt: new Date(),
+            endpoint: options.endpoint,
+            host: hostName(),
+            exitCode: report.exit_code,
+            summary: runSummary(report),
+            checks,
+          },
+          options,
+          deps,
+        );
+      }
+    } catch (err) {
+      log.warn(`the run log was not updated: ${describeError(err)}`);
+    }
+  }
+  // However the run ended, the database opened for it is closed, and the
+  // store's temp files are gone.
+  await opening?.then((c) => c.close(), () => {});
+  if (!deps.store) await Promise.resolve(store?.[Symbol.asyncDispose]()).catch(() => {});
+  report.duration_ms = Math.round(performance.now() - started);
   return report;
+}
+
+/** This machine's name, for the run log ("unknown" when it cannot be read). */
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A run's counts as the run log keeps them. */
+function runSummary(report: RunReport): RunRecord["summary"] {
+  return {
+    requested: report.requested,
+    valid: report.valid,
+    fetched: report.fetched,
+    failed: report.failed.length,
+    skipped: report.skipped.length,
+    new: report.new,
+    changed: report.changed,
+    unchanged: report.unchanged,
+    retired: report.retired,
+    requests: report.http.requests,
+    error: report.error,
+  };
 }
 
 function recordCounts(report: RunReport, catalog: CatalogCounts): void {
@@ -322,22 +476,36 @@ function recordCounts(report: RunReport, catalog: CatalogCounts): void {
 
 /**
  * Fails the symbols a plan left out for clock skew: their current version
- * starts after this run, so merging them would run an interval backwards.
+ * starts after this run, so merging them (or retiring them) would run an
+ * interval backwards. A not-found symbol that would have been retired gets
+ * the skew as its reason.
  */
-function recordSkew(report: RunReport, plan: MergePlan): void {
+function recordSkew(report: RunReport, plan: MergePlan, retiring: readonly string[]): void {
+  const retire = new Set(retiring);
   for (const { symbol, validFrom } of plan.skewed) {
-    report.failed.push({
-      symbol,
-      reason: `clock skew: its current version starts at ${validFrom} UTC, after this run's ` +
-        `time ${plan.runAt} UTC; not merged (check this machine's clock and the catalog's writers)`,
-    });
+    const reason = `clock skew: its current version starts at ${validFrom} UTC, after this ` +
+      `run's time ${plan.runAt} UTC; not ${retire.has(symbol) ? "retired" : "merged"} ` +
+      `(check this machine's clock and the catalog's writers)`;
+    if (retire.has(symbol)) {
+      const entry = report.failed.find((f) => f.symbol === symbol);
+      if (entry) entry.reason = reason;
+      continue;
+    }
+    report.failed.push({ symbol, reason });
+    report.fetched--;
   }
-  report.fetched -= plan.skewed.length;
 }
 
-/** Adds a merge's outcome (written, or on dry runs planned) to the report. */
-function recordPlan(report: RunReport, plan: MergePlan): void {
-  report.repaired.push(...plan.repaired);
+/**
+ * Adds a merge's outcome (written, or on dry runs planned) to the report.
+ * Repairs are counted once per symbol, however many chunks planned them.
+ */
+function recordPlan(report: RunReport, plan: MergePlan, repaired: Set<string>): void {
+  for (const symbol of plan.repaired) {
+    if (repaired.has(symbol)) continue;
+    repaired.add(symbol);
+    report.repaired.push(symbol);
+  }
   report.new += plan.new;
   report.changed += plan.changed;
   report.unchanged += plan.unchanged;
@@ -345,80 +513,154 @@ function recordPlan(report: RunReport, plan: MergePlan): void {
   report.changes.push(...plan.changes);
 }
 
+/** Full-jitter backoff after the `n`th conflict (1-based). */
+function conflictBackoff(n: number, tuning: MergeTuning): number {
+  const base = tuning.backoffBaseMs ?? 100;
+  const cap = tuning.backoffCapMs ?? 2_000;
+  return (tuning.random ?? Math.random)() * Math.min(cap, base * 2 ** (n - 1));
+}
+
+/**
+ * Runs `attempt` (read, merge, write conditionally) until it lands. A
+ * conflict (another writer was first: an object's ETag moved) reads again
+ * and merges the same records again, after a jittered pause; records are
+ * never fetched again. Bounded by {@linkcode MergeTuning.maxConflicts}.
+ */
+async function untilLanded(
+  store: CatalogStore,
+  deps: JobDeps,
+  what: string,
+  attempt: () => Promise<"done" | { file: string }>,
+): Promise<void> {
+  const tuning = deps.merge ?? {};
+  const maxConflicts = tuning.maxConflicts ?? 12;
+  for (let conflicts = 0;;) {
+    const outcome = await attempt();
+    if (outcome === "done") return;
+    conflicts++;
+    if (conflicts > maxConflicts) {
+      throw new IngestError(
+        "catalog",
+        `${conflicts} other writers changed ${store.label} first (${outcome.file}); ` +
+          `gave up after ${conflicts} tries to write ${what}`,
+        "many runs are writing this catalog at once; rerun later (nothing of this run was written)",
+      );
+    }
+    deps.log.info(
+      `another writer changed ${store.label} first (${outcome.file}): reading it again and ` +
+        `merging ${what} again (conflict ${conflicts} of at most ${maxConflicts})`,
+    );
+    await delay(conflictBackoff(conflicts, tuning), { signal: deps.signal }).catch(() => {});
+    checkSignal(deps.signal);
+  }
+}
+
+/** One chunk's merge: {@linkcode mergeOnce} until it lands. */
 async function merge(
+  store: CatalogStore,
   catalog: Catalog,
-  catalogPath: string,
   fetched: FetchedRecord[],
   retiring: string[],
   options: RunOptions,
   report: RunReport,
   deps: JobDeps,
   state: { writes: number },
+  repaired: Set<string>,
 ): Promise<void> {
-  const lock = (path: string) =>
-    acquireLock(path, {
+  await untilLanded(
+    store,
+    deps,
+    "this run's records",
+    () => mergeOnce(store, catalog, fetched, retiring, options, report, deps, state, repaired),
+  );
+}
+
+/**
+ * Adds this run to the run log beside the catalog (under the lock, or
+ * conditionally on the object's ETag), so `status` can tell when each
+ * symbol was last checked without the catalog being rewritten on idle runs.
+ */
+async function recordRun(
+  store: CatalogStore,
+  catalog: Catalog,
+  run: RunRecord,
+  options: RunOptions,
+  deps: JobDeps,
+): Promise<void> {
+  await untilLanded(store, deps, "the run log", async () => {
+    await using _held = await store.exclusive({
       timeoutMs: options.lockTimeoutMs,
-      root: dirname(catalogPath), // resolved inside the project root at the start
       onEvent: (message) => deps.log.info(message),
-      signal: deps.signal,
-    }).catch((err) => {
-      if (err instanceof LockTimeoutError) {
-        throw new IngestError(
-          "lock",
-          `catalog is locked by ${describeOwner(err.owner)}; gave up after ${err.timeoutMs} ms`,
-          `another meta-ingest run is merging; retry, or raise --lock-timeout-ms (lock file: ${path})`,
-        );
-      }
-      if (deps.signal?.aborted) {
-        throw new IngestError(
-          "interrupted",
-          `interrupted by ${String(deps.signal.reason)} while waiting for the catalog lock`,
-        );
-      }
-      if (err instanceof IngestError) throw err;
-      throw new IngestError(
-        "catalog",
-        `cannot create the lock file ${path}: ${errorMessage(err)}`,
-        "check that the catalog folder is writable; nothing was written",
-      );
     });
-  // The catalog's own lock, then the lock of exchanges.parquet, which every
-  // catalog in the folder shares (always in this order: no deadlock).
-  await using _catalogLock = await lock(`${catalogPath}.lock`);
-  await using _exchangesLock = await lock(`${catalog.exchangesPath}.lock`);
+    const base = await store.read();
+    await catalog.loadRunLog();
+    const staged = await catalog.stageRunLog(store, run);
+    const outcome = await store.commit([staged], base);
+    return outcome.kind === "written" ? "done" : { file: outcome.file };
+  });
+}
+
+/** One attempt of {@linkcode merge}: "done", or the conflict that beat it. */
+async function mergeOnce(
+  store: CatalogStore,
+  catalog: Catalog,
+  fetched: FetchedRecord[],
+  retiring: string[],
+  options: RunOptions,
+  report: RunReport,
+  deps: JobDeps,
+  state: { writes: number },
+  repaired: Set<string>,
+): Promise<"done" | { file: string }> {
+  await using _held = await store.exclusive({
+    timeoutMs: options.lockTimeoutMs,
+    onEvent: (message) => deps.log.info(message),
+    signal: deps.signal,
+  });
   checkSignal(deps.signal);
-  // Under the locks nobody else writes these files: temp files of theirs
-  // are from crashed runs.
-  await removeStaleTemps(catalogPath);
-  await removeStaleTemps(catalog.exchangesPath);
-  const before = await catalog.load();
+  const base = await store.read();
+  const { exists: _, ...before } = await catalog.load();
   recordCounts(report, before);
   const plan = await catalog.plan(fetched, retiring, options);
-  recordSkew(report, plan);
   checkSignal(deps.signal);
-  if (catalog.hasWork()) {
-    // Past this point a signal no longer stops the run: the write finishes,
-    // then the lock is released.
-    deps.onWrite?.("start");
-    try {
-      recordCounts(report, await catalog.write()); // at the plan's run timestamp
-    } catch (err) {
-      if (!(err instanceof NotDurableWrite)) {
-        deps.onWrite?.("failed");
-        throw err;
-      }
-      // In place but not confirmed durable: the report says what was
-      // written, and the run fails with that message.
-      recordCounts(report, err.counts);
-      recordPlan(report, plan);
-      deps.onWrite?.("written");
-      state.writes++;
+  if (!catalog.hasWork()) {
+    recordSkew(report, plan, retiring);
+    recordPlan(report, plan, repaired);
+    return "done";
+  }
+  // Past this point a signal no longer stops the run: the write finishes,
+  // then the lock is released.
+  deps.onWrite?.("start");
+  let counts: CatalogCounts = before;
+  try {
+    const staged = await catalog.stage(store); // at the plan's run timestamp
+    counts = staged.counts;
+    const outcome = await store.commit(staged.staged, base);
+    for (const warning of outcome.warnings) deps.log.warn(warning);
+    if (outcome.kind === "conflict") {
+      deps.onWrite?.("failed");
+      return { file: store.localPath(outcome.file).split("/").pop() ?? outcome.file };
+    }
+  } catch (err) {
+    if (!(err instanceof NotDurableError)) {
+      deps.onWrite?.("failed");
       throw err;
     }
+    // In place but not confirmed durable: the report says what was
+    // written, and the run fails with that message.
+    for (const warning of err.outcome.warning ? [err.outcome.warning] : []) deps.log.warn(warning);
+    recordCounts(report, counts);
+    recordSkew(report, plan, retiring);
+    recordPlan(report, plan, repaired);
     deps.onWrite?.("written");
     state.writes++;
+    throw new NotDurableWrite(err, counts);
   }
-  // Only now, with the merge written (or nothing to write), does the report
-  // say what changed.
-  recordPlan(report, plan);
+  deps.onWrite?.("written");
+  state.writes++;
+  // Only now, with the merge written, does the report say what changed.
+  recordCounts(report, counts);
+  recordSkew(report, plan, retiring);
+  recordPlan(report, plan, repaired);
+  return "done";
 }

@@ -29,14 +29,16 @@
  */
 import { describeError, IngestError } from "./core/errors.ts";
 import { printable, redactUrl } from "./core/text.ts";
-import { projectRoot, resolveWritableInside } from "./fs/paths.ts";
-import { checkNotGlob } from "./input/catalog_path.ts";
+import { projectRoot } from "./fs/paths.ts";
 import { signalExitCode } from "./report/report.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
 import type { CatalogRecord } from "./record/record.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
+import { openStore } from "./locate.ts";
+import type { S3Env } from "./store/s3.ts";
+import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
 
 /** The catalog fields both endpoints carry: what the probe compares. */
@@ -107,6 +109,8 @@ export interface ProbeDeps {
   root?: string;
   /** Cancels the probe. */
   signal?: AbortSignal;
+  /** The AWS variables, for `--from-catalog` on an S3 catalog. */
+  env?: S3Env;
 }
 
 /**
@@ -124,14 +128,14 @@ export function spread<T>(items: readonly T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[Math.round((i * (items.length - 1)) / (n - 1))]);
 }
 
-async function catalogSymbols(options: ProbeOptions, root: string): Promise<string[]> {
-  const path = await resolveWritableInside(options.catalogPath, root, "catalog path");
-  checkNotGlob(path, options.catalogPath);
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) throw new Deno.errors.NotFound();
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+async function catalogSymbols(
+  options: ProbeOptions,
+  root: string,
+  env: S3Env,
+): Promise<string[]> {
+  await using store = await openStore(options.catalogPath, { root, env, purpose: "read" });
+  await store.preflight({ write: false });
+  if ((await store.read()).symbols === null) {
     throw new IngestError(
       "input",
       `no catalog at ${options.catalogPath} to sample symbols from`,
@@ -139,9 +143,9 @@ async function catalogSymbols(options: ProbeOptions, root: string): Promise<stri
     );
   }
   const { Catalog } = await import("./catalog/catalog.ts");
-  await using catalog = await Catalog.open(path);
-  await catalog.load();
-  return await catalog.activeSymbols();
+  await using catalog = await Catalog.open(store.localPath("symbols"));
+  // One version, as show reads it: the checksum and the symbols from the same file.
+  return (await readSnapshot(store, catalog, () => catalog.activeSymbols())).value;
 }
 
 const same = (a: ProbeValue, b: ProbeValue) =>
@@ -176,7 +180,7 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
     const root = deps.root ?? await projectRoot();
     const raw = options.source.kind === "symbols"
       ? options.source.list
-      : await catalogSymbols(options, root);
+      : await catalogSymbols(options, root, deps.env ?? {});
     const targets = normalizeTargets(raw, { defaultExchange: options.defaultExchange });
     for (const entry of targets.invalid) {
       deps.log.warn(`skipping invalid entry #${entry.index} ${entry.input}: ${entry.reason}`);

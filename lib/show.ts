@@ -31,6 +31,9 @@ import { projectRoot, resolveExistingInside } from "./fs/paths.ts";
 import type { ShowOptions } from "./input/show_cli.ts";
 import type { Logger } from "./report/log.ts";
 import { formatShow, TABLE_COLUMNS } from "./report/show_output.ts";
+import { openStore } from "./locate.ts";
+import type { S3Env } from "./store/s3.ts";
+import type { CatalogStore } from "./store/store.ts";
 
 /** What a show needs from its surroundings. */
 export interface ShowDeps {
@@ -40,6 +43,8 @@ export interface ShowDeps {
   write: (text: string) => void | Promise<void>;
   /** Project root (real path); defaults to the working directory. */
   root?: string;
+  /** The AWS variables, for a catalog in an S3 store. */
+  env?: S3Env;
 }
 
 function pickColumns(options: ShowOptions, result: ReadResult): string[] {
@@ -69,14 +74,34 @@ function pickColumns(options: ShowOptions, result: ReadResult): string[] {
  * ```
  */
 export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<number> {
+  let store: CatalogStore | undefined;
   // DuckDB's addon loads while the path is checked.
   const loading = import("./catalog/reader.ts");
   loading.catch(() => {}); // awaited below
   try {
     const root = deps.root ?? await projectRoot();
-    // Read-only: a companion name (a .bak to inspect) is fine; globs are
-    // refused by CatalogReader.open.
-    const path = await resolveExistingInside(options.catalogPath, root, "catalog path");
+    let path: string;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.catalogPath)) {
+      // A catalog in an S3 store (or a scheme we refuse): read into a private copy.
+      store = await openStore(options.catalogPath, {
+        root,
+        env: deps.env ?? {},
+        purpose: "read",
+      });
+      await store.preflight({ write: false });
+      if ((await store.read()).symbols === null) {
+        throw new IngestError(
+          "catalog",
+          `catalog not found: ${options.catalogPath}`,
+          "run an ingest first, or point --catalog-path at the catalog",
+        );
+      }
+      path = store.localPath("symbols");
+    } else {
+      // Read-only: a companion name (a .bak to inspect) is fine; globs are
+      // refused by CatalogReader.open.
+      path = await resolveExistingInside(options.catalogPath, root, "catalog path");
+    }
     const { CatalogReader } = await loading;
     await using reader = await CatalogReader.open(path);
     const result = await reader.read(options);
@@ -98,5 +123,7 @@ export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<num
   } catch (err) {
     deps.log.error(describeError(err));
     return err instanceof IngestError && err.kind === "usage" ? 2 : 1;
+  } finally {
+    await store?.[Symbol.asyncDispose]();
   }
 }

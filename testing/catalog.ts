@@ -5,7 +5,9 @@
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
-import { Catalog } from "../lib/catalog/catalog.ts";
+import { Catalog, type CatalogCounts, NotDurableWrite } from "../lib/catalog/catalog.ts";
+import { NotDurableError } from "../lib/fs/atomic.ts";
+import { LocalStore } from "../lib/store/local.ts";
 import type { FetchedRecord } from "../lib/record/record.ts";
 import { toRecord } from "../lib/record/tradingview.ts";
 import { mirrorBody } from "./mirror.ts";
@@ -34,8 +36,28 @@ export async function mergeOnce(
     now: options.now,
   });
   const wrote = catalog.hasWork();
-  if (wrote) await catalog.write();
+  if (wrote) await writeMerge(catalog);
   return { plan, wrote };
+}
+
+/**
+ * Writes a planned merge to the catalog's own local files, as a run does
+ * under its lock (the caller serialises writers): stage through a
+ * LocalStore, commit. A commit whose folder fsync failed is a
+ * NotDurableWrite, as in a run. Returns the new size.
+ */
+export async function writeMerge(catalog: Catalog, now?: Date): Promise<CatalogCounts> {
+  await using store = new LocalStore(catalog.path);
+  const base = await store.read();
+  const { staged, counts } = await catalog.stage(store, now);
+  try {
+    const outcome = await store.commit(staged, base);
+    if (outcome.kind === "conflict") throw new Error(`conflict on ${outcome.file}`);
+  } catch (err) {
+    if (err instanceof NotDurableError) throw new NotDurableWrite(err, counts);
+    throw err;
+  }
+  return counts;
 }
 
 /** Runs a query with DuckDB (unsandboxed: test-side only) and returns plain rows. */

@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { Catalog } from "../lib/catalog/catalog.ts";
 import { IngestError } from "../lib/core/errors.ts";
-import { catalogRows, currentRows, fetched, mergeOnce, query } from "../testing/catalog.ts";
+import {
+  catalogRows,
+  currentRows,
+  fetched,
+  mergeOnce,
+  query,
+  writeMerge,
+} from "../testing/catalog.ts";
 import { tempProject } from "../testing/tmp.ts";
 
 const T1 = new Date("2026-11-01T00:00:00Z");
@@ -303,7 +310,7 @@ Deno.test("a pandas/pyarrow catalog is read and its extra columns kept", async (
     !aapl.fields.some((f) => f.field === "lot_size" || f.field === "active"),
     JSON.stringify(aapl),
   );
-  await catalog.write(T3);
+  await writeMerge(catalog, T3);
   const rows = await catalogRows(path);
   assert.deepEqual(rows.map((r) => [r.symbol, r.source_note, r.pricescale, r.lot_size, r.vu]), [
     ["NASDAQ:AAPL", "keep-me-1", 100, null, "2026-11-03 00:00:00"],
@@ -435,7 +442,18 @@ Deno.test("an old catalog without the kept futures columns reads and merges as b
   const { plan } = await mergeOnce(path, [fetched("CME_MINI:ESH2026", { description: "new" })], {
     now: T3,
   });
-  assert.deepEqual(plan.changes[0].fields.map((f) => f.field), ["description"]);
+  // The learned values ride along and are listed as what is written (null -> value).
+  assert.deepEqual(plan.changes[0].fields.map((f) => f.field), [
+    "contract_type",
+    "description",
+    "expiration",
+    "minmove2",
+    "root",
+  ]);
+  assert.deepEqual(
+    plan.changes[0].fields.filter((f) => f.field !== "description").map((f) => f.old),
+    [null, null, null, null],
+  );
   const es = (await currentRows(path)).get("CME_MINI:ESH2026")!;
   assert.deepEqual([es.root, es.contract_type, es.minmove2], ["ES", "single", 0]);
   // And the next run, on the file that now has the columns, is idle again.

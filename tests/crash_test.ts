@@ -202,7 +202,7 @@ cliTest(
 );
 
 cliTest(
-  "a read-only catalog folder: a clear error, nothing written",
+  "a read-only catalog folder: a clear error before any request, nothing written",
   async (cli: Cli) => {
     await using project = await tempProject();
     await using mirror = startMirror();
@@ -219,9 +219,10 @@ cliTest(
       assert.equal(result.code, 1, result.stderr);
       assert.match(
         result.stderr,
-        /cannot create the lock file .*symbols\.parquet\.lock: .*Read-only file system/,
+        /cannot write in the catalog's folder .*lakehouse: .*Read-only file system/,
       );
-      assert.match(result.stderr, /check that the catalog folder is writable/);
+      assert.match(result.stderr, /check its permissions and free space; nothing was fetched/);
+      assert.equal(mirror.stats.requests, 0, "found before the first request");
       assert.deepEqual(await Deno.readFile(`${project.dir}/${CATALOG}`), bytes);
     } finally {
       await unmount();

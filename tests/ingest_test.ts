@@ -72,6 +72,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
     "exchanges.parquet",
     "symbols.parquet",
+    "symbols.runs.parquet",
   ]);
 });
 
@@ -132,6 +133,7 @@ cliBoth("--dry-run fetches and lists what would change, and writes nothing", asy
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
     "exchanges.parquet",
     "symbols.parquet",
+    "symbols.runs.parquet",
   ]);
 });
 
@@ -358,6 +360,7 @@ cliBoth("eight runs at once on one catalog lose no update", async (cli: Cli) => 
     "exchanges.parquet",
     "symbols.parquet",
     "symbols.parquet.bak",
+    "symbols.runs.parquet",
   ]);
   const exchanges = await query("SELECT exchange FROM read_parquet($1) ORDER BY 1", [
     `${project.dir}/data/lakehouse/exchanges.parquet`,

@@ -3,6 +3,7 @@
  * itself enforces them on the tool's process.
  */
 import assert from "node:assert/strict";
+import { ENV_NAMES } from "../lib/input/cli.ts";
 import { join } from "node:path";
 import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
 import { tempProject } from "../testing/tmp.ts";
@@ -47,13 +48,23 @@ Deno.test("the production set: project root, TradingView, DuckDB's addon, our en
   assert.deepEqual(set.read, ["."]);
   assert.deepEqual(set.write, ["."]);
   assert.deepEqual(set.net, ["scanner.tradingview.com"]);
-  assert.deepEqual(set.env, ["META_INGEST_BASE_URL", "META_INGEST_ENDPOINT"]);
+  // Exactly the variables the tool reads (lib/input/cli.ts), and no other.
+  assert.deepEqual(set.env, [...ENV_NAMES]);
   assert.deepEqual(set.sys, ["hostname"]);
   assert.equal(set.ffi?.length, 1);
   assert.match(set.ffi![0], /^node_modules\/.*@duckdb\/node-bindings-linux-x64\/duckdb\.node$/);
   const local = await readPermissionSet("ingest-local");
   assert.deepEqual({ ...local, net: undefined }, { ...set, net: undefined });
   assert.deepEqual(local.net, ["scanner.tradingview.com", "127.0.0.1", "localhost"]);
+});
+
+Deno.test("the read-only set: the root, the AWS variables, a store on loopback, one work folder", async () => {
+  const set = await readPermissionSet("show");
+  assert.deepEqual(set.read, ["."]);
+  assert.deepEqual(set.write, [".meta-ingest"], "only the private copies of an S3 catalog");
+  assert.deepEqual(set.net, ["127.0.0.1", "localhost"]);
+  assert.deepEqual(set.env, ENV_NAMES.filter((n) => n.startsWith("AWS_")));
+  assert.equal(set.sys, undefined);
 });
 
 Deno.test("compile flags stay relative so the binary is scoped where it runs", async () => {

@@ -16,9 +16,9 @@ const LEVELS: Readonly<Record<string, number>> = {
   "lib/std": 0, // stand-ins for @std/async
   "lib/fs": 1, // lock, atomic replace, capped reads, paths
   "lib/record": 2, // the record type, symbols, exchanges, the TradingView mapping
-  "lib/store": 2, // where the catalog lives: the S3 object client
   "lib/fetch": 3, // the client and pacer
   "lib/catalog": 3, // the SCD2 catalog in DuckDB
+  "lib/store": 3, // where the catalog lives: a local file and its lock, or an S3 object
   "lib/input": 4, // cli, candidates
   "lib/report": 5, // report, log, progress
   "lib": 6, // job.ts and the other commands: orchestration

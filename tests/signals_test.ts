@@ -198,21 +198,24 @@ cliTest(
 );
 
 cliTest(
-  "a run whose catalog was never read reports its size as null, not 0",
+  "a run whose catalog was never read reports its size as null, not 0; one checked first reports it",
   async (cli: Cli) => {
     await using project = await tempProject();
     await using mirror = startMirror();
-    await Deno.mkdir(`${project.dir}/${FOLDER}`, { recursive: true });
-    await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 50 });
     mirror.configure({ overrides: { "NASDAQ:AAPL": "not-found" } });
-    const result = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--json"], {
-      cwd: project.dir,
-    });
+    const args = ["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--json"];
+    // No catalog yet: nothing to read.
+    const result = await cli.run(args, { cwd: project.dir });
     assert.equal(result.code, 1, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.equal(report.exit_code, 1);
     assert.deepEqual(report.catalog, { path: CATALOG, rows: null, current: null });
     assert.match(result.stderr, /catalog data\/lakehouse\/symbols\.parquet: not read/);
     assert.equal(report.error, "every symbol failed (1 of 1); nothing written");
+    // A catalog is checked before the first request, so its size is known.
+    await Deno.mkdir(`${project.dir}/${FOLDER}`, { recursive: true });
+    await writeSyntheticCatalog(`${project.dir}/${CATALOG}`, { symbols: 50 });
+    const checked = JSON.parse((await cli.run(args, { cwd: project.dir })).stdout);
+    assert.deepEqual(checked.catalog, { path: CATALOG, rows: 50, current: 50 });
   },
 );

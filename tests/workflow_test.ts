@@ -112,6 +112,19 @@ Deno.test("the refresh step's shell maps the tool's exit code (run with a stub m
   }
 });
 
+Deno.test("with META_CATALOG_URI set, the catalog is the S3 object: no restore, no commit", () => {
+  assert.equal(job.env?.META_CATALOG_URI, "${{ secrets.META_CATALOG_URI }}");
+  for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]) {
+    assert.equal(job.env?.[name], `\${{ secrets.${name} }}`, name);
+  }
+  const restore = job.steps.find((s) => s.id === "restore");
+  assert.equal(restore?.if, "env.META_CATALOG_URI == ''");
+  const save = job.steps.find((s) => s.run?.includes("git push"));
+  assert.match(save?.if ?? "", /env\.META_CATALOG_URI == ''/);
+  const refresh = job.steps.find((s) => s.id === "refresh")!.run!;
+  assert.match(refresh, /CATALOG_PATH="\$\{META_CATALOG_URI:-\$CATALOG_PATH\}"/);
+});
+
 Deno.test("the catalog lives on a branch, not in a cache", () => {
   assert.doesNotMatch(text, /actions\/cache/, "a cache is not a system of record");
   assert.equal(job.env?.CATALOG_BRANCH, "meta-catalog");
@@ -137,7 +150,8 @@ async function runStep(id: string, cwd: string, home: string, extra: Record<stri
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: home,
       GIT_CONFIG_NOSYSTEM: "1",
-      ...Object.fromEntries(Object.entries(job.env ?? {})),
+      // Secrets (expressions) are unset here, as on a repository without them.
+      ...Object.fromEntries(Object.entries(job.env ?? {}).filter(([, v]) => !v.includes("${{"))),
       ...extra,
     },
     stdout: "piped",
@@ -198,7 +212,8 @@ Deno.test("the catalog is restored from the branch, and committed back only when
   await git(seed, home, "rm", "-q", "-rf", ".");
   await Deno.writeTextFile(`${seed}/symbols.parquet`, "catalog v1");
   await Deno.writeTextFile(`${seed}/exchanges.parquet`, "exchanges v1");
-  await git(seed, home, "add", "symbols.parquet", "exchanges.parquet");
+  await Deno.writeTextFile(`${seed}/symbols.runs.parquet`, "run log v1");
+  await git(seed, home, "add", "symbols.parquet", "exchanges.parquet", "symbols.runs.parquet");
   await git(seed, home, "commit", "-q", "-m", "seed");
   await git(seed, home, "push", "-q", "origin", "meta-catalog");
 
@@ -206,6 +221,11 @@ Deno.test("the catalog is restored from the branch, and committed back only when
   assert.equal(restore.code, 0, restore.out);
   assert.equal(await Deno.readTextFile(`${work}/data/lakehouse/symbols.parquet`), "catalog v1");
   assert.equal(await Deno.readTextFile(`${work}/data/lakehouse/exchanges.parquet`), "exchanges v1");
+  assert.equal(
+    await Deno.readTextFile(`${work}/data/lakehouse/symbols.runs.parquet`),
+    "run log v1",
+    "the run log, so status knows when symbols were checked",
+  );
 
   const commits = async () =>
     (await git(origin, home, "rev-list", "--count", "meta-catalog")).trim();
@@ -215,10 +235,12 @@ Deno.test("the catalog is restored from the branch, and committed back only when
   assert.equal(await commits(), "1");
 
   await Deno.writeTextFile(`${work}/data/lakehouse/symbols.parquet`, "catalog v2");
+  await Deno.writeTextFile(`${work}/data/lakehouse/symbols.runs.parquet`, "run log v2");
   const saved = await runStep("save", work, home, { GITHUB_RUN_ID: "42" });
   assert.equal(saved.code, 0, saved.out);
   assert.equal(await commits(), "2");
   assert.equal(await git(origin, home, "show", "meta-catalog:symbols.parquet"), "catalog v2");
+  assert.equal(await git(origin, home, "show", "meta-catalog:symbols.runs.parquet"), "run log v2");
   assert.equal(
     await git(origin, home, "log", "-1", "--format=%s", "meta-catalog"),
     "meta-refresh: run 42\n",

@@ -3,48 +3,55 @@
  * `exchanges.parquet` beside it, merged in a sandboxed DuckDB.
  *
  * Promises: a catalog that cannot be read is an {@linkcode IngestError} and
- * is never written over; {@linkcode Catalog.write} is atomic and keeps
- * `symbols.parquet.bak`, and callers write only when
- * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone.
- * Callers hold the lock. History never runs backwards (clock skew is
+ * is never written over; {@linkcode Catalog.stage} writes the new files
+ * through a store (lib/store), which replaces them atomically, keeps
+ * `symbols.parquet.bak` and refuses a lost update; callers stage only when
+ * {@linkcode Catalog.hasWork}, so an idle rerun leaves the file alone. It
+ * works on local files only and never asks where they came from (a local
+ * catalog, or an object's private copy). History never runs backwards (clock skew is
  * reported, duplicate current rows repaired) and the file carries a checksum
  * of its rows. The schema, how Python-written catalogs are read
  * and the history rules: README, "The catalog".
  *
  * @example
  * ```ts
- * import { Catalog } from "./catalog.ts";
+ * import { Catalog, type StageTarget } from "./catalog.ts";
  * import type { FetchedRecord } from "../record/record.ts";
  * const fetched: FetchedRecord[] = []; // what the fetch stage returned
+ * declare const store: StageTarget<string>; // lib/store: a CatalogStore
  * await using catalog = await Catalog.open("/p/data/lakehouse/symbols.parquet");
  * await catalog.load();
  * const plan = await catalog.plan(fetched, [], { retireNotFound: false });
  * console.log(`${plan.new} new, ${plan.changed} changed`);
- * if (catalog.hasWork()) await catalog.write();
+ * if (catalog.hasWork()) {
+ *   const { staged } = await catalog.stage(store); // then the store commits them
+ * }
  * ```
  *
  * @module
  */
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { NotDurableError, type PreparedReplace, prepareReplace } from "../fs/atomic.ts";
-import { type CatalogCounts, NotDurableWrite } from "./outcomes.ts";
+import type { CatalogCounts } from "./outcomes.ts";
 
 export type { CatalogCounts } from "./outcomes.ts";
 export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import { fileIdentity, openParquetView, queryRows, unreadable } from "./parquet.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
-import { exchangeRow, EXCHANGES_FILE } from "../record/exchanges.ts";
+import { exchangeRow } from "../record/exchanges.ts";
+import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
 import type { FetchedRecord } from "../record/record.ts";
 import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
   ACTIVE_SYMBOLS,
+  castColumns,
   CATALOG_COUNTS,
   CATALOG_SCHEMA,
   CHANGE_COUNTS,
   CHANGES_AFTER,
+  checkCastsSql,
   CHECKSUM_VERSION,
   type Column,
   COMPUTE_CHANGES,
@@ -63,11 +70,18 @@ import {
   INCOMING_SCHEMA,
   MERGED_CHECKSUM,
   NEW_SYMBOLS,
+  RUN_CHECKS_SCHEMA,
+  RUN_LOG_SCHEMA,
   SKEWED_SYMBOLS,
+  STATUS_BREAKDOWN,
+  STATUS_CHECKS,
+  STATUS_RUNS,
+  STATUS_TOTALS,
   STORED_CHECKSUM,
   TIMEZONE_ALIAS_SCHEMA,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
+  WRITE_RUN_LOG,
 } from "./sql.ts";
 
 /** One field of one symbol that a merge changes. */
@@ -137,6 +151,97 @@ const checksumRow = z.object({ checksum: z.string() });
 const storedRow = z.object({ checksum: z.string().nullable(), engine: z.string().nullable() });
 const summaryRow = z.object({ checksum: z.string(), rows: count, current: count });
 
+/**
+ * Where {@linkcode Catalog.stage} writes new files: lib/store's
+ * `CatalogStore` fits (its `stage` and `discard`).
+ */
+export interface StageTarget<S> {
+  /** Has `write` fill a temp file for `file` and makes it ready to commit. */
+  stage(
+    file: "symbols" | "exchanges" | "runlog",
+    write: (temp: string) => Promise<void>,
+  ): Promise<S>;
+  /** Drops staged files that will not be committed. */
+  discard(staged: readonly S[]): Promise<void>;
+}
+
+/** What {@linkcode Catalog.stage} wrote, ready for the store's commit. */
+export interface StagedMerge<S> {
+  /** The staged files (symbols, exchanges: whichever changed). */
+  staged: S[];
+  /** The new catalog's size (as before when symbols.parquet does not change). */
+  counts: CatalogCounts;
+}
+
+/** One run as the run log keeps it. */
+export interface RunRecord {
+  /** Names the run: its start time, host and pid. */
+  runId: string;
+  /** When it started and finished. */
+  startedAt: Date;
+  /** When it finished (the time its checks are recorded at). */
+  finishedAt: Date;
+  /** `symbol`, `scan` or `auto`. */
+  endpoint: string;
+  /** The machine it ran on. */
+  host: string;
+  /** Its exit code. */
+  exitCode: number;
+  /** Its counts, kept as a JSON object. */
+  summary: Record<string, number | string | null>;
+  /** Every symbol it asked the scanner for, and how that ended. */
+  checks: { symbol: string; outcome: "fetched" | "not-found" | "failed" }[];
+}
+
+/** What `status` reads: see {@linkcode Catalog.status}. */
+export interface CatalogStatus {
+  /** Every row, history included. */
+  rows: number;
+  /** Current symbols, retired ones included. */
+  current: number;
+  /** Current symbols whose current row is inactive. */
+  retired: number;
+  /** Active current symbols by exchange and type. */
+  breakdown: { exchange: string; type: string; symbols: number }[];
+  /** The newest runs, newest first (times as DuckDB text, UTC). */
+  runs: {
+    run_id: string | null;
+    started_at: string | null;
+    finished_at: string | null;
+    endpoint: string | null;
+    host: string | null;
+    exit_code: number | null;
+    summary: string | null;
+  }[];
+  /** Each active symbol's last check, stalest first (times as DuckDB text, UTC). */
+  checks: {
+    symbol: string;
+    checked_at: string | null;
+    attempted_at: string | null;
+    outcome: string | null;
+    stale: boolean;
+  }[];
+}
+
+const statusTotalsRow = z.object({ rows: count, current: count, retired: count });
+const breakdownRow = z.object({ exchange: z.string(), type: z.string(), symbols: count });
+const runRow = z.object({
+  run_id: z.string().nullable(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  endpoint: z.string().nullable(),
+  host: z.string().nullable(),
+  exit_code: count.nullable(),
+  summary: z.string().nullable(),
+});
+const checkRow = z.object({
+  symbol: z.string(),
+  checked_at: z.string().nullable(),
+  attempted_at: z.string().nullable(),
+  outcome: z.string().nullable(),
+  stale: z.boolean(),
+});
+
 /** A Date as a DuckDB TIMESTAMP literal (UTC, milliseconds). */
 function timestampText(date: Date): string {
   return date.toISOString().replace("T", " ").replace("Z", "");
@@ -195,6 +300,8 @@ export class Catalog implements AsyncDisposable {
   readonly path: string;
   /** Absolute path of exchanges.parquet (beside it). */
   readonly exchangesPath: string;
+  /** Absolute path of the run log (beside it; `symbols.runs.parquet` for `symbols.parquet`). */
+  readonly runLogPath: string;
   private readonly db: SandboxedDb;
   private loaded = false;
   private engineVersion: string | undefined;
@@ -210,12 +317,14 @@ export class Catalog implements AsyncDisposable {
   private constructor(path: string, db: SandboxedDb) {
     this.path = path;
     this.exchangesPath = join(dirname(path), EXCHANGES_FILE);
+    this.runLogPath = join(dirname(path), runLogName(basename(path)));
     this.db = db;
   }
 
   /**
-   * Opens a sandboxed DuckDB for the catalog at `path` (absolute, real
-   * folder, which must exist).
+   * Opens a sandboxed DuckDB for the catalog at `path` (absolute, in a real
+   * folder): the only folder it may touch. `exchanges.parquet` and the run
+   * log are beside it.
    */
   static async open(path: string): Promise<Catalog> {
     return new Catalog(path, await openSandboxedDb(dirname(path)));
@@ -240,10 +349,19 @@ export class Catalog implements AsyncDisposable {
       return false;
     }
     try {
-      await openParquetView(this.connection, table, path, schema, table === "catalog");
+      const found = await openParquetView(
+        this.connection,
+        table,
+        path,
+        schema,
+        table === "catalog",
+      );
       // Scanning one column now catches most damage before anything is
-      // merged (the write reads every row and stops at any damage left).
+      // merged (the write reads every row and stops at any damage left); a
+      // foreign file's values that do not fit our types fail here too.
       await this.connection.run(countRowsSql(table));
+      const casts = castColumns(schema, found);
+      if (casts.length) await this.connection.run(checkCastsSql(table, casts));
       if (table === "catalog") await this.verifyChecksum(path);
     } catch (err) {
       throw unreadable(label, path, err);
@@ -390,6 +508,54 @@ export class Catalog implements AsyncDisposable {
     return { ...counts, changes, runAt, skewed, repaired };
   }
 
+  /**
+   * Loads the run log (see `RUN_LOG_SCHEMA` in sql.ts), empty when it does
+   * not exist yet; resolves to whether it existed. An unreadable one is an
+   * {@linkcode IngestError} (and is never written over).
+   */
+  async loadRunLog(): Promise<boolean> {
+    return await this.loadTable("runlog", this.runLogPath, RUN_LOG_SCHEMA, "run log");
+  }
+
+  /**
+   * Writes the run log with `run` added (see `WRITE_RUN_LOG` in sql.ts)
+   * through `target`, after {@linkcode Catalog.loadRunLog}; the caller
+   * commits what this returns. On failure nothing stays staged.
+   */
+  async stageRunLog<S>(target: StageTarget<S>, run: RunRecord): Promise<S> {
+    await createStagingTable(this.connection, "run_checks", RUN_CHECKS_SCHEMA, run.checks);
+    return await target.stage("runlog", async (temp) => {
+      await this.connection.run(WRITE_RUN_LOG, [
+        timestampText(run.finishedAt),
+        temp,
+        run.runId,
+        timestampText(run.startedAt),
+        run.endpoint,
+        run.host,
+        String(run.exitCode),
+        JSON.stringify(run.summary),
+      ]);
+    });
+  }
+
+  /**
+   * What `meta-ingest status` shows, from the loaded catalog and run log:
+   * sizes, current symbols by exchange and type, the newest `runs` runs,
+   * and each active symbol's last check (stale when checked before
+   * `staleBefore`, or never).
+   */
+  async status(options: { runs: number; staleBefore: Date }): Promise<CatalogStatus> {
+    this.mustBeLoaded();
+    const [totals] = await queryRows(this.connection, STATUS_TOTALS, statusTotalsRow);
+    const breakdown = await queryRows(this.connection, STATUS_BREAKDOWN, breakdownRow);
+    const runs = await queryRows(this.connection, STATUS_RUNS, runRow, [String(options.runs)]);
+    const reader = await this.connection.runAndReadAll(STATUS_CHECKS, {
+      stale: timestampText(options.staleBefore),
+    });
+    const checks = z.array(checkRow).parse(reader.getRowObjectsJS());
+    return { ...totals, breakdown, runs, checks };
+  }
+
   /** True when the planned merge changes symbols.parquet or exchanges.parquet. */
   hasWork(): boolean {
     const planned = this.mustBePlanned();
@@ -397,19 +563,22 @@ export class Catalog implements AsyncDisposable {
   }
 
   /**
-   * Writes the planned merge: the new symbols.parquet and exchanges.parquet
-   * (whichever changed) are both written, read back and fsynced before
-   * either replaces its file; returns the new catalog's size. New versions
-   * start at the run timestamp of {@linkcode plan} (or `now`, which must not
-   * be before any changed symbol's current version). A
-   * {@linkcode NotDurableWrite} means the files were replaced but a folder
-   * fsync failed; any other error means nothing was replaced.
+   * Writes the planned merge's new files (symbols.parquet and
+   * exchanges.parquet, whichever changed) through `target`, which gives
+   * each its temp path (lib/store's `CatalogStore.stage`): nothing is
+   * replaced here, the caller commits what this returns. The new catalog is
+   * read back, every row, and must match its checksum. New versions start
+   * at the run timestamp of {@linkcode plan} (or `now`, which must not be
+   * before any changed symbol's current version). On failure whatever was
+   * staged is discarded and the error is an {@linkcode IngestError}.
    */
-  async write(now?: Date): Promise<CatalogCounts> {
+  async stage<S>(target: StageTarget<S>, now?: Date): Promise<StagedMerge<S>> {
     this.mustBeLoaded();
+    const staged: S[] = [];
     try {
-      return await this.writeFiles(now);
+      return await this.stageFiles(target, staged, now);
     } catch (err) {
+      await target.discard(staged);
       if (err instanceof IngestError) throw err;
       throw new IngestError(
         "catalog",
@@ -419,70 +588,43 @@ export class Catalog implements AsyncDisposable {
     }
   }
 
-  /** {@linkcode Catalog.write} without its error wording. */
-  private async writeFiles(now: Date | undefined): Promise<CatalogCounts> {
+  /** {@linkcode Catalog.stage} without its clean-up and error wording. */
+  private async stageFiles<S>(
+    target: StageTarget<S>,
+    staged: S[],
+    now: Date | undefined,
+  ): Promise<StagedMerge<S>> {
     const planned = this.mustBePlanned();
     const ts = now ? timestampText(now) : planned.runAt;
     const [late] = await queryRows(this.connection, CHANGES_AFTER, z.object({ n: count }), [ts]);
     if (late.n > 0) {
       throw new Error(`${late.n} changed symbols have a current version starting after ${ts}`);
     }
-    // Both files are written and fsynced before either replaces anything, so
-    // a failure (a full disk) leaves both as they were.
-    const prepared: PreparedReplace[] = [];
     let after = this.before;
-    try {
-      if (planned.symbols > 0) {
-        prepared.push(
-          await prepareReplace(this.path, async (temp) => {
-            const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
-              ts,
-            ]);
-            await this.connection.run(WRITE_CATALOG, [ts, temp, checksum, await this.engine()]);
-            // Read the new file back, every row, before it may replace the old one.
-            const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
-            if (written.checksum !== checksum) {
-              throw new Error(`the written file reads back differently (${written.checksum})`);
-            }
-            after = { rows: written.rows, current: written.current };
-          }, { backup: true }),
-        );
-      }
-      if (planned.exchanges > 0) {
-        prepared.push(
-          await prepareReplace(this.exchangesPath, async (temp) => {
-            await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
-          }, { backup: true }),
-        );
-      }
-    } catch (err) {
-      await Promise.all(prepared.map((p) => p.discard()));
-      throw err;
+    if (planned.symbols > 0) {
+      staged.push(
+        await target.stage("symbols", async (temp) => {
+          const [{ checksum }] = await queryRows(this.connection, MERGED_CHECKSUM, checksumRow, [
+            ts,
+          ]);
+          await this.connection.run(WRITE_CATALOG, [ts, temp, checksum, await this.engine()]);
+          // Read the new file back, every row, before it may replace the old one.
+          const [written] = await queryRows(this.connection, FILE_SUMMARY, summaryRow, [temp]);
+          if (written.checksum !== checksum) {
+            throw new Error(`the written file reads back differently (${written.checksum})`);
+          }
+          after = { rows: written.rows, current: written.current };
+        }),
+      );
     }
-    let notDurable: NotDurableError | undefined;
-    for (const [i, replace] of prepared.entries()) {
-      try {
-        await replace.commit();
-      } catch (err) {
-        // Renamed, not confirmed durable: the file is in place, go on.
-        if (err instanceof NotDurableError) {
-          notDurable ??= err;
-          continue;
-        }
-        await Promise.all(prepared.slice(i + 1).map((p) => p.discard()));
-        if (i === 0) throw err;
-        // Renames rarely fail; if the second one does, say exactly what happened.
-        throw new IngestError(
-          "catalog",
-          `${prepared[0].target} was written, but ${replace.target} could not be replaced: ${
-            errorMessage(err).split("\n")[0]
-          }`,
-          "the catalog itself is consistent; rerun to bring the exchanges table up to date",
-        );
-      }
+    if (planned.exchanges > 0) {
+      staged.push(
+        await target.stage("exchanges", async (temp) => {
+          await this.connection.run(WRITE_EXCHANGES, [ts, temp]);
+        }),
+      );
     }
-    if (notDurable) throw new NotDurableWrite(notDurable, after);
-    return after;
+    return { staged, counts: after };
   }
 
   /** Throws unless {@linkcode Catalog.load} ran. */

@@ -38,28 +38,7 @@ export async function queryRows<T>(
   return z.array(schema).parse(reader.getRowObjectsJS());
 }
 
-/**
- * A file version's identity: inode, device, size, mtime and ctime. Equal
- * identities mean the same bytes (a rename swaps the inode; a rewrite in
- * place moves the times). A path that is not a regular file is an error.
- *
- * @example
- * ```ts
- * import { fileIdentity } from "./parquet.ts";
- * const before = await fileIdentity("/p/data/lakehouse/symbols.parquet");
- * ```
- */
-export async function fileIdentity(path: string): Promise<string> {
-  const info = await Deno.stat(path);
-  if (!info.isFile) {
-    throw new IngestError(
-      "catalog",
-      `catalog path ${path} is not a regular file`,
-      "point --catalog-path at a .parquet file",
-    );
-  }
-  return [info.ino, info.dev, info.size, info.mtime?.getTime(), info.ctime?.getTime()].join(":");
-}
+export { fileIdentity } from "../fs/identity.ts";
 
 const describeRow = z.object({ column_name: z.string(), column_type: z.string() });
 

@@ -147,6 +147,7 @@ export function parquetViewSql(
     const source = found.get(c.name);
     const id = quoteIdent(c.name);
     if (source === undefined) return `NULL::${c.type} AS ${id}`;
+    if (c.name === "symbol" && source === "VARCHAR") return `${canonicalSymbolSql(id)} AS ${id}`;
     const base = source.replace(/\(.*$/, "");
     if (source === c.type && !FLOAT_TYPES.has(base)) return id;
     if (c.type === "BIGINT" && FLOAT_TYPES.has(base)) {
@@ -162,6 +163,42 @@ export function parquetViewSql(
     [...select, ...extras].join(", ")
   } ` +
     `FROM read_parquet(getvariable('${variable}'))`;
+}
+
+/**
+ * A symbol in its one spelling, as targets are spelled (trimmed,
+ * upper-cased): a foreign catalog's `nasdaq:aapl ` is `NASDAQ:AAPL`. Text
+ * with anything but printable ASCII is left as it is (upper-casing would
+ * turn `ß` into `SS`); such a symbol is never a valid target anyway.
+ */
+function canonicalSymbolSql(id: string): string {
+  return `CASE WHEN regexp_full_match(${id}, '[ -~]*') THEN upper(trim(${id})) ELSE ${id} END`;
+}
+
+/**
+ * The columns of `schema` that a view of a file with the columns `found`
+ * casts (their stored type is not ours): a foreign catalog's DOUBLE
+ * pricescale, say.
+ */
+export function castColumns(
+  schema: readonly Column[],
+  found: ReadonlyMap<string, string>,
+): string[] {
+  return schema.filter((c) => {
+    const source = found.get(c.name);
+    return source !== undefined && source !== c.type;
+  }).map((c) => c.name);
+}
+
+/**
+ * Evaluates every cast a view does over the whole file, so a value that does
+ * not fit (a pricescale of 1e20 as BIGINT) fails the load, not the merge.
+ * `columns` from {@linkcode castColumns}, non-empty.
+ */
+export function checkCastsSql(view: string, columns: readonly string[]): string {
+  return `SELECT ${columns.map((c) => `count(${quoteIdent(c)})`).join(" + ")} AS n FROM ${
+    quoteIdent(view)
+  }`;
 }
 
 /**
@@ -306,6 +343,16 @@ export const ACTIVE_SYMBOLS =
 export const FILE_SUMMARY: string =
   `SELECT ${checksumExpr} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
 
+/**
+ * The order that makes a symbol's current row "the newest" when a damaged
+ * catalog holds several: latest `valid_from`, then latest `updated_at`, then
+ * the whole row as text, so the pick never depends on the file's row order
+ * (deterministic for the same rows). Used where the merge compares against
+ * the current row and where it repairs duplicates, so both pick the same row.
+ */
+const NEWEST_FIRST =
+  "valid_from DESC NULLS LAST, updated_at DESC NULLS LAST, row(*COLUMNS(*))::VARCHAR";
+
 /** "Equal" as the history rules mean it: null equals null, doubles within 1e-12. */
 const sameValue = (type: Column["type"], x: string, y: string) =>
   type === "DOUBLE"
@@ -344,16 +391,19 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
  */
 export const COMPUTE_CHANGES = {
   currentRows: `CREATE OR REPLACE TABLE current_rows AS
-   SELECT * REPLACE (
-     coalesce(active, true) AS active,
-     lower(subtype) AS subtype,
-     coalesce((SELECT a.canonical FROM timezone_aliases a WHERE a.alias = catalog.timezone), timezone)
+   SELECT row.* REPLACE (
+     coalesce(row.active, true) AS active,
+     lower(row.subtype) AS subtype,
+     coalesce((SELECT a.canonical FROM timezone_aliases a WHERE a.alias = row.timezone), row.timezone)
        AS timezone)
-   FROM catalog
-   WHERE valid_until IS NULL
-     AND symbol IN (SELECT symbol FROM incoming UNION ALL SELECT symbol FROM not_found)
-   QUALIFY row_number() OVER (
-     PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) = 1`,
+   FROM (
+     -- The row packed whole (see MERGED): the rank beside it never meets a catalog column.
+     SELECT struct_pack(*COLUMNS(*)) AS row,
+       row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank
+     FROM catalog
+     WHERE valid_until IS NULL
+       AND symbol IN (SELECT symbol FROM incoming UNION ALL SELECT symbol FROM not_found))
+   WHERE rank = 1`,
   /** Run symbols whose current version starts after the run: left alone. $1 = run timestamp. */
   skewed: `CREATE OR REPLACE TABLE skewed AS
    SELECT symbol, valid_from FROM current_rows WHERE valid_from > $1::TIMESTAMP`,
@@ -388,9 +438,13 @@ export const COMPUTE_CHANGES = {
      AND p.symbol NOT IN (SELECT symbol FROM skewed)`,
 };
 
-/** Fetched symbols left alone for clock skew, with their current `valid_from`. */
+/**
+ * Run symbols left alone for clock skew, with their current `valid_from`:
+ * fetched ones (not merged) and not-found ones about to be retired (not
+ * retired).
+ */
 export const SKEWED_SYMBOLS = `SELECT symbol, CAST(valid_from AS VARCHAR) AS valid_from
-  FROM skewed WHERE symbol IN (SELECT symbol FROM incoming) ORDER BY symbol`;
+  FROM skewed ORDER BY symbol`;
 
 /** Guard before a write: changes whose current row starts after $1 (must be 0). */
 export const CHANGES_AFTER = `SELECT count(*) AS n FROM changes JOIN current_rows USING (symbol)
@@ -408,7 +462,11 @@ export const CHANGE_COUNTS = `SELECT
 /** Symbols new to the catalog in this run. */
 export const NEW_SYMBOLS = "SELECT symbol FROM changes WHERE action = 'new' ORDER BY symbol";
 
-/** Each changed field of each changed or retired symbol, old and new as text. */
+/**
+ * Each field that moves, for each changed or retired symbol, old and new as
+ * text: learned values (see {@linkcode LEARNED_FIELDS}) included, since they
+ * are written with the change.
+ */
 export const FIELD_CHANGES = `WITH pairs AS (
     SELECT ch.symbol, ch.action, ${
   COMPARED.map((c) => {
@@ -420,8 +478,10 @@ export const FIELD_CHANGES = `WITH pairs AS (
   SELECT symbol, action, field, old, new FROM (${
   COMPARED.map((c) => {
     const [n, o] = [quoteIdent(`new_${c.name}`), quoteIdent(`old_${c.name}`)];
+    // Every field whose value moves is listed, learned ones included (a
+    // value where the current row had null): what is written is what is said.
     return `SELECT symbol, action, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
-            NOT ${unchanged(c, n, o)} AS differs FROM pairs`;
+            NOT ${sameValue(c.type, n, o)} AS differs FROM pairs`;
   }).join(" UNION ALL ")
 }) WHERE differs ORDER BY symbol, field`;
 
@@ -442,14 +502,16 @@ const MERGED = `
   WHERE valid_until IS NOT NULL OR symbol IS NULL
      OR symbol NOT IN (SELECT symbol FROM duplicate_current)
   UNION ALL BY NAME
-  SELECT * EXCLUDE (mi_rank, mi_newest_from) REPLACE (
-    CASE WHEN mi_rank > 1 THEN coalesce(mi_newest_from, valid_from, $1::TIMESTAMP)
-         ${CLOSE_CHANGED} END AS valid_until)
+  SELECT row.* REPLACE (
+    CASE WHEN rank > 1 THEN coalesce(newest_from, row.valid_from, $1::TIMESTAMP)
+         WHEN row.symbol IN (SELECT symbol FROM changes WHERE action <> 'new')
+         THEN $1::TIMESTAMP END AS valid_until)
   FROM (
-    SELECT *,
-      row_number() OVER (PARTITION BY symbol
-        ORDER BY valid_from DESC NULLS LAST, updated_at DESC NULLS LAST) AS mi_rank,
-      max(valid_from) OVER (PARTITION BY symbol) AS mi_newest_from
+    -- Each row packed whole into one struct, so the helper columns beside it
+    -- (rank, newest_from) can never meet a column of the catalog's own.
+    SELECT struct_pack(*COLUMNS(*)) AS row,
+      row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank,
+      max(valid_from) OVER (PARTITION BY symbol) AS newest_from
     FROM catalog
     WHERE valid_until IS NULL AND symbol IN (SELECT symbol FROM duplicate_current))
   UNION ALL BY NAME
@@ -589,3 +651,93 @@ export function missingSymbolsSql(inCatalog: boolean): string {
   return `SELECT s AS symbol FROM unnest($symbols::VARCHAR[]) t(s)
     WHERE s NOT IN (SELECT symbol FROM (${found}) WHERE symbol IS NOT NULL) ORDER BY s`;
 }
+
+/**
+ * The run log's schema (`<catalog>.runs.parquet`): rows of two kinds.
+ * `kind = 'check'`: one per symbol ever attempted: `checked_at` (the last
+ * time the scanner answered for it, found or definitely not found),
+ * `attempted_at` and `outcome` of the last attempt, and its `run_id`.
+ * `kind = 'run'`: one per run (the last {@linkcode RUN_LOG_KEEP}):
+ * `run_id, started_at, finished_at, endpoint, host, exit_code, summary`
+ * (a JSON object of the run's counts).
+ */
+export const RUN_LOG_SCHEMA = [
+  { name: "kind", type: "VARCHAR" },
+  { name: "symbol", type: "VARCHAR" },
+  { name: "checked_at", type: "TIMESTAMP" },
+  { name: "attempted_at", type: "TIMESTAMP" },
+  { name: "outcome", type: "VARCHAR" },
+  { name: "run_id", type: "VARCHAR" },
+  { name: "started_at", type: "TIMESTAMP" },
+  { name: "finished_at", type: "TIMESTAMP" },
+  { name: "endpoint", type: "VARCHAR" },
+  { name: "host", type: "VARCHAR" },
+  { name: "exit_code", type: "BIGINT" },
+  { name: "summary", type: "VARCHAR" },
+] as const satisfies readonly Column[];
+
+/** Runs the run log keeps (the newest). */
+export const RUN_LOG_KEEP = 100;
+
+/** The staging table of this run's attempts: symbol and outcome. */
+export const RUN_CHECKS_SCHEMA = [
+  { name: "symbol", type: "VARCHAR" },
+  { name: "outcome", type: "VARCHAR" },
+] as const satisfies readonly Column[];
+
+/**
+ * Writes the run log with this run added: each attempted symbol's check
+ * row upserted (`checked_at` moves only when the scanner answered), the
+ * other symbols' rows as they were, the newest runs kept and this one
+ * added. $1 = finished_at, $2 = output path, $3 = run_id, $4 = started_at,
+ * $5 = endpoint, $6 = host, $7 = exit_code, $8 = summary (JSON text).
+ */
+export const WRITE_RUN_LOG = `COPY (
+  SELECT ${cols(RUN_LOG_SCHEMA)} FROM runlog
+  WHERE kind = 'check' AND symbol NOT IN (SELECT symbol FROM run_checks)
+  UNION ALL BY NAME
+  SELECT 'check' AS kind, n.symbol,
+         CASE WHEN n.outcome IN ('fetched', 'not-found') THEN $1::TIMESTAMP ELSE o.checked_at END
+           AS checked_at,
+         $1::TIMESTAMP AS attempted_at, n.outcome, $3 AS run_id
+  FROM run_checks n LEFT JOIN (SELECT symbol, checked_at FROM runlog WHERE kind = 'check') o
+    USING (symbol)
+  UNION ALL BY NAME
+  SELECT * FROM (SELECT ${cols(RUN_LOG_SCHEMA)} FROM runlog WHERE kind = 'run'
+    ORDER BY finished_at DESC NULLS LAST LIMIT ${RUN_LOG_KEEP - 1})
+  UNION ALL BY NAME
+  SELECT 'run' AS kind, $3 AS run_id, $4::TIMESTAMP AS started_at, $1::TIMESTAMP AS finished_at,
+         $5 AS endpoint, $6 AS host, $7::BIGINT AS exit_code, $8 AS summary
+  ORDER BY kind, symbol, finished_at
+) TO $2 (FORMAT parquet, COMPRESSION zstd)`;
+
+/** What `status` reads of the catalog: rows, current and retired symbols. */
+export const STATUS_TOTALS = `SELECT count(*) AS rows,
+  count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current,
+  count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL AND active IS FALSE) AS retired
+  FROM catalog`;
+
+/** Current symbols by exchange and type (active ones; retired ones are counted apart). */
+export const STATUS_BREAKDOWN = `SELECT coalesce(exchange, '') AS exchange,
+  coalesce(type, '') AS type, count(DISTINCT symbol) AS symbols
+  FROM catalog WHERE valid_until IS NULL AND active IS NOT FALSE
+  GROUP BY ALL ORDER BY exchange, type`;
+
+/** The newest runs of the run log, newest first; $1 = how many. */
+export const STATUS_RUNS = `SELECT run_id, CAST(started_at AS VARCHAR) AS started_at,
+  CAST(finished_at AS VARCHAR) AS finished_at, endpoint, host, exit_code, summary
+  FROM runlog WHERE kind = 'run' ORDER BY finished_at DESC NULLS LAST LIMIT $1::BIGINT`;
+
+/**
+ * Each active current symbol with its last check (null: never checked
+ * since the run log began), stalest first; `$stale` (a TIMESTAMP text)
+ * marks those checked before it (or never) as stale.
+ */
+export const STATUS_CHECKS = `SELECT c.symbol, CAST(l.checked_at AS VARCHAR) AS checked_at,
+  CAST(l.attempted_at AS VARCHAR) AS attempted_at, l.outcome,
+  coalesce(l.checked_at < $stale::TIMESTAMP, true) AS stale
+  FROM (SELECT DISTINCT symbol FROM catalog
+        WHERE valid_until IS NULL AND active IS NOT FALSE AND symbol IS NOT NULL) c
+  LEFT JOIN (SELECT symbol, checked_at, attempted_at, outcome FROM runlog WHERE kind = 'check') l
+    USING (symbol)
+  ORDER BY l.checked_at NULLS FIRST, c.symbol`;

@@ -8,7 +8,10 @@
  * 2. sets the version being replaced aside under a temp name (a hard
  *    link, so no copy);
  * 3. renames the temp file over the target, and only then the set-aside
- *    version over `<target>.bak`: a failed write never changes `.bak`;
+ *    version over `<target>.bak`: a failed write never changes `.bak`, and
+ *    a `.bak` that cannot be replaced (a folder of that name) leaves the
+ *    set-aside version under a name of its own, with a warning, never
+ *    deleted;
  * 4. fsyncs the folder (the rename itself survives a power cut).
  *
  * On any failure the temp file is removed and the target is untouched. Every
@@ -82,6 +85,21 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${Deno.pid}.${random}.tmp`);
 }
 
+/**
+ * The path of an empty file that proves a folder writable, beside `target`:
+ * a temp file's name ending in `.probe`, cleared by
+ * {@linkcode removeStaleTemps} should a crash leave it.
+ *
+ * @example
+ * ```ts
+ * import { probePathFor } from "./atomic.ts";
+ * probePathFor("/p/symbols.parquet"); // "/p/.symbols.parquet.4242.1a2b3c4d.probe"
+ * ```
+ */
+export function probePathFor(target: string): string {
+  return tempPathFor(target).replace(/\.tmp$/, ".probe");
+}
+
 async function fsyncPath(path: string): Promise<void> {
   using file = await Deno.open(path, { read: true });
   await file.sync();
@@ -106,8 +124,15 @@ export class NotDurableError extends Error {
   /** The file that was replaced. */
   readonly target: string;
 
-  /** `cause` is what the folder's fsync threw. */
-  constructor(target: string, cause: unknown) {
+  /** What the commit did with the replaced version (it did happen). */
+  readonly outcome: CommitOutcome;
+
+  /** `cause` is what the folder's fsync threw; `outcome` what the commit did otherwise. */
+  constructor(
+    target: string,
+    cause: unknown,
+    outcome: CommitOutcome = { backup: null, warning: null },
+  ) {
     super(
       `${target} was replaced, but fsync of its folder failed: ${
         cause instanceof Error ? cause.message : String(cause)
@@ -116,7 +141,20 @@ export class NotDurableError extends Error {
     );
     this.name = "NotDurableError";
     this.target = target;
+    this.outcome = outcome;
   }
+}
+
+/** What a commit did with the version it replaced. */
+export interface CommitOutcome {
+  /**
+   * Where the replaced version is kept: `<target>.bak`, or another name when
+   * that one could not be used (see `warning`); null when no backup was asked
+   * for or there was no previous version.
+   */
+  backup: string | null;
+  /** Set when the rollback point could not become `<target>.bak`: where it is instead. */
+  warning: string | null;
 }
 
 /** A written, fsynced temp file waiting to replace its target. */
@@ -127,9 +165,11 @@ export interface PreparedReplace {
   readonly temp: string;
   /**
    * Backs up the target (if asked), renames the temp over it, fsyncs the
-   * folder; a failing folder fsync is a {@linkcode NotDurableError}.
+   * folder; a failing folder fsync is a {@linkcode NotDurableError}. A
+   * rollback point that cannot become `<target>.bak` is kept under another
+   * name and the outcome's `warning` says where: it is never deleted.
    */
-  commit(): Promise<void>;
+  commit(): Promise<CommitOutcome>;
   /** Removes the temp file; the target stays as it was. */
   discard(): Promise<void>;
 }
@@ -191,20 +231,48 @@ export async function prepareReplace(
         if (backupTemp) await Deno.remove(backupTemp).catch(() => {});
         throw err;
       }
+      let outcome: CommitOutcome = { backup: backupTemp ? `${target}.bak` : null, warning: null };
       if (backupTemp) {
-        // If this rename fails, .bak stays the version before; the temp is
-        // removed (or, after a crash, by removeStaleTemps).
-        await Deno.rename(backupTemp, `${target}.bak`).catch(() =>
-          Deno.remove(backupTemp!).catch(() => {})
-        );
+        try {
+          await Deno.rename(backupTemp, `${target}.bak`);
+        } catch (err) {
+          // The rollback point could not take its usual name (a folder of
+          // that name is enough): keep it under a name of its own, never
+          // delete it, and say so.
+          const kept = keptBackupPath(target);
+          let where: string;
+          try {
+            await Deno.rename(backupTemp, kept);
+            where = `kept as ${kept}`;
+          } catch {
+            where = `kept as ${backupTemp}`;
+          }
+          outcome = {
+            backup: where.slice("kept as ".length),
+            warning: `the previous version could not become ${target}.bak (${
+              err instanceof Error ? err.message : String(err)
+            }); it was ${where}`,
+          };
+        }
       }
       try {
         await fsyncPath(dirname(target));
       } catch (err) {
-        throw new NotDurableError(target, err);
+        throw new NotDurableError(target, err, outcome);
       }
+      return outcome;
     },
   };
+}
+
+/**
+ * Where a rollback point goes when `<target>.bak` cannot take it: beside it,
+ * named by the time (`<target>.bak-20261205T131415123Z`), so it is neither a
+ * temp file the next run would clear nor a name the tool writes to again.
+ */
+function keptBackupPath(target: string): string {
+  const stamp = new Date().toISOString().replace(/[-:.]/g, "");
+  return `${target}.bak-${stamp}`;
 }
 
 /**
@@ -221,8 +289,8 @@ export async function atomicReplace(
   target: string,
   write: (tempPath: string) => Promise<void>,
   options: AtomicOptions = {},
-): Promise<void> {
-  await (await prepareReplace(target, write, options)).commit();
+): Promise<CommitOutcome> {
+  return await (await prepareReplace(target, write, options)).commit();
 }
 
 /**
@@ -239,7 +307,7 @@ export async function removeStaleTemps(target: string): Promise<number> {
   // Exactly tempPathFor's names for this target (and its .bak): never the
   // temp files of another file, even one whose name starts the same way.
   const base = basename(target).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const ours = new RegExp(`^\\.${base}(\\.bak)?\\.\\d+\\.[0-9a-f]{8}\\.tmp$`);
+  const ours = new RegExp(`^\\.${base}(\\.bak)?\\.\\d+\\.[0-9a-f]{8}\\.(tmp|probe)$`);
   let removed = 0;
   for await (const entry of Deno.readDir(dirname(target))) {
     if (!entry.isFile || !ours.test(entry.name)) continue;

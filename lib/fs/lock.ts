@@ -503,3 +503,27 @@ function holdLock(
 export function lockOwner(path: string): Promise<LockOwner | null> {
   return readOwnerAt(path);
 }
+
+/**
+ * Checks, without taking it, that a lock could be taken at `path`: nothing
+ * is there, or a plain file with one link (a lock, live or stale). A
+ * symlink, a folder or a hard link there is the same {@linkcode IngestError}
+ * {@linkcode acquireLock} would throw, so a run can refuse it before doing
+ * any work.
+ *
+ * @example
+ * ```ts
+ * import { checkLockPath } from "./lock.ts";
+ * await checkLockPath("/p/data/symbols.parquet.lock");
+ * ```
+ */
+export async function checkLockPath(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  mustBePlainFile(path, info);
+}

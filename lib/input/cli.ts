@@ -73,7 +73,31 @@ export interface CliEnv {
   META_INGEST_BASE_URL?: string;
   /** `symbol` or `scan` when `--endpoint` is absent. */
   META_INGEST_ENDPOINT?: string;
+  /** An S3 catalog's credentials and store, by the AWS conventions (lib/store/s3.ts). */
+  AWS_ACCESS_KEY_ID?: string;
+  /** The secret of `AWS_ACCESS_KEY_ID`; never printed. */
+  AWS_SECRET_ACCESS_KEY?: string;
+  /** A session token, for temporary credentials; never printed. */
+  AWS_SESSION_TOKEN?: string;
+  /** The store's region (default us-east-1). */
+  AWS_REGION?: string;
+  /** A store other than AWS S3 (path-style URLs). */
+  AWS_ENDPOINT_URL_S3?: string;
+  /** As `AWS_ENDPOINT_URL_S3`, for every AWS service. */
+  AWS_ENDPOINT_URL?: string;
 }
+
+/** Every variable of {@linkcode CliEnv}: the permission sets' env allow-list. */
+export const ENV_NAMES = [
+  "META_INGEST_BASE_URL",
+  "META_INGEST_ENDPOINT",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_REGION",
+  "AWS_ENDPOINT_URL_S3",
+  "AWS_ENDPOINT_URL",
+] as const satisfies readonly (keyof CliEnv)[];
 
 /** Defaults, as documented in `--help` and the README. */
 export const DEFAULTS = {

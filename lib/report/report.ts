@@ -3,7 +3,7 @@
  *
  * Promises: the shape is stable (it is the `--json` contract):
  * `requested, valid, invalid[{index, input, reason}], fetched,
- * failed[{symbol, reason}], new, changed, unchanged, retired, repaired[],
+ * failed[{symbol, reason}], skipped[{symbol, reason}], new, changed, unchanged, retired, repaired[],
  * http{requests, retries, status429, status403, empty_bodies, pauses,
  * paused_ms, by_endpoint{symbol, scan}}, catalog{path, rows, current},
  * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
@@ -31,6 +31,19 @@ export interface FailedSymbol {
   /** The full `EXCHANGE:TICKER`. */
   symbol: string;
   /** Why, in one line. */
+  reason: string;
+}
+
+/**
+ * A valid symbol that was never fetched: its request did not go out because
+ * the host was unreachable, the server blocked us or the throttle budget was
+ * spent first (`halted`), or a signal stopped the run. Its reason starts with
+ * `unreachable:`, `halted:` or `signal:`.
+ */
+export interface SkippedSymbol {
+  /** The full `EXCHANGE:TICKER`. */
+  symbol: string;
+  /** Why it was not fetched: `unreachable: ...`, `halted: ...` or `signal: ...`. */
   reason: string;
 }
 
@@ -67,8 +80,13 @@ export interface RunReport {
   invalid: InvalidEntry[];
   /** Symbols fetched and validated. */
   fetched: number;
-  /** Symbols that could not be fetched or validated, with the reason. */
+  /** Symbols that were asked for and could not be fetched or validated, with the reason. */
   failed: FailedSymbol[];
+  /**
+   * Symbols never asked for, with the reason. Every valid symbol is in
+   * exactly one of `fetched` (a count), `failed` and `skipped`.
+   */
+  skipped: SkippedSymbol[];
   /** Symbols the catalog did not have. */
   new: number;
   /** Symbols whose current row got a new version. */
@@ -111,6 +129,7 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
     invalid: [],
     fetched: 0,
     failed: [],
+    skipped: [],
     new: 0,
     changed: 0,
     unchanged: 0,
@@ -137,9 +156,11 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
 }
 
 /**
- * The exit code a finished (not crashed) run earns: 0 when every valid target
- * was fetched and merged and no entry was invalid, 3 when some were invalid
- * or failed but others were merged, 1 when nothing could be merged.
+ * The exit code a finished (not crashed) run earns, from what it wrote (on
+ * dry runs: would write): 0 when every valid target was fetched and merged
+ * and no entry was invalid, 3 when some were invalid, failed or skipped but
+ * something landed (a fetched symbol, a retirement, a repair of duplicate
+ * current rows), 1 when nothing did.
  *
  * @example
  * ```ts
@@ -148,9 +169,9 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
  * ```
  */
 export function outcomeCode(report: RunReport): 0 | 1 | 3 {
-  const problems = report.invalid.length + report.failed.length;
+  const problems = report.invalid.length + report.failed.length + report.skipped.length;
   if (problems === 0) return 0;
-  const merged = report.fetched + report.retired;
+  const merged = report.fetched + report.retired + report.repaired.length;
   if (merged === 0) return 1;
   return 3;
 }
@@ -171,9 +192,15 @@ export function outcomeCode(report: RunReport): 0 | 1 | 3 {
 export function settle(report: RunReport): void {
   report.exit_code = outcomeCode(report);
   if (report.exit_code !== 1 || report.error !== null) return;
-  report.error = report.valid === 0
-    ? `every entry was invalid (${report.invalid.length} of ${report.requested}); nothing fetched or written`
-    : `every symbol failed (${report.failed.length} of ${report.valid}); nothing written`;
+  if (report.valid === 0) {
+    report.error =
+      `every entry was invalid (${report.invalid.length} of ${report.requested}); nothing fetched or written`;
+    return;
+  }
+  const skipped = report.skipped.length;
+  report.error = skipped === 0
+    ? `every symbol failed (${report.failed.length} of ${report.valid}); nothing written`
+    : `no symbol was fetched (${report.failed.length} failed, ${skipped} skipped, of ${report.valid}); nothing written`;
 }
 
 /** Exit codes of runs stopped by a signal (128 + the signal's number). */
@@ -268,7 +295,8 @@ export function formatSummary(report: RunReport): string {
   const head = report.dry_run ? "meta-ingest (dry run, nothing written)" : "meta-ingest";
   const lines = [
     `${head}: requested ${report.requested}, valid ${report.valid}, invalid ${report.invalid.length}`,
-    `  fetched ${report.fetched}, failed ${report.failed.length}; ` +
+    `  fetched ${report.fetched}, failed ${report.failed.length}` +
+    (report.skipped.length ? `, skipped ${report.skipped.length}` : "") + "; " +
     `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
     (report.retired ? `, retired ${report.retired}` : ""),
     `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
@@ -287,6 +315,10 @@ export function formatSummary(report: RunReport): string {
   if (report.failed.length) {
     lines.push(`failed symbols (${report.failed.length}):`);
     lines.push(...listWithLimit(report.failed, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
+  }
+  if (report.skipped.length) {
+    lines.push(`skipped symbols (${report.skipped.length}), never fetched:`);
+    lines.push(...listWithLimit(report.skipped, (f) => `${field(f.symbol)}: ${field(f.reason)}`));
   }
   if (report.repaired.length) {
     const verb = report.dry_run ? "would close" : "closed";
