@@ -28,7 +28,7 @@ Deno.test("progress is redrawn on its interval and stops when told", async () =>
   progress.stop();
   const drawn = log.lines.length;
   assert.ok(drawn >= 2, `${drawn} lines`);
-  assert.match(log.lines.at(-1)!, /^fetching 2\/4 \(50%\)/);
+  assert.match(log.lines.at(-1)!, /^fetched 2\/4 \(50%\)/);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(log.lines.length, drawn, "nothing after stop()");
 });

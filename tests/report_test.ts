@@ -60,7 +60,8 @@ Deno.test("failed and invalid entries are listed with reasons: the first 20, the
   const invalid = [{ index: 4, input: '""', reason: "empty symbol" }];
   const lines = formatSummary(report({ failed, invalid })).split("\n");
   assert.ok(lines.includes("invalid entries (1):"));
-  assert.ok(lines.includes('  - #4 "": empty symbol'));
+  // Entry numbers are 1-based for people (the 5th entry); JSON keeps index 4.
+  assert.ok(lines.includes('  - #5 "": empty symbol'));
   assert.ok(lines.includes("failed symbols (23):"));
   assert.equal(lines.filter((l) => l.startsWith("  - EX:S")).length, 20);
   assert.equal(lines.at(-1), "  ... and 3 more");
