@@ -140,7 +140,7 @@ Deno.test("a flag table yields both the parser config and the validation", () =>
   );
   assert.throws(
     () => parseFlags(table, ["--m"], { positionals: false, usage }),
-    /^unknown flag --m$/,
+    /^Error: unknown flag --m$/,
   );
   assert.throws(
     () => parseFlags(table, ["x"], { positionals: false, usage }),
