@@ -287,3 +287,35 @@ cliTest("all entries invalid: exit 1 and nothing fetched", async (cli) => {
   assert.equal(report.exit_code, 1);
   assert.equal(report.error, "every entry was invalid (5 of 5); nothing fetched or written");
 });
+
+cliTest(
+  "a run's report: when, which tool, which DuckDB; --quiet still says a run was partial",
+  async (cli) => {
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    mirror.configure({ overrides: { "NASDAQ:NOSUCH": "not-found" } });
+    const before = new Date().toISOString();
+    const result = await cli.run(
+      ["--symbols", "NASDAQ:AAPL NASDAQ:NOSUCH", "--base-url", mirror.url, "--json", "--quiet"],
+      { cwd: project.dir },
+    );
+    const after = new Date().toISOString();
+    assert.equal(result.code, 3, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.version, VERSION);
+    assert.match(report.duckdb_version, /^v\d+\.\d+\.\d+/, "the merge loaded DuckDB");
+    assert.ok(before <= report.started_at && report.started_at <= report.finished_at);
+    assert.ok(report.finished_at <= after);
+    assert.equal(
+      result.stderr,
+      "warning: partial: 1 of 2 symbols failed; 1 fetched and merged (exit 3)\n",
+      "one line, however quiet",
+    );
+    // Quiet and fully done: nothing at all.
+    const done = await cli.run(["--symbols", "NASDAQ:AAPL", "--base-url", mirror.url, "--quiet"], {
+      cwd: project.dir,
+    });
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(done.stderr, "");
+  },
+);
