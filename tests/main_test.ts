@@ -319,3 +319,24 @@ cliTest(
     assert.equal(done.stderr, "");
   },
 );
+
+Deno.test("testing/mirror.ts --help prints its options; an unknown flag is one line, not a crash", async () => {
+  const mirror = new URL("../testing/mirror.ts", import.meta.url).pathname;
+  const run = async (args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", mirror, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  };
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /--latency-ms N/);
+  assert.match(help.stdout, /--soft-throttle L,W,P/);
+  const bad = await run(["--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.doesNotMatch(bad.stderr, /Uncaught|at file:/);
+  assert.match(bad.stderr, /--help for its options/);
+});

@@ -134,6 +134,8 @@ export async function resolveExistingInside(
   const absolute = lexicallyInside(path, root, label);
   const real = await realPathOrNull(absolute, label, path);
   if (real === null) {
+    // A missing file below a folder that leads outside is outside, not missing.
+    await resolveWritableInside(path, root, label);
     throw new IngestError("input", `${label} not found: ${path}`, "check the path and try again");
   }
   if (!isInside(root, real)) throw outside(label, path, real);
