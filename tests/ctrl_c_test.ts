@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { signalGate } from "../lib/core/signals.ts";
+import { cliTest } from "../testing/cli.ts";
 import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
+import { tempProject } from "../testing/tmp.ts";
+import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
 import { REPO_ROOT } from "../tools/permissions.ts";
 
 Deno.test("the signal gate: the same signal within the window is one press; later or other, a second", () => {
@@ -103,3 +106,43 @@ Deno.test("one Ctrl-C to `deno task ingest:local`'s process group stops graceful
     await Deno.remove(scratch, { recursive: true });
   }
 });
+
+cliTest(
+  "the same SIGINT twice, 30 ms apart (one press, forwarded), during the write: ignored, the write lands",
+  async (cli) => {
+    // The process-group test above cannot always tell: a graceful stop with
+    // nothing to write may exit before the forwarded copy arrives, and two
+    // copies that arrive together may merge into one delivery. Here the run
+    // is still busy (its write goes on after a signal) and the copies are
+    // sent apart, so the gate alone decides.
+    await using project = await tempProject();
+    await using mirror = startMirror();
+    const folder = join(project.dir, "data/lakehouse");
+    await Deno.mkdir(folder, { recursive: true });
+    await writeSyntheticCatalog(join(folder, "symbols.parquet"), { symbols: 60_000, versions: 3 });
+    const targets = mirrorSymbols(["NASDAQ"]).slice(0, 5);
+    const child = await cli.spawn(
+      ["--symbols", targets.join(","), "--base-url", mirror.url, "--json"],
+      { cwd: project.dir },
+    );
+    const stdout = new Response(child.stdout).text();
+    const stderr = new Response(child.stderr).text();
+    const deadline = performance.now() + 60_000;
+    const writing = () =>
+      [...Deno.readDirSync(folder)].some((e) => /^\.symbols\.parquet\..*\.tmp$/.test(e.name));
+    while (!writing()) {
+      assert.ok(performance.now() < deadline, "the write never started");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    child.kill("SIGINT");
+    const status = await child.status;
+    const log = await stderr;
+    assert.doesNotMatch(log, /second signal/, "one press is one signal");
+    assert.equal(status.code, 0, log);
+    const report = JSON.parse(await stdout);
+    assert.deepEqual([report.exit_code, report.new], [0, targets.length]);
+    assert.match(log, /SIGINT arrived after the last point where the run could stop/);
+  },
+);

@@ -58,6 +58,9 @@ function pipelineMakefile(command: string): string {
     "check:",
     "\t$(META_INGEST) show NASDAQ:AAPL NYSE:KO --catalog-path $(CATALOG) --csv --columns pricescale",
     "",
+    "fresh:",
+    "\t$(META_INGEST) status --catalog-path $(CATALOG) --stale-after 1h --json",
+    "",
   ].join("\n");
 }
 
@@ -89,6 +92,15 @@ Deno.test("make install: meta-ingest runs from a folder outside the repository, 
   const check = await run("make", ["-s", "check"], project.dir);
   assert.equal(check.code, 0, check.stderr);
   assert.equal(check.stdout, "symbol,pricescale\r\nNASDAQ:AAPL,100\r\nNYSE:KO,100\r\n");
+  // status reads the run log the ingest wrote: both symbols checked just now.
+  const fresh = await run("make", ["-s", "fresh"], project.dir);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  const status = JSON.parse(fresh.stdout);
+  assert.deepEqual(
+    [status.current, status.never_checked, status.stale, status.exit_code],
+    [2, 0, 0, 0],
+    fresh.stdout,
+  );
   assert.deepEqual(await tree(project.dir), [
     "Makefile",
     "data",

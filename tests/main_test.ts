@@ -2,6 +2,7 @@
  * The CLI contract, as a child process under the real permission sets.
  */
 import assert from "node:assert/strict";
+import { COMMANDS } from "../lib/commands.ts";
 import { VERSION } from "../lib/core/version.ts";
 import { cliTest } from "../testing/cli.ts";
 import { startMirror } from "../testing/mirror.ts";
@@ -100,7 +101,8 @@ cliTest(
     assert.equal(top.code, 0);
     assert.match(top.stdout, /^ {2}help\s+this help/m);
     assert.match(top.stdout, /--root DIR/);
-    for (const command of ["ingest", "show", "probe"]) {
+    assert.deepEqual(COMMANDS.map((c) => c.name), ["ingest", "show", "status", "probe"]);
+    for (const { name: command } of COMMANDS) {
       const help = await cli.run(["help", command], { cwd: project.dir });
       assert.equal(help.code, 0, help.stderr);
       const flag = await cli.run([command, "-h"], { cwd: project.dir });

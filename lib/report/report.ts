@@ -239,15 +239,19 @@ export function outcomeCode(report: RunReport): 0 | 1 | 3 {
 export function settle(report: RunReport): void {
   report.exit_code = outcomeCode(report);
   if (report.exit_code !== 1 || report.error !== null) return;
+  const n = grouped;
   if (report.valid === 0) {
-    report.error =
-      `every entry was invalid (${report.invalid.length} of ${report.requested}); nothing fetched or written`;
+    report.error = `every entry was invalid (${n(report.invalid.length)} of ${
+      n(report.requested)
+    }); nothing fetched or written`;
     return;
   }
   const skipped = report.skipped.length;
   report.error = skipped === 0
-    ? `every symbol failed (${report.failed.length} of ${report.valid}); nothing written`
-    : `no symbol was fetched (${report.failed.length} failed, ${skipped} skipped, of ${report.valid}); nothing written`;
+    ? `every symbol failed (${n(report.failed.length)} of ${n(report.valid)}); nothing written`
+    : `no symbol was fetched (${n(report.failed.length)} failed, ${n(skipped)} skipped, of ${
+      n(report.valid)
+    }); nothing written`;
 }
 
 /** Exit codes of runs stopped by a signal (128 + the signal's number). */
