@@ -278,7 +278,7 @@ function flagWords(args: readonly string[]): readonly string[] {
   return end === -1 ? args : args.slice(0, end);
 }
 
-/** Takes `--root DIR` (or `--root=DIR`) out of `args`, before any `--`. */
+/** Takes `--root DIR` (or `--root=DIR`; the last one given) out of `args`, before any `--`. */
 function takeRoot(args: readonly string[]): { root?: string; rest: string[] } {
   const rest: string[] = [];
   let root: string | undefined;
@@ -296,8 +296,7 @@ function takeRoot(args: readonly string[]): { root?: string; rest: string[] } {
     if (value === undefined || value === "" || (value.startsWith("--") && value.length > 2)) {
       throw usage("--root needs a folder");
     }
-    if (root !== undefined) throw usage(`--root was given twice (${root}, ${value})`);
-    root = value;
+    root = value; // given twice, the last wins, as for every flag
   }
   return { root, rest };
 }

@@ -152,3 +152,15 @@ Deno.test("a flag table yields both the parser config and the validation", () =>
     "-- ends the flags",
   );
 });
+
+Deno.test("--root DIR: every command, anywhere before --, the last one wins", () => {
+  assert.equal(parseCommandLine(["--root", "p", "show", "A:B"], {}).root, "p");
+  assert.equal(parseCommandLine(["show", "A:B", "--root=p"], {}).root, "p");
+  assert.equal(parseCommandLine(["status", "--root", "p", "--root", "q"], {}).root, "q");
+  assert.equal(parseCommandLine(["--from-catalog"], {}).root, undefined);
+  // After --, --root is a word like any other (here a symbol show refuses).
+  usageError(() => parseCommandLine(["show", "A:B", "--", "--root", "p"], {}), /symbol "--root"/);
+  usageError(() => parseCommandLine(["--root"], {}), /--root needs a folder/);
+  usageError(() => parseCommandLine(["--root", "--json", "--from-catalog"], {}), /--root needs/);
+  usageError(() => parseCommandLine(["--root="], {}), /--root needs a folder/);
+});
