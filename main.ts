@@ -4,17 +4,15 @@
  * other (`meta-ingest probe`).
  *
  * Thin on purpose: parse the command line, run the command, exit with its
- * code (ingest: 0 done, 3 partial, 1 failed, 2 usage error, 130/143 when
- * interrupted; show: 0, 1 unreadable catalog, 2 usage error; probe: 0 agree,
- * 3 differ, 1 failed, 2 usage error). The commands
- * live in lib/commands.ts.
+ * code (ingest: 0 done, 3 partial, 1 failed, 2 usage error; show: 0, 1
+ * unreadable catalog, 2 usage error; probe: 0 agree, 3 differ, 1 failed, 2
+ * usage error; any command: 130/143 when stopped by SIGINT/SIGTERM). The
+ * commands live in lib/commands.ts.
  *
  * @module
  */
-import { parseCommandLine } from "./lib/commands.ts";
-import { describeError, IngestError } from "./lib/core/errors.ts";
+import { runCommandLine } from "./lib/commands.ts";
 import { type CliEnv, ENV_NAMES } from "./lib/input/cli.ts";
-import { stderrLogger } from "./lib/report/log.ts";
 
 function granted(variable: string): boolean {
   return Deno.permissions.querySync({ name: "env", variable }).state === "granted";
@@ -29,20 +27,6 @@ const env: CliEnv = Object.defineProperties(
   }])),
 );
 
-async function main(args: string[]): Promise<number> {
-  let invocation;
-  try {
-    invocation = parseCommandLine(args, env);
-  } catch (err) {
-    if (err instanceof IngestError && err.kind === "usage") {
-      stderrLogger({ quiet: false }).error(describeError(err));
-      return 2;
-    }
-    throw err;
-  }
-  return await invocation.run();
-}
-
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await runCommandLine(Deno.args, env));
 }

@@ -36,11 +36,17 @@ import { retirable } from "./catalog/retire.ts";
 import type { FetchedRecord } from "./record/record.ts";
 import type { RunOptions } from "./input/cli.ts";
 import { describeError, IngestError } from "./core/errors.ts";
-import { redactUrl } from "./core/text.ts";
+import { counted, grouped, redactUrl } from "./core/text.ts";
 import type { Logger } from "./report/log.ts";
 import { projectRoot } from "./fs/paths.ts";
 import { startProgress } from "./report/progress.ts";
-import { emptyReport, type RunReport, settle, signalExitCode } from "./report/report.ts";
+import {
+  emptyReport,
+  finishReport,
+  type RunReport,
+  settle,
+  signalExitCode,
+} from "./report/report.ts";
 import {
   type ClientOptions,
   fetchAll,
@@ -224,7 +230,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   const { log, signal } = deps;
   const report = deps.report ?? emptyReport(options.catalogPath, options.dryRun);
   report.endpoints.mode = options.endpoint;
-  const startedAt = new Date();
+  const startedAt = new Date(report.started_at);
   // One DuckDB instance per run, opened at most once and always closed.
   let opening: Promise<Catalog> | undefined;
   // What the scanner was asked, for the run log (set once fetching starts).
@@ -301,17 +307,19 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       signal,
     });
     log.info(
-      `fetching ${targets.valid.length} symbols from ${redactUrl(options.baseUrl)} (${
+      `fetching ${counted(targets.valid.length, "symbol")} from ${redactUrl(options.baseUrl)} (${
         {
           auto: "/scan batches for known symbols, /symbol for new ones",
           scan: "/scan batches",
           symbol: "/symbol",
         }[options.endpoint]
-      }) with ${options.workers} workers`,
+      }) with ${counted(options.workers, "worker")}`,
     );
     const chunks = chunksOf(targets.valid, deps.chunkSize ?? CHUNK_SIZE);
     if (chunks.length > 1) {
-      log.info(`in ${chunks.length} chunks of up to ${chunks[0].length}, each merged on its own`);
+      log.info(
+        `in ${chunks.length} chunks of up to ${grouped(chunks[0].length)}, each merged on its own`,
+      );
     }
     const progress = startProgress(targets.valid.length, log, () => ({
       ...client.stats,
@@ -323,8 +331,10 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
       for (const chunk of chunks) {
         // Each answer also refreshes the report's counts, so a report printed
         // early (a second signal) shows the requests already sent.
-        const onOutcome = () => {
-          progress.done();
+        const onOutcome = (outcome: SymbolOutcome) => {
+          // A symbol never asked (signal, halt) is not progress.
+          if (account(outcome, client.halt, signal).kind === "skipped") progress.skipped();
+          else progress.done();
           report.http = { ...client.counts(), by_endpoint: { ...client.byEndpoint } };
         };
         const fetching = fetchChunk(client, chunk, options, known, onOutcome, log, report);
@@ -421,6 +431,7 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
   } finally {
     await finishRun(report, options, deps, { store, opening, checks, startedAt });
     report.duration_ms = Math.round(performance.now() - started);
+    finishReport(report);
   }
   return report;
 }

@@ -28,12 +28,11 @@
  * @module
  */
 import { describeError, IngestError } from "./core/errors.ts";
-import { printable, redactUrl } from "./core/text.ts";
+import { counted, grouped, printable, redactUrl } from "./core/text.ts";
 import { projectRoot } from "./fs/paths.ts";
 import { signalExitCode } from "./report/report.ts";
 import { normalizeTargets } from "./input/candidates.ts";
 import type { ProbeOptions } from "./input/probe_cli.ts";
-import type { CatalogRecord } from "./record/record.ts";
 import { sameValue, SHARED_FIELDS } from "./record/compare.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
@@ -165,7 +164,7 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
       : await catalogSymbols(options, root, deps.env ?? {});
     const targets = normalizeTargets(raw, { defaultExchange: options.defaultExchange });
     for (const entry of targets.invalid) {
-      deps.log.warn(`skipping invalid entry #${entry.index} ${entry.input}: ${entry.reason}`);
+      deps.log.warn(`skipping invalid entry #${entry.index + 1} ${entry.input}: ${entry.reason}`);
     }
     const symbols = spread(targets.valid, options.sample);
     report.symbols = symbols.length;
@@ -181,7 +180,7 @@ export async function runProbe(options: ProbeOptions, deps: ProbeDeps): Promise<
       signal: deps.signal,
     });
     deps.log.info(
-      `probing ${symbols.length} symbols through /symbol and /scan at ${
+      `probing ${counted(symbols.length, "symbol")} through /symbol and /scan at ${
         redactUrl(options.baseUrl)
       }`,
     );
@@ -276,8 +275,10 @@ const show = (value: ProbeValue) =>
  */
 export function formatProbe(report: ProbeReport): string {
   const lines = [
-    `meta-ingest probe: ${report.symbols} symbols, ${report.compared} returned by both endpoints ` +
-    `(${report.http.symbol} /symbol and ${report.http.scan} /scan requests)`,
+    `meta-ingest probe: ${counted(report.symbols, "symbol")}, ${
+      grouped(report.compared)
+    } returned by both endpoints ` +
+    `(${grouped(report.http.symbol)} /symbol and ${grouped(report.http.scan)} /scan requests)`,
   ];
   if (report.compared > 0) {
     const width = Math.max(5, ...report.fields.map((f) => f.field.length));

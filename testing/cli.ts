@@ -28,6 +28,11 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Permission set; `ingest-local` (loopback allowed) by default. */
   set?: PermissionSetName;
+  /**
+   * What the process reads on stdin (a pipe, closed once written); no stdin
+   * (`null`) when absent.
+   */
+  stdin?: string | Uint8Array;
 }
 
 /** A way of starting the CLI. */
@@ -72,7 +77,7 @@ export const denoRunner: CliRunner = {
       cwd: options.cwd,
       env: baseEnv(options.env),
       clearEnv: true,
-      stdin: "null",
+      stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
     });
@@ -111,7 +116,7 @@ export const compiledRunner: CliRunner = {
         cwd: options.cwd,
         env: baseEnv(options.env),
         clearEnv: true,
-        stdin: "null",
+        stdin: options.stdin === undefined ? "null" : "piped",
         stdout: "piped",
         stderr: "piped",
       }),
@@ -137,7 +142,21 @@ export async function runCli(
   args: string[],
   options: CliOptions,
 ): Promise<CliResult> {
-  const output = await (await runner.command(args, options)).output();
+  const command = await runner.command(args, options);
+  let output: Deno.CommandOutput;
+  if (options.stdin === undefined) {
+    output = await command.output();
+  } else {
+    // A real pipe from this process, as a pipeline's previous step writes it.
+    const child = command.spawn();
+    const input = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    const writer = child.stdin.getWriter();
+    await writer.write(input).catch(() => {}); // the child may stop reading (the cap)
+    await writer.close().catch(() => {});
+    output = await child.output();
+  }
   return {
     code: output.code,
     signal: output.signal,

@@ -928,25 +928,66 @@ function unreachableHost(
   };
 }
 
+/** What `deno run -A testing/mirror.ts --help` prints. */
+export const MIRROR_HELP =
+  `testing/mirror.ts: a local TradingView mirror on 127.0.0.1 (never the real API).
+
+Usage: deno run -A testing/mirror.ts [options]
+Prints its URL, then serves until SIGINT/SIGTERM; GET /__stats answers its counters.
+
+Options:
+  --port N                 port (default 8787; 0 picks a free one)
+  --latency-ms N           delay of every answer (default 0)
+  --jitter-ms N            random extra delay, up to N ms (default 0)
+  --max-in-flight N        answer 429 + Retry-After beyond N requests at once
+  --rate N                 token bucket: N requests a second (429 + Retry-After beyond)
+  --burst N                the bucket's size (default: rate)
+  --rate-403 P             answer 403 to a share P (0..1) of requests
+  --rate-5xx P             answer 502 to a share P of requests
+  --rate-malformed P       answer a malformed body to a share P of requests
+  --rate-hang P            never answer a share P of requests
+  --scan-skew COLUMN       /scan answers COLUMN differently from /symbol (x10, " (scan)")
+  --soft-throttle L,W,P    the scanner's soft throttle: over L requests in W ms,
+                           empty 200s for P ms
+  --block-403              answer every request with 403 (a blocked client)
+  -h, --help               this help
+
+Example:
+  deno run -A testing/mirror.ts --port 8787 --latency-ms 200 --max-in-flight 3 &
+  meta-ingest --symbols NASDAQ:AAPL --base-url http://127.0.0.1:8787`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      port: { type: "string", default: "8787" },
-      "latency-ms": { type: "string", default: "0" },
-      "jitter-ms": { type: "string", default: "0" },
-      "max-in-flight": { type: "string" },
-      rate: { type: "string" },
-      burst: { type: "string" },
-      "rate-403": { type: "string" },
-      "rate-5xx": { type: "string" },
-      "rate-malformed": { type: "string" },
-      "rate-hang": { type: "string" },
-      "scan-skew": { type: "string" },
-      "soft-throttle": { type: "string" },
-      "block-403": { type: "boolean" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        port: { type: "string", default: "8787" },
+        "latency-ms": { type: "string", default: "0" },
+        "jitter-ms": { type: "string", default: "0" },
+        "max-in-flight": { type: "string" },
+        rate: { type: "string" },
+        burst: { type: "string" },
+        "rate-403": { type: "string" },
+        "rate-5xx": { type: "string" },
+        "rate-malformed": { type: "string" },
+        "rate-hang": { type: "string" },
+        "scan-skew": { type: "string" },
+        "soft-throttle": { type: "string" },
+        "block-403": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`testing/mirror.ts: ${(err as Error).message.split("\n")[0]}`);
+    console.error("run deno run -A testing/mirror.ts --help for its options");
+    Deno.exit(2);
+  }
+  if (parsed.values.help) {
+    console.log(MIRROR_HELP);
+    Deno.exit(0);
+  }
+  const { values } = parsed;
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const mirror = startMirror({
     port: num(values.port),

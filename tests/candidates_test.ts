@@ -64,8 +64,32 @@ Deno.test("bare tickers take --default-exchange", () => {
 Deno.test("too many entries is one clear error", () => {
   assert.throws(
     () => normalizeTargets(new Array(MAX_ENTRIES + 1).fill("A:B")),
-    (err) => err instanceof IngestError && /limit is 100000/.test(err.message),
+    (err) =>
+      err instanceof IngestError &&
+      err.message === "100,001 targets given; the limit is 100,000",
   );
+});
+
+Deno.test("- reads stdin with the same cap and rules; errors name stdin", async () => {
+  const stream = (text: string) => new Response(text).body!;
+  const targets = await readCandidatesFile("-", {
+    root: "/nonexistent",
+    stdin: stream('["nasdaq:aapl", {"symbol": "A:B"}]'),
+  });
+  assert.deepEqual(targets.valid, ["A:B", "NASDAQ:AAPL"]);
+  for (
+    const [text, pattern, maxBytes] of [
+      ["[1,\n x]", /^stdin is not valid JSON: unexpected 'x' at line 2 column 2$/, undefined],
+      ["x".repeat(2000), /^stdin is larger than 1,000 bytes$/, 1000],
+      ['{"a": 1}', /^stdin has a root of the wrong shape \(an object\)$/, undefined],
+    ] as const
+  ) {
+    await assert.rejects(
+      () => readCandidatesFile("-", { root: "/nonexistent", stdin: stream(text), maxBytes }),
+      (err) => err instanceof IngestError && err.kind === "input" && pattern.test(err.message),
+      text.slice(0, 20),
+    );
+  }
 });
 
 Deno.test("the {data: [...]} wrapper is unwrapped", () => {
@@ -111,9 +135,11 @@ Deno.test("readCandidatesFile reads a file inside the root", async () => {
 });
 
 async function refused(path: string, root: string, pattern: RegExp, maxBytes?: number) {
+  // A path outside the root is a usage error (the path is on the command line).
+  const kind = /outside the project root/.test(pattern.source) ? "usage" : "input";
   await assert.rejects(
     () => readCandidatesFile(path, { root, maxBytes }),
-    (err) => err instanceof IngestError && err.kind === "input" && pattern.test(err.message),
+    (err) => err instanceof IngestError && err.kind === kind && pattern.test(err.message),
   );
 }
 
@@ -157,7 +183,7 @@ Deno.test("a missing file, a directory and a FIFO are refused", async () => {
 Deno.test("an oversize file is refused", async () => {
   await using project = await tempProject();
   await project.write("big.json", JSON.stringify(new Array(100).fill("BINANCE:BTCUSDT")));
-  await refused("big.json", project.dir, /larger than 1000 bytes/, 1000);
+  await refused("big.json", project.dir, /larger than 1,000 bytes/, 1000);
 });
 
 Deno.test("invalid UTF-8 is refused", async () => {

@@ -146,15 +146,89 @@ Deno.test("endpoint: flag, then META_INGEST_ENDPOINT, then auto", () => {
 });
 
 Deno.test("unknown flags, missing values and positionals are usage errors", () => {
-  usageError(["--from-catalog", "--wrokers", "3"], /Unknown option '--wrokers'/);
-  usageError(["--from-catalog", "extra"], /positional/i);
-  usageError(["--candidates-file"], /argument missing|--candidates-file/);
+  usageError(
+    ["--from-catalog", "--wrokers", "3"],
+    /^unknown flag --wrokers; did you mean --workers\?$/,
+  );
+  usageError(["--from-catalog", "extra"], /^unexpected argument "extra"$/);
+  usageError(
+    ["NASDAQ:AAPL"],
+    /^unexpected argument "NASDAQ:AAPL"; did you mean --symbols NASDAQ:AAPL\?$/,
+  );
+  usageError(["--candidates-file"], /^--candidates-file needs a value$/);
+  usageError(["--symbols", "--dry-run"], /^--symbols needs a value, got the flag --dry-run$/);
+  usageError(["--from-catalog", "--dry-run=yes"], /^--dry-run takes no value, got "yes"$/);
+  usageError(["--from-catalog", "-x"], /^unknown flag -x$/);
+});
+
+Deno.test("did you mean: the flags people mistype", () => {
+  for (
+    const [given, meant] of [
+      ["--symbol", "--symbols"],
+      ["--dryrun", "--dry-run"],
+      ["--worker", "--workers"],
+      ["--dry_run", "--dry-run"],
+      ["--catalog", "--catalog-path"],
+      ["--retire", "--retire-not-found"],
+      ["--jsno", "--json"],
+      ["--roots", "--root"],
+    ]
+  ) {
+    usageError([given, "x"], new RegExp(`^unknown flag ${given}; did you mean ${meant}\\?$`));
+  }
+  usageError(["--frobnicate"], /^unknown flag --frobnicate$/);
+});
+
+Deno.test("node's parser text never leaks: every parse error is in our words", () => {
+  for (
+    const args of [
+      ["--bogus"],
+      ["--symbols"],
+      ["--symbols", "--json"],
+      ["--json=1", "--symbols", "A:B"],
+      ["-q"],
+      ["--from-catalog", "a", "b"],
+    ]
+  ) {
+    assert.throws(
+      () => parseCli(args, {}),
+      (err) =>
+        err instanceof IngestError && err.kind === "usage" &&
+        !/Unknown option|ambiguous|positional|'--'|To specify|argument missing/.test(err.message),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("--symbols takes commas and spaces alike; empty pieces are no entries", () => {
+  for (const text of ["A:B,C:D", "A:B C:D", "A:B, C:D", " A:B\tC:D ,", "A:B,,C:D"]) {
+    assert.deepEqual(options(["--symbols", text]).source, {
+      kind: "symbols",
+      list: ["A:B", "C:D"],
+    });
+  }
+});
+
+Deno.test("- is a value (stdin), and so is a negative number (refused with its range)", () => {
+  assert.deepEqual(options(["--candidates-file", "-"]).source, {
+    kind: "candidates-file",
+    path: "-",
+  });
+  usageError(
+    ["--from-catalog", "--workers", "-1"],
+    /--workers must be a whole number from 1 to 16/,
+  );
+});
+
+Deno.test("a flag given twice keeps its last value (a Makefile's ARGS can override)", () => {
+  assert.equal(options(["--from-catalog", "--workers", "2", "--workers", "5"]).workers, 5);
 });
 
 Deno.test("--help and --version win over everything else", () => {
   assert.equal(parseCli(["--help", "--from-catalog"], {}).kind, "help");
   assert.equal(parseCli(["-h"], {}).kind, "help");
   assert.equal(parseCli(["--version"], {}).kind, "version");
+  assert.equal(parseCli(["-V"], {}).kind, "version");
 });
 
 Deno.test("flags for the run", () => {

@@ -38,9 +38,9 @@ Deno.test("the bare form and `ingest` parse to the same run", () => {
   assert.equal(parseCommandLine(["show", "A:B"], {}).command, "show");
   usageError(
     () => parseCommandLine(["shwo", "A:B"], {}),
-    /unknown command "shwo"; commands: ingest, show/,
+    /^unknown command "shwo"; did you mean show\?$/,
   );
-  usageError(() => parseCommandLine(["ingest", "--bogus"], {}), /Unknown option '--bogus'/);
+  usageError(() => parseCommandLine(["ingest", "--bogus"], {}), /^unknown flag --bogus$/);
 });
 
 Deno.test("--help lists the subcommands; a command's --help is its own", () => {
@@ -140,7 +140,27 @@ Deno.test("a flag table yields both the parser config and the validation", () =>
   );
   assert.throws(
     () => parseFlags(table, ["--m"], { positionals: false, usage }),
-    /Unknown option '--m'/,
+    /^Error: unknown flag --m$/,
   );
-  assert.throws(() => parseFlags(table, ["x"], { positionals: false, usage }), /positional/);
+  assert.throws(
+    () => parseFlags(table, ["x"], { positionals: false, usage }),
+    /unexpected argument "x"/,
+  );
+  assert.deepEqual(
+    parseFlags(table, ["--", "--n"], { positionals: true, usage }).positionals,
+    ["--n"],
+    "-- ends the flags",
+  );
+});
+
+Deno.test("--root DIR: every command, anywhere before --, the last one wins", () => {
+  assert.equal(parseCommandLine(["--root", "p", "show", "A:B"], {}).root, "p");
+  assert.equal(parseCommandLine(["show", "A:B", "--root=p"], {}).root, "p");
+  assert.equal(parseCommandLine(["status", "--root", "p", "--root", "q"], {}).root, "q");
+  assert.equal(parseCommandLine(["--from-catalog"], {}).root, undefined);
+  // After --, --root is a word like any other (here a symbol show refuses).
+  usageError(() => parseCommandLine(["show", "A:B", "--", "--root", "p"], {}), /symbol "--root"/);
+  usageError(() => parseCommandLine(["--root"], {}), /--root needs a folder/);
+  usageError(() => parseCommandLine(["--root", "--json", "--from-catalog"], {}), /--root needs/);
+  usageError(() => parseCommandLine(["--root="], {}), /--root needs a folder/);
 });

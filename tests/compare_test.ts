@@ -3,7 +3,7 @@
  * SQL, probe and the spot check cannot drift apart.
  */
 import assert from "node:assert/strict";
-import { FIELD_RULES, normalised, sameValue } from "../lib/record/compare.ts";
+import { type FIELD_RULES, normalised, sameValue } from "../lib/record/compare.ts";
 import { TIMEZONE_ALIASES } from "../lib/record/timezones.ts";
 import { normalisedSql } from "../lib/catalog/sql.ts";
 import { query } from "../testing/catalog.ts";

@@ -68,7 +68,7 @@ cliTest("a run fetches, validates, merges and reports", async (cli: Cli) => {
   assert.deepEqual([...current.keys()], ["BINANCE:BTCUSDT", "CME_MINI:ES1!", "NASDAQ:AAPL"]);
   assert.equal(current.get("CME_MINI:ES1!")!.tick_size, 0.25);
   assert.match(result.stderr, /meta-ingest: requested 4, valid 3, invalid 1/);
-  assert.match(result.stderr, /#3 null: null is not a symbol/);
+  assert.match(result.stderr, /#4 null: null is not a symbol/);
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), [
     "exchanges.parquet",
     "symbols.parquet",

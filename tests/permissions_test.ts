@@ -5,10 +5,8 @@
 import assert from "node:assert/strict";
 import { ENV_NAMES } from "../lib/input/cli.ts";
 import { join } from "node:path";
-import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
+import { permissionFlags, readPermissionSet, readTask, REPO_ROOT } from "../tools/permissions.ts";
 import { tempProject } from "../testing/tmp.ts";
-
-const denoJson = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json")));
 
 async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record<string, string>) {
   const flags = await permissionFlags(set, "run");
@@ -29,18 +27,62 @@ async function probe(set: "ingest" | "ingest-local", cwd: string, wanted: Record
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 
-Deno.test("tasks use the deno.json permission sets, nothing broader", () => {
+Deno.test("tasks use the deno.json permission sets, nothing broader, and say what they do", async () => {
   // --no-prompt: on a terminal Deno would otherwise stop and ask (DuckDB's
   // loader probes /proc/self/exe), and a pipeline run would hang.
   // --no-remote --cached-only --frozen: see tests/supply_chain_test.ts.
-  assert.match(
-    denoJson.tasks.ingest,
-    /^deno run -q --no-prompt --no-remote --cached-only --frozen -P=ingest main\.ts$/,
-  );
-  assert.match(
-    denoJson.tasks["ingest:local"],
-    /^deno run -q --no-prompt --no-remote --cached-only --frozen -P=ingest-local main\.ts$/,
-  );
+  const run = "deno run -q --no-prompt --no-remote --cached-only --frozen";
+  const expected: Record<string, string> = {
+    "ingest": `${run} -P=ingest main.ts`,
+    "ingest:local": `${run} -P=ingest-local main.ts`,
+    "show": `${run} -P=show main.ts show`,
+    "status": `${run} -P=show main.ts status`,
+    "probe": `${run} -P=ingest main.ts probe`,
+    "probe:local": `${run} -P=ingest-local main.ts probe`,
+  };
+  for (const [name, command] of Object.entries(expected)) {
+    const task = await readTask(name);
+    assert.equal(task.command, command, name);
+    assert.ok(task.description && task.description.length > 10, `${name} has a description`);
+  }
+  const denoJson = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json")));
+  for (const [name, task] of Object.entries(denoJson.tasks)) {
+    assert.equal(typeof (task as { description?: unknown }).description, "string", name);
+  }
+});
+
+/** Each platform's DuckDB addon, as deno.lock pins the bindings' optional packages. */
+async function addonPaths(): Promise<string[]> {
+  const lock = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.lock")));
+  const bindings = Object.keys(lock.npm).find((k) => k.startsWith("@duckdb/node-bindings@"))!;
+  const version = bindings.split("@").at(-1);
+  return (lock.npm[bindings].optionalDependencies as string[]).map((name) => {
+    const bare = name.replace(/@[^@/]+$/, "");
+    const folder = bare.replace("/", "+");
+    return `node_modules/.deno/${folder}@${version}/node_modules/${bare}/duckdb.node`;
+  }).sort();
+}
+
+Deno.test("every set may load DuckDB's addon on every platform the bindings ship for", async () => {
+  const wanted = await addonPaths();
+  assert.equal(wanted.length, 8, wanted.join("\n"));
+  for (const platform of ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"]) {
+    assert.ok(wanted.some((p) => p.includes(`node-bindings-${platform}/`)), platform);
+  }
+  for (const name of ["ingest", "ingest-local", "show"] as const) {
+    assert.deepEqual([...(await readPermissionSet(name)).ffi!].sort(), wanted, name);
+  }
+  // Deno takes allow-list paths that do not exist (the other platforms' addons):
+  // this platform's run loads DuckDB under the full list.
+  const here = wanted.filter((p) => {
+    try {
+      Deno.statSync(join(REPO_ROOT, p));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(here.length >= 1 && here.length < wanted.length, here.join(", "));
 });
 
 Deno.test("the production set: project root, TradingView, DuckDB's addon, our env vars", async () => {
@@ -51,8 +93,9 @@ Deno.test("the production set: project root, TradingView, DuckDB's addon, our en
   // Exactly the variables the tool reads (lib/input/cli.ts), and no other.
   assert.deepEqual(set.env, [...ENV_NAMES]);
   assert.deepEqual(set.sys, ["hostname"]);
-  assert.equal(set.ffi?.length, 1);
-  assert.match(set.ffi![0], /^node_modules\/.*@duckdb\/node-bindings-linux-x64\/duckdb\.node$/);
+  for (const path of set.ffi!) {
+    assert.match(path, /^node_modules\/.*@duckdb\/node-bindings-[a-z0-9-]+\/duckdb\.node$/);
+  }
   const local = await readPermissionSet("ingest-local");
   assert.deepEqual({ ...local, net: undefined }, { ...set, net: undefined });
   assert.deepEqual(local.net, ["scanner.tradingview.com", "127.0.0.1", "localhost"]);

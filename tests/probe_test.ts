@@ -110,8 +110,8 @@ Deno.test("probe flags: defaults, validation, and no flag that writes", () => {
     );
   usage(["--sample", "0"], /--sample must be a whole number from 1 to 5000/);
   usage(["--symbols", "A:B", "--from-catalog"], /only one of/);
-  usage(["--dry-run"], /Unknown option '--dry-run'/);
-  usage(["--retire-not-found"], /Unknown option/);
+  usage(["--dry-run"], /unknown flag --dry-run/);
+  usage(["--retire-not-found"], /unknown flag --retire-not-found/);
 });
 
 Deno.test("spread picks an even sample, first and last kept", () => {

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { noteEngineVersion } from "../lib/catalog/engine.ts";
+import { VERSION } from "../lib/core/version.ts";
 import {
   emptyReport,
+  finishReport,
   formatSummary,
   outcomeCode,
+  partialLine,
   type RunReport,
   settle,
   signalExitCode,
@@ -63,7 +67,8 @@ Deno.test("failed and invalid entries are listed with reasons: the first 20, the
   const invalid = [{ index: 4, input: '""', reason: "empty symbol" }];
   const lines = formatSummary(report({ failed, invalid })).split("\n");
   assert.ok(lines.includes("invalid entries (1):"));
-  assert.ok(lines.includes('  - #4 "": empty symbol'));
+  // Entry numbers are 1-based for people (the 5th entry); JSON keeps index 4.
+  assert.ok(lines.includes('  - #5 "": empty symbol'));
   assert.ok(lines.includes("failed symbols (23):"));
   assert.equal(lines.filter((l) => l.startsWith("  - EX:S")).length, 20);
   assert.equal(lines.at(-1), "  ... and 3 more");
@@ -142,4 +147,66 @@ Deno.test("settle: exit 1 always carries an error; 0 and 3 never get one", () =>
   settle(partial);
   assert.deepEqual([partial.exit_code, partial.error], [3, null]);
   assert.deepEqual([signalExitCode("SIGINT"), signalExitCode("SIGTERM")], [130, 143]);
+});
+
+Deno.test("a report says when it ran (ISO 8601 UTC) and with which tool and DuckDB", () => {
+  const r = emptyReport("c.parquet", false, new Date("2026-03-01T03:17:00Z"));
+  assert.equal(r.started_at, "2026-03-01T03:17:00.000Z");
+  assert.equal(r.finished_at, null, "not finished yet");
+  assert.equal(r.version, VERSION);
+  assert.equal(r.duckdb_version, null, "DuckDB not loaded yet");
+  finishReport(r, new Date("2026-03-01T03:18:01.250Z"));
+  assert.equal(r.finished_at, "2026-03-01T03:18:01.250Z");
+  noteEngineVersion("v9.9.9");
+  finishReport(r, new Date("2026-03-01T03:18:02Z"));
+  assert.equal(r.duckdb_version, "v9.9.9", "the DuckDB this process opened");
+  // The keys sit beside duration_ms; the rest of the JSON is as it was.
+  const keys = Object.keys(r);
+  assert.deepEqual(
+    keys.slice(keys.indexOf("duration_ms"), keys.indexOf("dry_run")),
+    ["duration_ms", "started_at", "finished_at", "version", "duckdb_version"],
+  );
+});
+
+Deno.test("--quiet's one line on exit 3 names how many failed, were skipped or invalid", () => {
+  const failed = [{ symbol: "A:B", reason: "HTTP 503" }, { symbol: "A:C", reason: "HTTP 503" }];
+  assert.equal(
+    partialLine(report({ requested: 10, valid: 10, fetched: 8, failed, exit_code: 3 })),
+    "partial: 2 of 10 symbols failed; 8 fetched and merged (exit 3)",
+  );
+  assert.equal(
+    partialLine(report({
+      requested: 1_500,
+      valid: 1_499,
+      fetched: 1_000,
+      skipped: Array.from({ length: 499 }, (_, i) => ({ symbol: `A:S${i}`, reason: "halted: x" })),
+      invalid: [{ index: 0, input: "null", reason: "null is not a symbol" }],
+      exit_code: 3,
+    })),
+    "partial: 499 skipped (never fetched), 1 of 1,500 entries invalid; 1,000 fetched and merged (exit 3)",
+  );
+  for (const exit_code of [0, 1, 2, 130]) assert.equal(partialLine(report({ exit_code })), null);
+});
+
+Deno.test("people read grouped numbers and plurals; JSON keeps them raw", () => {
+  const r = report({
+    requested: 100_001,
+    valid: 100_001,
+    fetched: 1,
+    http: {
+      requests: 1,
+      retries: 1,
+      status429: 1_234,
+      status403: 0,
+      empty_bodies: 0,
+      pauses: 1,
+      paused_ms: 2_500_000,
+    },
+    catalog: { path: "c.parquet", rows: 1, current: 1 },
+  });
+  const text = formatSummary(r);
+  assert.match(text, /^meta-ingest: requested 100,001, valid 100,001, invalid 0$/m);
+  assert.match(text, /^ {2}http: 1 request, 1 retry, 1,234 x 429, paused 1 time, 2,500 s; /m);
+  assert.match(text, /catalog c\.parquet: 1 row, 1 current$/m);
+  assert.equal(JSON.parse(JSON.stringify(r)).requested, 100_001);
 });

@@ -9,7 +9,7 @@ import { parseShowCli } from "../lib/input/show_cli.ts";
 import { memoryLogger } from "../lib/report/log.ts";
 import { runShow } from "../lib/show.ts";
 import { join } from "node:path";
-import { permissionFlags, readPermissionSet, REPO_ROOT } from "../tools/permissions.ts";
+import { permissionFlags, readPermissionSet, readTask, REPO_ROOT } from "../tools/permissions.ts";
 import { fetched, mergeOnce, query } from "../testing/catalog.ts";
 import { cliTest } from "../testing/cli.ts";
 import { mirrorSymbols } from "../testing/mirror.ts";
@@ -330,9 +330,8 @@ Deno.test("the show permission set: the project root read-only and DuckDB's addo
   const set = await readPermissionSet("show");
   const ingest = await readPermissionSet("ingest");
   assert.deepEqual(set, { read: ["."], ffi: ingest.ffi });
-  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   assert.equal(
-    denoJson.tasks.show,
+    (await readTask("show")).command,
     "deno run -q --no-prompt --no-remote --cached-only --frozen -P=show main.ts show",
   );
 });
@@ -405,7 +404,7 @@ cliTest("show under its own permission set: table, exit codes, no writes", async
     cwd: project.dir,
     set: "show",
   });
-  assert.equal(outside.code, 1);
+  assert.equal(outside.code, 2, "a path outside the root is a usage error");
   assert.match(outside.stderr, /outside the project root/);
   assert.doesNotMatch(outside.stderr, /NotCapable|Uncaught/);
   const after = await Array.fromAsync(Deno.readDir(`${project.dir}/data/lakehouse`));

@@ -6,13 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT } from "../tools/permissions.ts";
-
-const denoJson = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json")));
+import { readTask, REPO_ROOT } from "../tools/permissions.ts";
 
 for (const task of ["ingest", "ingest:local"]) {
   Deno.test(`'deno task ${task}' imports only what deno.lock and the cache hold, and asks no server`, async () => {
-    const command: string = denoJson.tasks[task];
+    const { command } = await readTask(task);
     for (const flag of ["--no-remote", "--cached-only", "--frozen"]) {
       assert.ok(command.split(" ").includes(flag), `${task} lacks ${flag}: ${command}`);
     }

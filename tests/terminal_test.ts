@@ -45,7 +45,7 @@ cliTest("keys and entries of the candidates file are printed escaped", async (cl
   );
   assert.equal(result.code, 3, result.stderr);
   assertClean(result.stderr);
-  assert.match(result.stderr, /#1 object\{\\x1b\]0;pwned\\x07\\x1b\[2J\\x0derror: forged\}/);
+  assert.match(result.stderr, /#2 object\{\\x1b\]0;pwned\\x07\\x1b\[2J\\x0derror: forged\}/);
   assert.match(result.stderr, /\\x9b2JX/);
   assert.match(result.stderr, /\\u202eLPAA/);
   assert.doesNotMatch(result.stderr, /^error: forged/m);
@@ -111,7 +111,7 @@ cliTest("a --base-url with credentials is printed without them", async (cli: Cli
   assert.doesNotMatch(result.stderr, /s3cret|user:/);
   assert.match(
     result.stderr,
-    /fetching 1 symbols? from http:\/\/\*\*\*@127\.0\.0\.1:\d+ \(.*\) with/,
+    /fetching 1 symbol from http:\/\/\*\*\*@127\.0\.0\.1:\d+ \(.*\) with/,
   );
 });
 

@@ -50,10 +50,35 @@ const permissionSet = z.strictObject({
   sys: list,
   ffi: list,
 });
+const task = z.union([
+  z.string(),
+  z.looseObject({ command: z.string(), description: z.string().optional() }),
+]);
 const denoJson = z.looseObject({
   version: z.string(),
   permissions: z.record(z.string(), permissionSet),
+  tasks: z.record(z.string(), task),
 });
+
+async function readDenoJson(): Promise<z.infer<typeof denoJson>> {
+  return denoJson.parse(JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json"))));
+}
+
+/**
+ * A task of deno.json: its command line and its description (tasks are
+ * `{ "description", "command" }` objects; a plain string has no description).
+ *
+ * @example
+ * ```ts
+ * import { readTask } from "./permissions.ts";
+ * (await readTask("ingest")).command; // "deno run -q ... -P=ingest main.ts"
+ * ```
+ */
+export async function readTask(name: string): Promise<{ command: string; description?: string }> {
+  const found = (await readDenoJson()).tasks[name];
+  if (found === undefined) throw new Error(`deno.json has no task "${name}"`);
+  return typeof found === "string" ? { command: found } : found;
+}
 
 /** One permission set as deno.json states it. */
 export type PermissionSet = z.infer<typeof permissionSet>;
@@ -68,8 +93,7 @@ export type PermissionSet = z.infer<typeof permissionSet>;
  * ```
  */
 export async function readPermissionSet(name: PermissionSetName): Promise<PermissionSet> {
-  const config = denoJson.parse(JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json"))));
-  const set = config.permissions[name];
+  const set = (await readDenoJson()).permissions[name];
   if (!set) throw new Error(`deno.json has no permission set "${name}"`);
   return set;
 }

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance, version } from "@duckdb/node-api";
+import { noteEngineVersion } from "./engine.ts";
 
 /** Resource bounds of the sandboxed instance. */
 export const DUCKDB_LIMITS = { threads: "2", memory_limit: "1GB" } as const;
@@ -72,6 +73,7 @@ async function openWith(allowSql: string, allowed: string): Promise<SandboxedDb>
     autoload_known_extensions: "false",
     autoinstall_known_extensions: "false",
   });
+  noteEngineVersion(version()); // for the run report (lib/catalog/engine.ts)
   let connection: DuckDBConnection;
   try {
     connection = await instance.connect();

@@ -80,3 +80,36 @@ export function redactUrl(url: string): string {
     return url.replace(/\/\/[^/@\s]*@/g, "//***@");
   }
 }
+
+/**
+ * A whole number with its thousands grouped by commas, for people:
+ * `100,001`. Reports and JSON keep raw numbers.
+ *
+ * @example
+ * ```ts
+ * import { grouped } from "./text.ts";
+ * grouped(16777216); // "16,777,216"
+ * grouped(42);       // "42"
+ * ```
+ */
+export function grouped(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const [whole, fraction] = String(Math.abs(n)).split(".");
+  const digits = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${n < 0 ? "-" : ""}${digits}${fraction === undefined ? "" : `.${fraction}`}`;
+}
+
+/**
+ * A count and its noun, in the singular for exactly one: `1 symbol`,
+ * `100,001 symbols`. `many` is the plural when it is not `one` + "s".
+ *
+ * @example
+ * ```ts
+ * import { counted } from "./text.ts";
+ * counted(1, "symbol");           // "1 symbol"
+ * counted(3, "entry", "entries"); // "3 entries"
+ * ```
+ */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${grouped(n)} ${n === 1 ? one : many}`;
+}

@@ -1,14 +1,18 @@
 /**
  * Keeping file paths inside the project root.
  *
- * The project root is the directory the tool runs in. Deno's `--allow-read=.`
+ * The project root is the directory the tool runs in: the working directory,
+ * or the folder `--root DIR` names ({@linkcode enterRoot} makes it the
+ * working directory, so every relative path is relative to it). Deno's `--allow-read=.`
  * does not stop a symlink inside the root from pointing outside it, so every
  * path the user gives is checked twice: lexically (so Deno never has to refuse
  * a read, which would be a crash rather than a message), then with symlinks
  * resolved.
  *
  * Promises: the functions return absolute real paths inside `root`, or throw
- * an {@linkcode IngestError} of kind `input` whose message names the path.
+ * an {@linkcode IngestError} whose message names the path: of kind `usage`
+ * (exit 2) for a path outside the root, as the path came from the command
+ * line, `input` for one that does not exist or cannot be resolved.
  *
  * @example
  * ```ts
@@ -53,10 +57,45 @@ export function isInside(root: string, path: string): boolean {
 function outside(label: string, given: string, real?: string): IngestError {
   const via = real && real !== resolve(given) ? ` (it resolves to ${real})` : "";
   return new IngestError(
-    "input",
+    "usage",
     `${label} ${given} is outside the project root${via}`,
-    "use a path inside the directory you run meta-ingest in",
+    "use a path inside the project root: the folder meta-ingest runs in, or --root DIR",
   );
+}
+
+/**
+ * Makes `dir` (`--root DIR`) the working directory, and so the project
+ * root, and answers its real path. A folder that does not exist, is not a
+ * folder, or lies outside what this process may read (Deno's permission
+ * flags were fixed where it started: `deno task`, a compiled binary) is a
+ * usage error saying what to do instead.
+ *
+ * @example
+ * ```ts
+ * import { enterRoot } from "./paths.ts";
+ * enterRoot("."); // the working directory's real path
+ * ```
+ */
+export function enterRoot(dir: string): string {
+  try {
+    Deno.chdir(dir);
+    return Deno.realPathSync(".");
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new IngestError("usage", `--root ${dir}: no such folder`, "check the path");
+    }
+    if (err instanceof Deno.errors.NotADirectory) {
+      throw new IngestError("usage", `--root ${dir} is not a folder`, "give the project's folder");
+    }
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw new IngestError(
+        "usage",
+        `--root ${dir}: this process may not read it (its permissions cover the folder it was started in)`,
+        "run meta-ingest from that folder, or use the installed meta-ingest (make install), which scopes its permissions to --root",
+      );
+    }
+    throw new IngestError("usage", `--root ${dir}: ${(err as Error).message}`);
+  }
 }
 
 function lexicallyInside(path: string, root: string, label: string): string {
@@ -95,6 +134,8 @@ export async function resolveExistingInside(
   const absolute = lexicallyInside(path, root, label);
   const real = await realPathOrNull(absolute, label, path);
   if (real === null) {
+    // A missing file below a folder that leads outside is outside, not missing.
+    await resolveWritableInside(path, root, label);
     throw new IngestError("input", `${label} not found: ${path}`, "check the path and try again");
   }
   if (!isInside(root, real)) throw outside(label, path, real);

@@ -6,6 +6,8 @@
  *   project root and it is a regular file no larger than
  *   {@linkcode MAX_CANDIDATES_BYTES}; the cap is enforced while reading, so a
  *   file that grows under us is still refused.
+ * - The path `-` is stdin (a pipeline's previous step): the same cap, enforced
+ *   while reading, and the same rules; errors name it `stdin`.
  * - Bad JSON, a root of the wrong shape or too many entries is one
  *   {@linkcode IngestError} naming the file (and position for JSON errors).
  * - Bad entries never throw: each is reported with its index and reason, and
@@ -26,6 +28,7 @@
  */
 import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
+import { grouped } from "../core/text.ts";
 import { locateJsonError } from "./json_position.ts";
 import { resolveExistingInside } from "../fs/paths.ts";
 import { readCapped } from "../fs/read_capped.ts";
@@ -78,7 +81,16 @@ export interface ReadOptions extends TargetOptions {
    * @default {MAX_CANDIDATES_BYTES}
    */
   maxBytes?: number;
+  /**
+   * What the path `-` reads.
+   *
+   * @default {Deno.stdin.readable}
+   */
+  stdin?: ReadableStream<Uint8Array>;
 }
+
+/** The path that names stdin as the candidates file. */
+export const STDIN_PATH = "-";
 
 const entryObject = z.looseObject({ symbol: z.unknown() });
 const rootSchema = z.union([
@@ -136,7 +148,7 @@ export function normalizeTargets(
   if (entries.length > limit) {
     throw new IngestError(
       "input",
-      `${entries.length} targets given; the limit is ${limit}`,
+      `${grouped(entries.length)} targets given; the limit is ${grouped(limit)}`,
       "split the list into several runs",
     );
   }
@@ -227,9 +239,32 @@ function jsonErrorWhere(err: unknown, text: string): string {
  * ```
  */
 export async function readCandidatesFile(path: string, options: ReadOptions): Promise<Targets> {
+  const maxBytes = options.maxBytes ?? MAX_CANDIDATES_BYTES;
+  if (path === STDIN_PATH) {
+    const bytes = await readCapped(options.stdin ?? Deno.stdin.readable, maxBytes);
+    if (bytes === null) throw tooBig("stdin", maxBytes);
+    const text = decodeUtf8(bytes, "stdin");
+    return normalizeTargets(parseCandidatesJson(text, "stdin"), options);
+  }
   const label = `candidates file ${path}`;
-  const text = await readCappedText(path, options.root, options.maxBytes ?? MAX_CANDIDATES_BYTES);
+  const text = await readCappedText(path, options.root, maxBytes);
   return normalizeTargets(parseCandidatesJson(text, label), options);
+}
+
+function tooBig(label: string, maxBytes: number): IngestError {
+  return new IngestError(
+    "input",
+    `${label} is larger than ${grouped(maxBytes)} bytes`,
+    "a run's candidates should be a small JSON list; check the upstream stage",
+  );
+}
+
+function decodeUtf8(bytes: Uint8Array, label: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new IngestError("input", `${label} is not valid UTF-8 text`);
+  }
 }
 
 async function readCappedText(path: string, root: string, maxBytes: number): Promise<string> {
@@ -242,13 +277,8 @@ async function readCappedText(path: string, root: string, maxBytes: number): Pro
       "pass a JSON file",
     );
   }
-  const tooBig = () =>
-    new IngestError(
-      "input",
-      `candidates file ${path} is larger than ${maxBytes} bytes`,
-      "a run's candidates should be a small JSON list; check the upstream stage",
-    );
-  if (info.size > maxBytes) throw tooBig();
+  const label = `candidates file ${path}`;
+  if (info.size > maxBytes) throw tooBig(label, maxBytes);
   const file = await Deno.open(real, { read: true });
   try {
     const opened = await file.stat();
@@ -261,12 +291,8 @@ async function readCappedText(path: string, root: string, maxBytes: number): Pro
   }
   // The stream closes the file when it ends or is cancelled.
   const bytes = await readCapped(file.readable, maxBytes);
-  if (bytes === null) throw tooBig();
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new IngestError("input", `candidates file ${path} is not valid UTF-8 text`);
-  }
+  if (bytes === null) throw tooBig(label, maxBytes);
+  return decodeUtf8(bytes, label);
 }
 
 function fileKind(info: Deno.FileInfo): string {

@@ -53,9 +53,10 @@ export function checkNotGlob(path: string, given: string, flag = "--catalog-path
 
 /**
  * Refuses a catalog path (absolute, as DuckDB will get it) that DuckDB would
- * read as a glob, or whose name collides with a file the tool keeps beside a
- * catalog: `exchanges.parquet`, or any name ending in
- * {@linkcode COMPANION_SUFFIXES}. Throws an {@linkcode IngestError} of kind
+ * read as a glob, whose name collides with a file the tool keeps beside a
+ * catalog (`exchanges.parquet`, or any name ending in
+ * {@linkcode COMPANION_SUFFIXES}), or that does not end in `.parquet` (any
+ * case: the tool writes Parquet whatever the name says). Throws an {@linkcode IngestError} of kind
  * `usage` (exit 2) naming the path and the rule.
  *
  * @example
@@ -81,6 +82,13 @@ export function checkCatalogPath(path: string, given: string, flag = "--catalog-
     throw new IngestError(
       "usage",
       `${flag} ${given} ends in '${suffix}', a name meta-ingest uses for its own files beside a catalog (lock, backup, temp files)`,
+      "use a name like symbols.parquet",
+    );
+  }
+  if (!lower.endsWith(".parquet")) {
+    throw new IngestError(
+      "usage",
+      `${flag} ${given} does not end in .parquet: the catalog is written as a Parquet file`,
       "use a name like symbols.parquet",
     );
   }

@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
+import { SECOND_SIGNAL_TEXT } from "../core/signals.ts";
 import { isExchangeCode } from "../record/symbols.ts";
 import { booleanFlag, type FlagSpec, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
@@ -118,6 +119,17 @@ export const DEFAULTS = {
   lockTimeoutMs: 60_000,
 } as const;
 
+/**
+ * The exit codes every command shares, for the help texts: a signal stops
+ * any command with 130 (SIGINT, Ctrl-C) or 143 (SIGTERM).
+ */
+export const SIGNAL_EXITS = "130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM";
+
+/** What `--root` does, for the help texts. */
+export const ROOT_HELP =
+  `  --root DIR               the project root (default: the current folder); every
+                           path is relative to it and must lie inside it`;
+
 /** The ingest command's help (`meta-ingest ingest --help`). */
 export const HELP = `meta-ingest: refresh TradingView instrument metadata for this run's symbols
 and merge it into the catalog (data/lakehouse/symbols.parquet) with history.
@@ -129,13 +141,15 @@ Usage:
 
 Targets (exactly one):
   --candidates-file PATH   JSON list of symbols or {"symbol": ...} objects,
-                           or {"data": [...]}; must lie inside this directory
-  --symbols LIST           comma-separated symbols, e.g. BINANCE:BTCUSDT,NASDAQ:AAPL
+                           or {"data": [...]}; must lie inside the project root;
+                           - reads it from stdin
+  --symbols LIST           symbols separated by commas or spaces,
+                           e.g. "BINANCE:BTCUSDT,NASDAQ:AAPL"
   --from-catalog           every symbol whose current catalog row is active
 
 Options:
-  --catalog-path PATH      catalog Parquet file (default ${DEFAULTS.catalogPath});
-                           exchanges.parquet is written beside it
+  --catalog-path PATH      catalog Parquet file, ending in .parquet (default
+                           ${DEFAULTS.catalogPath}); exchanges.parquet is written beside it
   --workers N              requests in flight, 1..16 (default ${DEFAULTS.workers})
   --default-exchange EX    exchange for bare tickers (BTCUSDT -> EX:BTCUSDT)
   --base-url URL           scanner API base (default ${DEFAULTS.baseUrl};
@@ -154,11 +168,24 @@ Options:
   --retire-not-found       mark symbols TradingView does not know as inactive
   --dry-run                fetch and show what would change; write nothing
   --json                   print the run report as one JSON object on stdout
-  --quiet                  no progress or summary on stderr (errors still shown)
-  --help, --version
+                           (on every exit, usage errors included)
+  --quiet                  no progress or summary on stderr (errors, and one
+                           line on a partial run, still shown)
+${ROOT_HELP}
+  -h, --help               this help (meta-ingest help COMMAND: another command's)
+  -V, --version            the version
+
+Examples:
+  meta-ingest --candidates-file run/candidates.json
+  meta-ingest --symbols "NASDAQ:AAPL BINANCE:BTCUSDT" --dry-run
+  upstream-step | meta-ingest --candidates-file - --json > report.json
+  meta-ingest --from-catalog --quiet --json > report.json
+
+Ctrl-C stops the run before its write (a second Ctrl-C, ${SECOND_SIGNAL_TEXT},
+exits at once).
 
 Exit codes: 0 done, 3 partial (some invalid or failed; the rest merged),
-1 failed (nothing written), 2 usage error.`;
+1 failed (nothing written), 2 usage error, ${SIGNAL_EXITS}.`;
 
 const wholeNumber = (flag: string, min: number, max: number) =>
   z.string().transform((text, ctx) => {
@@ -273,11 +300,44 @@ export const INGEST_FLAGS = {
   "json": booleanFlag(),
   "quiet": booleanFlag(),
   "help": booleanFlag("h"),
-  "version": booleanFlag(),
+  "version": booleanFlag("V"),
 } as const satisfies FlagTable;
 
 function usage(message: string): IngestError {
   return new IngestError("usage", message, "run meta-ingest --help for usage");
+}
+
+/**
+ * The usage error for a bare word where a run takes only flags; one that
+ * reads like a symbol is pointed at `--symbols`.
+ *
+ * @example
+ * ```ts
+ * import { strayArgument } from "./cli.ts";
+ * strayArgument("NASDAQ:AAPL").message; // 'unexpected argument "NASDAQ:AAPL"; did you mean --symbols NASDAQ:AAPL?'
+ * ```
+ */
+export function strayArgument(word: string, help = "meta-ingest --help"): IngestError {
+  const symbolLike = /^[A-Za-z0-9_]+:\S+$/.test(word);
+  return new IngestError(
+    "usage",
+    `unexpected argument "${word}"${symbolLike ? `; did you mean --symbols ${word}?` : ""}`,
+    `run ${help} for usage`,
+  );
+}
+
+/**
+ * A list of symbols as `--symbols` and `show` take it: separated by commas,
+ * spaces or both; empty pieces are not entries.
+ *
+ * @example
+ * ```ts
+ * import { splitSymbols } from "./cli.ts";
+ * splitSymbols("NASDAQ:AAPL, NYSE:KO BINANCE:BTCUSDT"); // ["NASDAQ:AAPL", "NYSE:KO", "BINANCE:BTCUSDT"]
+ * ```
+ */
+export function splitSymbols(text: string): string[] {
+  return text.split(/[\s,]+/).filter((piece) => piece !== "");
 }
 
 /**
@@ -313,16 +373,17 @@ export function baseUrlOf(
  * ```
  */
 export function parseCli(args: readonly string[], env: CliEnv): CliCommand {
-  const { flags } = parseFlags(INGEST_FLAGS, args, { positionals: false, usage });
+  const { flags, positionals } = parseFlags(INGEST_FLAGS, args, { positionals: true, usage });
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
+  if (positionals.length) throw strayArgument(positionals[0]);
 
   const sources: TargetSource[] = [];
   if (flags["candidates-file"] !== undefined) {
     sources.push({ kind: "candidates-file", path: flags["candidates-file"] });
   }
   if (flags.symbols !== undefined) {
-    sources.push({ kind: "symbols", list: flags.symbols.split(",") });
+    sources.push({ kind: "symbols", list: splitSymbols(flags.symbols) });
   }
   if (flags["from-catalog"]) sources.push({ kind: "from-catalog" });
   if (sources.length !== 1) {

@@ -1,11 +1,20 @@
 /**
  * Command-line flags declared once: one table per command yields both the
- * `node:util` parseArgs configuration and the zod validation.
+ * parsing and the zod validation.
  *
  * Promises: {@linkcode parseFlags} never exits or prints. It returns the
  * validated flags (typed from the table) and the positionals, or throws the
- * error `usage` makes of the first problem: an unknown flag, a missing
- * value, a stray positional, or a value its schema refuses.
+ * error `usage` makes of the first problem: an unknown flag (with the
+ * nearest known one as a suggestion), a missing value, a value given to a
+ * switch, a stray positional, or a value its schema refuses. Every message
+ * is ours, in one voice: `--name` and what is wrong with it.
+ *
+ * The syntax: `--name value`, `--name=value`, `-h`-style one-letter aliases,
+ * `--` ending the flags. A flag's value is the next word unless that word is
+ * itself a long flag (`--symbols --dry-run` is a missing value), so `-`
+ * (stdin) and `-1` (refused by the schema, with its range) are values. A flag
+ * given twice keeps its last value, so a later flag can override an earlier
+ * one (a Makefile's `ARGS`).
  *
  * @example
  * ```ts
@@ -21,7 +30,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { z } from "zod";
 
 /**
@@ -90,6 +98,69 @@ export interface ParseFlagsOptions {
 }
 
 /**
+ * Flags every command takes, read by lib/commands.ts before a command's own
+ * flags; named here so an unknown flag can be matched against them too.
+ */
+export const GLOBAL_FLAGS: readonly string[] = ["root"];
+
+/** Edit distance with transpositions (optimal string alignment), for suggestions. */
+function distance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return rows[a.length][b.length];
+}
+
+/**
+ * The known name nearest to `given`, or null when none is near: a name that
+ * starts with it (`al` → `all`, `symbol` → `symbols`), one spelled alike
+ * but for case, `-` and `_` (`dryrun` → `dry-run`), or one at most two edits
+ * away (a third of its length at most: `wrokers` → `workers`).
+ *
+ * @example
+ * ```ts
+ * import { nearest } from "./flags.ts";
+ * nearest("dryrun", ["dry-run", "json"]); // "dry-run"
+ * nearest("xyz", ["dry-run", "json"]);    // null
+ * ```
+ */
+export function nearest(given: string, names: readonly string[]): string | null {
+  const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, "");
+  const wanted = plain(given);
+  if (wanted === "") return null;
+  const same = names.find((n) => plain(n) === wanted);
+  if (same !== undefined) return same;
+  const prefixed = names.filter((n) => plain(n).startsWith(wanted));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = distance(wanted, plain(name));
+    if (d < bestDistance && d <= Math.min(2, Math.floor(plain(name).length / 3))) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function unknownFlag(spelled: string, names: readonly string[]): string {
+  const name = spelled.replace(/^-+/, "");
+  const near = nearest(name, names);
+  return near === null
+    ? `unknown flag ${spelled}`
+    : `unknown flag ${spelled}; did you mean --${near}?`;
+}
+
+/**
  * Parses `args` against `table`; see the module doc.
  *
  * @example
@@ -107,23 +178,63 @@ export function parseFlags<T extends FlagTable>(
   args: readonly string[],
   options: ParseFlagsOptions,
 ): { flags: FlagValues<T>; positionals: string[] } {
-  const config: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [name, spec] of Object.entries(table)) {
-    config[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+  const names = Object.keys(table);
+  const known = [...names, ...GLOBAL_FLAGS.filter((g) => !names.includes(g))];
+  const byShort = new Map<string, string>();
+  for (const [name, spec] of Object.entries(table)) if (spec.short) byShort.set(spec.short, name);
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    let name: string;
+    let spelled: string;
+    let inline: string | undefined;
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq === -1 ? undefined : arg.slice(eq + 1);
+      spelled = `--${name}`;
+    } else {
+      const long = arg.length === 2 ? byShort.get(arg[1]) : undefined;
+      if (long === undefined) {
+        // A negative number or a one-letter typo: say which flags exist.
+        throw options.usage(unknownFlag(arg, known));
+      }
+      name = long;
+      spelled = arg;
+    }
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (spec === undefined) throw options.usage(unknownFlag(spelled, known));
+    if (spec.type === "boolean") {
+      if (inline !== undefined) throw options.usage(`${spelled} takes no value, got "${inline}"`);
+      values[name] = true;
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith("--") && next.length > 2)) {
+        throw options.usage(
+          next === undefined
+            ? `${spelled} needs a value`
+            : `${spelled} needs a value, got the flag ${next.split("=")[0]}`,
+        );
+      }
+      value = next;
+      i++;
+    }
+    values[name] = value;
   }
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    const parsed = parseArgs({
-      args: [...args],
-      options: config,
-      strict: true,
-      allowPositionals: options.positionals,
-    });
-    values = parsed.values;
-    positionals = parsed.positionals;
-  } catch (err) {
-    throw options.usage(err instanceof Error ? err.message.split("\n")[0] : String(err));
+  if (positionals.length && !options.positionals) {
+    throw options.usage(`unexpected argument "${positionals[0]}"`);
   }
   // Checked in table order, so the first problem reported is the first flag's.
   const flags: Record<string, unknown> = {};

@@ -17,7 +17,17 @@
  * @module
  */
 import { IngestError } from "../core/errors.ts";
-import { baseUrlOf, type CliEnv, DEFAULTS, INGEST_FLAGS, wholeNumberFlag } from "./cli.ts";
+import {
+  baseUrlOf,
+  type CliEnv,
+  DEFAULTS,
+  INGEST_FLAGS,
+  ROOT_HELP,
+  SIGNAL_EXITS,
+  splitSymbols,
+  strayArgument,
+  wholeNumberFlag,
+} from "./cli.ts";
 import { type FlagTable, parseFlags } from "./flags.ts";
 
 /** What to probe, validated. */
@@ -45,7 +55,10 @@ export interface ProbeOptions {
 }
 
 /** What `meta-ingest probe ...` asks for. */
-export type ProbeCommand = { kind: "help" } | { kind: "probe"; options: ProbeOptions };
+export type ProbeCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "probe"; options: ProbeOptions };
 
 /** Default number of symbols probed. */
 export const DEFAULT_SAMPLE = 50;
@@ -59,7 +72,7 @@ Usage:
   meta-ingest probe [--symbols EX:TICKER,...|--from-catalog] [--sample N] [--json]
 
 Options:
-  --symbols LIST           comma-separated symbols
+  --symbols LIST           symbols separated by commas or spaces
   --from-catalog           a sample of the catalog's active symbols (the default)
   --sample N               at most N symbols, spread evenly, 1..5000 (default ${DEFAULT_SAMPLE})
   --catalog-path PATH      catalog read by --from-catalog (default ${DEFAULTS.catalogPath})
@@ -71,10 +84,17 @@ Options:
   --max-retries N          retries per request, 0..10 (default ${DEFAULTS.maxRetries})
   --json                   print the result as one JSON object on stdout
   --quiet                  no progress on stderr
-  --help
+${ROOT_HELP}
+  -h, --help               this help
+  -V, --version            the version
+
+Examples:
+  meta-ingest probe --symbols NASDAQ:AAPL,CME_MINI:ES1!
+  meta-ingest probe --from-catalog --sample 50 --json > probe.json
 
 Exit codes: 0 every field both endpoints carry agrees, 3 some differ (or a
-symbol was found by only one endpoint), 1 failed, 2 usage error.`;
+symbol was found by only one endpoint), 1 failed, 2 usage error,
+${SIGNAL_EXITS}.`;
 
 /** Probe's flags: its own `--sample`, and the specs it shares with ingest. */
 const PROBE_FLAGS = {
@@ -90,6 +110,7 @@ const PROBE_FLAGS = {
   "json": INGEST_FLAGS["json"],
   "quiet": INGEST_FLAGS["quiet"],
   "help": INGEST_FLAGS["help"],
+  "version": INGEST_FLAGS["version"],
 } as const satisfies FlagTable;
 
 function usage(message: string): IngestError {
@@ -106,8 +127,10 @@ function usage(message: string): IngestError {
  * ```
  */
 export function parseProbeCli(args: readonly string[], env: CliEnv): ProbeCommand {
-  const { flags } = parseFlags(PROBE_FLAGS, args, { positionals: false, usage });
+  const { flags, positionals } = parseFlags(PROBE_FLAGS, args, { positionals: true, usage });
   if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+  if (positionals.length) throw strayArgument(positionals[0], "meta-ingest probe --help");
   if (flags.symbols !== undefined && flags["from-catalog"]) {
     throw usage("give only one of --symbols or --from-catalog");
   }
@@ -116,7 +139,7 @@ export function parseProbeCli(args: readonly string[], env: CliEnv): ProbeComman
     kind: "probe",
     options: {
       source: flags.symbols !== undefined
-        ? { kind: "symbols", list: flags.symbols.split(",") }
+        ? { kind: "symbols", list: splitSymbols(flags.symbols) }
         : { kind: "from-catalog" },
       sample: flags.sample ?? DEFAULT_SAMPLE,
       catalogPath: flags["catalog-path"],

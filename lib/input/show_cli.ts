@@ -22,7 +22,14 @@ import type { ReadMode } from "../catalog/reader.ts";
 import { fractionText } from "../core/time.ts";
 import { IngestError } from "../core/errors.ts";
 import { normalizeTargets } from "./candidates.ts";
-import { catalogPathFlag, defaultExchangeFlag, DEFAULTS } from "./cli.ts";
+import {
+  catalogPathFlag,
+  defaultExchangeFlag,
+  DEFAULTS,
+  ROOT_HELP,
+  SIGNAL_EXITS,
+  splitSymbols,
+} from "./cli.ts";
 import { booleanFlag, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
 /** What `show` answers (the catalog reader's modes). Times are ISO 8601 UTC. */
@@ -48,7 +55,10 @@ export interface ShowOptions {
 }
 
 /** What a `show` command line asks for. */
-export type ShowCommand = { kind: "help" } | { kind: "run"; options: ShowOptions };
+export type ShowCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; options: ShowOptions };
 
 /** The forms {@linkcode parseTime} accepts, as usage errors name them. */
 export const TIME_FORMS: string =
@@ -76,14 +86,23 @@ Options:
   --csv                    CSV with a header on stdout
   --catalog-path PATH      catalog Parquet file (default ${DEFAULTS.catalogPath})
   --default-exchange EX    exchange for bare tickers (AAPL -> EX:AAPL)
-  --help
+${ROOT_HELP}
+  -h, --help               this help
+  -V, --version            the version
+
+Examples:
+  meta-ingest show NASDAQ:AAPL BINANCE:BTCUSDT
+  meta-ingest show NASDAQ:AAPL --history
+  meta-ingest show --all --as-of 2026-03-01 --csv > symbols.csv
+  meta-ingest show --changed-since 2026-03-01T00:00:00Z --json
 
 TIME: YYYY-MM-DD (midnight UTC), or YYYY-MM-DDTHH:MM[:SS[.ffffff]] followed by
 Z or an offset like +02:00 (e.g. 2026-03-01T00:00:00Z).
 Symbols are written EXCHANGE:TICKER (case does not matter); a symbol the catalog
 did not know at that time is listed as unknown. Output times are ISO 8601 UTC.
 
-Exit codes: 0 answered, 1 the catalog cannot be read, 2 usage error.`;
+Exit codes: 0 answered, 1 the catalog is missing or cannot be read, 2 usage
+error (a path outside the project root included), ${SIGNAL_EXITS}.`;
 
 function usage(message: string): IngestError {
   return new IngestError("usage", message, "run meta-ingest show --help for usage");
@@ -173,6 +192,7 @@ const SHOW_FLAGS = {
   "catalog-path": catalogPathFlag,
   "default-exchange": defaultExchangeFlag,
   "help": booleanFlag("h"),
+  "version": booleanFlag("V"),
 } as const satisfies FlagTable;
 
 /**
@@ -189,6 +209,7 @@ const SHOW_FLAGS = {
 export function parseShowCli(args: readonly string[]): ShowCommand {
   const { flags, positionals } = parseFlags(SHOW_FLAGS, args, { positionals: true, usage });
   if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
 
   const modes: ShowMode[] = [];
   if (flags["as-of"] !== undefined) modes.push({ kind: "as-of", at: flags["as-of"] });
@@ -200,7 +221,7 @@ export function parseShowCli(args: readonly string[]): ShowCommand {
   const mode = modes[0] ?? { kind: "current" };
   if (flags.json && flags.csv) throw usage("give only one of --json or --csv");
 
-  const raw = positionals.flatMap((p) => p.split(","));
+  const raw = positionals.flatMap(splitSymbols);
   const targets = normalizeTargets(raw, { defaultExchange: flags["default-exchange"] });
   if (targets.invalid.length) {
     const [first] = targets.invalid;

@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
-import { catalogPathFlag, DEFAULTS } from "./cli.ts";
+import { catalogPathFlag, DEFAULTS, ROOT_HELP, SIGNAL_EXITS } from "./cli.ts";
 import { booleanFlag, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
 /** Everything a `status` needs to know, validated. */
@@ -35,7 +35,10 @@ export interface StatusOptions {
 }
 
 /** What a `status` command line asks for. */
-export type StatusCommand = { kind: "help" } | { kind: "run"; options: StatusOptions };
+export type StatusCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; options: StatusOptions };
 
 /** The exit code of a catalog with stale symbols under `--stale-after`. */
 export const STALE_EXIT_CODE = 3;
@@ -57,14 +60,17 @@ Options:
   --json                   one JSON document on stdout
   --catalog-path PATH      catalog Parquet file, or s3://BUCKET/KEY.parquet
                            (default ${DEFAULTS.catalogPath})
-  --help
+${ROOT_HELP}
+  -h, --help               this help
+  -V, --version            the version
 
 Examples:
   meta-ingest status
   meta-ingest status --stale-after 26h || echo "the nightly refresh is late"
 
 Exit codes: 0 answered (and fresh), ${STALE_EXIT_CODE} stale symbols under --stale-after,
-1 the catalog is missing or unreadable, 2 usage error.`;
+1 the catalog is missing or unreadable, 2 usage error (a path outside the
+project root included), ${SIGNAL_EXITS}.`;
 
 const UNITS: Readonly<Record<string, number>> = {
   s: 1_000,
@@ -110,6 +116,7 @@ const STATUS_FLAGS = {
   "json": booleanFlag(),
   "catalog-path": catalogPathFlag,
   "help": booleanFlag("h"),
+  "version": booleanFlag("V"),
 } as const satisfies FlagTable;
 
 function usage(message: string): IngestError {
@@ -128,6 +135,7 @@ function usage(message: string): IngestError {
 export function parseStatusCli(args: readonly string[]): StatusCommand {
   const { flags } = parseFlags(STATUS_FLAGS, args, { positionals: false, usage });
   if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
   return {
     kind: "run",
     options: {

@@ -6,8 +6,11 @@
  * failed[{symbol, reason}], skipped[{symbol, reason}], new, changed, unchanged, retired, repaired[],
  * http{requests, retries, status429, status403, empty_bodies, pauses,
  * paused_ms, by_endpoint{symbol, scan}}, catalog{path, rows, current},
- * duration_ms`, plus `dry_run`, `exit_code`, `error` and `changes`.
- * {@linkcode formatSummary} renders the same facts for people. `exit_code` is
+ * duration_ms`, plus `started_at`, `finished_at`, `version`, `duckdb_version`,
+ * `dry_run`, `exit_code`, `error` and `changes`. Numbers are raw and
+ * `invalid[].index` is 0-based (the position in the input list).
+ * {@linkcode formatSummary} renders the same facts for people, with numbers
+ * grouped (`100,001`) and entries numbered from 1 (`#12` is the 12th). `exit_code` is
  * the process's exit code; `error` is set whenever it is not 0 or 3;
  * `catalog.rows`/`current` are null when the catalog was not read; `new`,
  * `changed`, `retired` and `changes` say what was written (on dry runs: what
@@ -24,7 +27,9 @@
  */
 import type { FieldChange, SymbolChange } from "../catalog/catalog.ts";
 import type { InvalidEntry } from "../input/candidates.ts";
-import { printable } from "../core/text.ts";
+import { counted, grouped, printable } from "../core/text.ts";
+import { VERSION } from "../core/version.ts";
+import { engineVersion } from "../catalog/engine.ts";
 import type { AutoUse } from "../fetch/auto.ts";
 
 /** A symbol that could not be fetched or validated. */
@@ -125,6 +130,21 @@ export interface RunReport {
   catalog: { path: string; rows: number | null; current: number | null };
   /** Wall time of the run, in milliseconds. */
   duration_ms: number;
+  /** When the run started: ISO 8601 UTC, milliseconds (`2026-03-01T03:17:00.000Z`). */
+  started_at: string;
+  /**
+   * When the run ended, as `started_at`; null only while it runs (every
+   * printed report has it: {@linkcode finishReport}).
+   */
+  finished_at: string | null;
+  /** The tool's version (lib/core/version.ts). */
+  version: string;
+  /**
+   * DuckDB's library version (`v1.5.6`; the row checksum depends on it), or
+   * null when the run never loaded DuckDB (it stopped before it needed the
+   * catalog: a usage error, a refused path, no catalog and nothing fetched).
+   */
+  duckdb_version: string | null;
   /** True for `--dry-run`: nothing was written. */
   dry_run: boolean;
   /** The process's exit code (0, 1, 2 or 3; see the README). */
@@ -144,7 +164,11 @@ export interface RunReport {
  * emptyReport("data/lakehouse/symbols.parquet", true).dry_run; // true
  * ```
  */
-export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
+export function emptyReport(
+  catalogPath: string,
+  dryRun: boolean,
+  startedAt: Date = new Date(),
+): RunReport {
   return {
     requested: 0,
     valid: 0,
@@ -178,11 +202,34 @@ export function emptyReport(catalogPath: string, dryRun: boolean): RunReport {
 
     catalog: { path: catalogPath, rows: null, current: null },
     duration_ms: 0,
+    started_at: startedAt.toISOString(),
+    finished_at: null,
+    version: VERSION,
+    duckdb_version: null,
     dry_run: dryRun,
     exit_code: 0,
     error: null,
     changes: [],
   };
+}
+
+/**
+ * Closes a report: `finished_at` is `now`, and `duckdb_version` what this
+ * process loaded (lib/catalog/engine.ts). Called once a run ends, however it
+ * ends; calling it again moves the end. (`duration_ms` is the runner's, on
+ * the monotonic clock, so a clock step cannot make it negative.)
+ *
+ * @example
+ * ```ts
+ * import { emptyReport, finishReport } from "./report.ts";
+ * const report = emptyReport("c", false, new Date("2026-03-01T00:00:00Z"));
+ * finishReport(report, new Date("2026-03-01T00:00:01.5Z"));
+ * report.finished_at; // "2026-03-01T00:00:01.500Z"
+ * ```
+ */
+export function finishReport(report: RunReport, now: Date = new Date()): void {
+  report.finished_at = now.toISOString();
+  report.duckdb_version = engineVersion();
 }
 
 /**
@@ -224,15 +271,19 @@ export function outcomeCode(report: RunReport): 0 | 1 | 3 {
 export function settle(report: RunReport): void {
   report.exit_code = outcomeCode(report);
   if (report.exit_code !== 1 || report.error !== null) return;
+  const n = grouped;
   if (report.valid === 0) {
-    report.error =
-      `every entry was invalid (${report.invalid.length} of ${report.requested}); nothing fetched or written`;
+    report.error = `every entry was invalid (${n(report.invalid.length)} of ${
+      n(report.requested)
+    }); nothing fetched or written`;
     return;
   }
   const skipped = report.skipped.length;
   report.error = skipped === 0
-    ? `every symbol failed (${report.failed.length} of ${report.valid}); nothing written`
-    : `no symbol was fetched (${report.failed.length} failed, ${skipped} skipped, of ${report.valid}); nothing written`;
+    ? `every symbol failed (${n(report.failed.length)} of ${n(report.valid)}); nothing written`
+    : `no symbol was fetched (${n(report.failed.length)} failed, ${n(skipped)} skipped, of ${
+      n(report.valid)
+    }); nothing written`;
 }
 
 /** Exit codes of runs stopped by a signal (128 + the signal's number). */
@@ -279,7 +330,7 @@ function byReason(items: readonly FailedSymbol[], error: string | null): string[
 
 function listWithLimit<T>(items: readonly T[], render: (item: T) => string): string[] {
   const lines = items.slice(0, LIST_LIMIT).map((item) => `  - ${render(item)}`);
-  if (items.length > LIST_LIMIT) lines.push(`  ... and ${items.length - LIST_LIMIT} more`);
+  if (items.length > LIST_LIMIT) lines.push(`  ... and ${grouped(items.length - LIST_LIMIT)} more`);
   return lines;
 }
 
@@ -297,24 +348,21 @@ function show(value: FieldChange["old"]): string {
     : String(value);
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-
 /** "6 requests", or with batches "50 symbols in 1 request (1 /scan, 0 /symbol)". */
 function requestsLine(report: RunReport): string {
   const { requests, by_endpoint } = report.http;
-  if (!by_endpoint?.scan) return plural(requests, "request");
-  return `${plural(report.valid, "symbol")} in ${plural(requests, "request")} ` +
-    `(${by_endpoint.scan} /scan, ${by_endpoint.symbol} /symbol)`;
+  if (!by_endpoint?.scan) return counted(requests, "request");
+  return `${counted(report.valid, "symbol")} in ${counted(requests, "request")} ` +
+    `(${grouped(by_endpoint.scan)} /scan, ${grouped(by_endpoint.symbol)} /symbol)`;
 }
 
 function throttleSummary(http: HttpCounts): string {
   const parts: string[] = [];
-  if (http.status403) parts.push(`${http.status403} x 403`);
-  if (http.empty_bodies) parts.push(`${http.empty_bodies} empty`);
+  if (http.status403) parts.push(`${grouped(http.status403)} x 403`);
+  if (http.empty_bodies) parts.push(`${grouped(http.empty_bodies)} empty`);
   if (http.pauses) {
     parts.push(
-      `paused ${http.pauses} ${http.pauses === 1 ? "time" : "times"}, ` +
-        `${(http.paused_ms / 1000).toFixed(0)} s`,
+      `paused ${counted(http.pauses, "time")}, ${grouped(Math.round(http.paused_ms / 1000))} s`,
     );
   }
   return parts.map((p) => `, ${p}`).join("");
@@ -325,7 +373,7 @@ function endpointLines(use: EndpointUse): string[] {
   if (use.mode === null || use.mode === "symbol") return [];
   if (use.served.scan + use.served.symbol + use.fallbacks.length === 0) return [];
   const lines = [
-    `  endpoints: ${plural(use.served.scan, "symbol")} by /scan, ${use.served.symbol} by /symbol` +
+    `  endpoints: ${counted(use.served.scan, "symbol")} by /scan, ${grouped(use.served.symbol)} by /symbol` +
     (use.mode === "auto"
       ? use.verified
         ? `; spot check of ${use.verified} against /symbol: ${
@@ -342,7 +390,7 @@ function endpointLines(use: EndpointUse): string[] {
     );
   }
   for (const f of use.fallbacks) {
-    lines.push(`    fell back to /symbol for ${plural(f.symbols, "symbol")}: ${field(f.reason)}`);
+    lines.push(`    fell back to /symbol for ${counted(f.symbols, "symbol")}: ${field(f.reason)}`);
   }
   return lines;
 }
@@ -373,16 +421,18 @@ export function formatFieldChange(change: FieldChange): string {
  * ```
  */
 export function formatSummary(report: RunReport): string {
+  const n = grouped;
   const seconds = (report.duration_ms / 1000).toFixed(2);
   const head = report.dry_run ? "meta-ingest (dry run, nothing written)" : "meta-ingest";
   const lines = [
-    `${head}: requested ${report.requested}, valid ${report.valid}, invalid ${report.invalid.length}`,
-    `  fetched ${report.fetched}, failed ${report.failed.length}` +
-    (report.skipped.length ? `, skipped ${report.skipped.length}` : "") + "; " +
-    `new ${report.new}, changed ${report.changed}, unchanged ${report.unchanged}` +
-    (report.retired ? `, retired ${report.retired}` : ""),
-    `  http: ${requestsLine(report)}, ${report.http.retries} retries, ` +
-    `${report.http.status429} x 429${throttleSummary(report.http)}; ${seconds} s`,
+    `${head}: requested ${n(report.requested)}, valid ${n(report.valid)}, ` +
+    `invalid ${n(report.invalid.length)}`,
+    `  fetched ${n(report.fetched)}, failed ${n(report.failed.length)}` +
+    (report.skipped.length ? `, skipped ${n(report.skipped.length)}` : "") + "; " +
+    `new ${n(report.new)}, changed ${n(report.changed)}, unchanged ${n(report.unchanged)}` +
+    (report.retired ? `, retired ${n(report.retired)}` : ""),
+    `  http: ${requestsLine(report)}, ${counted(report.http.retries, "retry", "retries")}, ` +
+    `${n(report.http.status429)} x 429${throttleSummary(report.http)}; ${seconds} s`,
     ...endpointLines(report.endpoints),
     ...(report.scan.dropped_columns.length
       ? [
@@ -395,33 +445,72 @@ export function formatSummary(report: RunReport): string {
     `  catalog ${field(report.catalog.path)}: ` +
     (report.catalog.rows === null
       ? "not read"
-      : `${report.catalog.rows} rows, ${report.catalog.current} current`),
+      : `${counted(report.catalog.rows, "row")}, ${n(report.catalog.current ?? 0)} current`),
   ];
   if (report.invalid.length) {
-    lines.push(`invalid entries (${report.invalid.length}):`);
+    lines.push(`invalid entries (${n(report.invalid.length)}):`);
+    // #1 is the first entry: JSON keeps the 0-based index.
     lines.push(
-      ...listWithLimit(report.invalid, (e) => `#${e.index} ${field(e.input)}: ${field(e.reason)}`),
+      ...listWithLimit(
+        report.invalid,
+        (e) => `#${n(e.index + 1)} ${field(e.input)}: ${field(e.reason)}`,
+      ),
     );
   }
   if (report.failed.length) {
-    lines.push(`failed symbols (${report.failed.length}):`);
+    lines.push(`failed symbols (${n(report.failed.length)}):`);
     lines.push(...byReason(report.failed, report.error));
   }
   if (report.skipped.length) {
-    lines.push(`skipped symbols (${report.skipped.length}), never fetched:`);
+    lines.push(`skipped symbols (${n(report.skipped.length)}), never fetched:`);
     lines.push(...byReason(report.skipped, report.error));
   }
   if (report.repaired.length) {
     const verb = report.dry_run ? "would close" : "closed";
-    lines.push(`repaired (${report.repaired.length}): ${verb} duplicate current rows of`);
+    lines.push(`repaired (${n(report.repaired.length)}): ${verb} duplicate current rows of`);
     lines.push(...listWithLimit(report.repaired, field));
   }
   if (report.dry_run && report.changes?.length) {
-    lines.push(`would change (${report.changes.length}):`);
+    lines.push(`would change (${n(report.changes.length)}):`);
     lines.push(...listWithLimit(report.changes, (c) => {
       const fields = c.fields.map(formatFieldChange);
       return `${field(c.symbol)} ${c.action}${fields.length ? ` (${fields.join(", ")})` : ""}`;
     }));
   }
   return lines.join("\n");
+}
+
+/**
+ * The one line a `--quiet` run still prints when it ends partly done (exit
+ * 3): how many failed, were skipped or were invalid, and what was merged.
+ * Null for any other exit (0 says nothing when quiet; 1, 2 and 130/143 print
+ * their error).
+ *
+ * @example
+ * ```ts
+ * import { emptyReport, partialLine } from "./report.ts";
+ * const report = { ...emptyReport("c", false), valid: 3, fetched: 2, exit_code: 3,
+ *   failed: [{ symbol: "A:B", reason: "x" }] };
+ * partialLine(report); // "partial: 1 of 3 symbols failed; 2 fetched and merged (exit 3)"
+ * ```
+ */
+export function partialLine(report: RunReport): string | null {
+  if (report.exit_code !== 3) return null;
+  const problems: string[] = [];
+  if (report.failed.length) {
+    problems.push(`${grouped(report.failed.length)} of ${counted(report.valid, "symbol")} failed`);
+  }
+  if (report.skipped.length) {
+    problems.push(`${grouped(report.skipped.length)} skipped (never fetched)`);
+  }
+  if (report.invalid.length) {
+    problems.push(
+      `${grouped(report.invalid.length)} of ${
+        counted(report.requested, "entry", "entries")
+      } invalid`,
+    );
+  }
+  const merged = report.dry_run ? "would be merged" : "merged";
+  return `partial: ${problems.join(", ")}; ${grouped(report.fetched)} fetched and ${merged} ` +
+    `(exit 3)`;
 }
