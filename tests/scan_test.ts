@@ -15,7 +15,8 @@ import { memoryLogger } from "../lib/report/log.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 import { type Fault, mirrorBody, mirrorSymbols, startMirror } from "../testing/mirror.ts";
 
-const fast = { backoffBaseMs: 10, backoffCapMs: 50, timeoutMs: 2000 };
+// The timeout only stops a hung request: a loaded machine may take seconds to answer.
+const fast = { backoffBaseMs: 10, backoffCapMs: 50, timeoutMs: 20_000 };
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });

@@ -22,16 +22,17 @@ import { listing, tempProject } from "../testing/tmp.ts";
 const short = {
   backoffBaseMs: 10,
   backoffCapMs: 50,
-  timeoutMs: 2000,
+  timeoutMs: 20_000, // only stops a hung request
   breaker: { pauseBaseMs: 500 },
   pacer: { resumeRate: 20, rateStep: 10 },
 } satisfies Partial<ClientOptions>;
 /**
- * More than 20 requests within 5 s (of the clock client and mirror share),
- * then 1.5 s of empty answers: a window long enough that a busy machine
- * still crosses the limit, on a clock 10 times faster than the wall's.
+ * More than 20 requests within a minute (of the clock client and mirror
+ * share, 10 times faster than the wall's), then 1.5 s of empty answers: in
+ * effect every 21st request starts a penalty, however slow a busy machine
+ * makes the client.
  */
-const SOFT_THROTTLE = { limit: 20, windowMs: 5_000, penaltyMs: 1500 };
+const SOFT_THROTTLE = { limit: 20, windowMs: 60_000, penaltyMs: 1500 };
 
 Deno.test("a soft throttle pauses the whole pool; every symbol lands with few empty answers", async () => {
   const clock = new ScaledClock(10);
@@ -120,8 +121,8 @@ Deno.test("a pause sends nothing, ends with exactly one probe, then starts are p
 });
 
 Deno.test("403s share one cooldown: a run of them pauses the pool instead of each symbol retrying", async () => {
-  // 403 to everything for 300 ms from the first request on (on a clock the
-  // client shares, so a busy machine cannot shrink or stretch the window).
+  // 403 to everything for 3 s from the first request on (of a clock the
+  // client shares, 10 times faster than the wall's: 300 ms of it).
   const clock = new ScaledClock(10);
   let first: number | null = null;
   await using mirror = startMirror({
@@ -129,18 +130,18 @@ Deno.test("403s share one cooldown: a run of them pauses the pool instead of eac
     clock,
     fault: () => {
       first ??= clock.now();
-      return clock.now() - first < 300 ? { kind: "status", status: 403 } : undefined;
+      return clock.now() - first < 3_000 ? { kind: "status", status: 403 } : undefined;
     },
   });
   const client = new TradingViewClient({
     baseUrl: mirror.url,
     ...short,
     clock,
-    breaker: { pauseBaseMs: 400 },
+    breaker: { pauseBaseMs: 4_000 },
   });
   const outcomes = await fetchAll(client, mirrorSymbols(["NYSE"]).slice(0, 12), 3);
   assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
-  // Per-symbol retries alone would have drawn about 3 x 300 / 30 = 30 refusals.
+  // Per-symbol retries alone would have drawn about 3 x 3000 / 30 = 300 refusals.
   assert.ok(mirror.stats.byStatus[403] <= 5, `${mirror.stats.byStatus[403]} x 403`);
   assert.equal(client.counts().status403, mirror.stats.byStatus[403]);
   assert.ok(client.counts().pauses >= 1);
@@ -381,10 +382,10 @@ cliTest(
     assert.equal(result.code, 1, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.match(report.error, /^127\.0\.0\.1:\d+ does not answer: 3 requests in a row timed out/);
-    // One wave of three requests, each timing out once (one --timeout-ms in
-    // all, since they run together): no retries after it.
-    assert.equal(report.http.requests, 3, `${report.http.requests} requests`);
-    assert.equal(report.http.retries, 0);
+    // The first three timeouts end it (one --timeout-ms in all, since the
+    // three run together); at most two retries went out meanwhile.
+    assert.ok(report.http.requests <= 5, `${report.http.requests} requests`);
+    assert.ok(report.http.retries <= 2, `${report.http.retries} retries`);
     assert.ok(mirror.stats.connections <= 5, `${mirror.stats.connections} connections`);
     assert.deepEqual(await listing(project.dir), []);
   },
