@@ -326,10 +326,18 @@ Deno.test("a catalog path DuckDB would read as a glob is refused, not expanded",
   assert.match(result.log.join("\n"), /contains a glob character/);
 });
 
-Deno.test("the show permission set: the project root read-only and DuckDB's addon, nothing else", async () => {
+Deno.test("the show permission set: the project root read-only, its private folder, an S3 store, DuckDB's addon", async () => {
   const set = await readPermissionSet("show");
   const ingest = await readPermissionSet("ingest");
-  assert.deepEqual(set, { read: ["."], ffi: ingest.ffi });
+  // Writes only into .meta-ingest (private copies of an S3 catalog); the
+  // network only on loopback (a local S3 store) and the AWS variables.
+  assert.deepEqual(set, {
+    read: ["."],
+    write: [".meta-ingest"],
+    net: ["127.0.0.1", "localhost"],
+    env: ingest.env?.filter((name) => name.startsWith("AWS_")),
+    ffi: ingest.ffi,
+  });
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   assert.equal(
     denoJson.tasks.show,
@@ -351,7 +359,7 @@ Deno.test("Deno itself refuses writes, hosts, variables and subprocesses under t
         "read:inside": "inside.json",
         "read:etc": "/etc/hostname",
         "write:inside": "out.txt",
-        "net:loopback": "127.0.0.1",
+        "net:remote": "scanner.tradingview.com",
         "env:ours": "META_INGEST_BASE_URL",
         "run:sh": "sh",
         "sys:release": "osRelease",
@@ -366,7 +374,7 @@ Deno.test("Deno itself refuses writes, hosts, variables and subprocesses under t
     "read:inside": "allowed",
     "read:etc": "refused",
     "write:inside": "refused",
-    "net:loopback": "refused",
+    "net:remote": "refused",
     "env:ours": "refused",
     "run:sh": "refused",
     "sys:release": "refused",
