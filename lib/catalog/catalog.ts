@@ -43,7 +43,6 @@ import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow } from "../record/exchanges.ts";
 import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
 import type { FetchedRecord } from "../record/record.ts";
-import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 import {
   ACTIVE_SYMBOLS,
   castColumns,
@@ -78,7 +77,6 @@ import {
   STATUS_RUNS,
   STATUS_TOTALS,
   STORED_CHECKSUM,
-  TIMEZONE_ALIAS_SCHEMA,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
   WRITE_RUN_LOG,
@@ -458,12 +456,6 @@ export class Catalog implements AsyncDisposable {
       "not_found",
       [{ name: "symbol", type: "VARCHAR" }],
       notFound.map((symbol) => ({ symbol })),
-    );
-    await createStagingTable(
-      this.connection,
-      "timezone_aliases",
-      TIMEZONE_ALIAS_SCHEMA,
-      Object.entries(TIMEZONE_ALIASES).map(([alias, canonical]) => ({ alias, canonical })),
     );
     const exchanges = [...new Set(fetched.map((f) => f.record.exchange))].map((e) => ({
       ...exchangeRow(e),

@@ -17,6 +17,7 @@
  */
 
 import type { CatalogRecord } from "../record/record.ts";
+import { TIMEZONE_ALIASES } from "../record/timezones.ts";
 
 /** One column of a table we write. */
 export interface Column {
@@ -86,12 +87,6 @@ export const LEARNED_FIELDS = [
   "contract_type",
 ] as const;
 
-/** The staging table of timezone aliases (alias -> canonical), from lib/record/timezones.ts. */
-export const TIMEZONE_ALIAS_SCHEMA = [
-  { name: "alias", type: "VARCHAR" },
-  { name: "canonical", type: "VARCHAR" },
-] as const satisfies readonly Column[];
-
 /** Record fields whose value, when the API leaves it null, comes from a default. */
 export const DEFAULTED_FIELDS = ["base", "country", "timezone", "session"] as const;
 
@@ -102,6 +97,44 @@ export const INCOMING_SCHEMA: readonly Column[] = [
 ];
 
 const FLOAT_TYPES = new Set(["DOUBLE", "FLOAT", "REAL", "DECIMAL"]);
+
+/**
+ * A text constant of our own code as a SQL string literal (values from
+ * outside always travel as bound parameters instead).
+ */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * A column's value in the one form comparisons use, as SQL over `expr`:
+ * the timezone in its one spelling (the aliases of lib/record/timezones.ts)
+ * and the subtype lower-cased, as incoming values are stored; any other
+ * column as it is. The merge compares the current row with it, and `show`
+ * compares versions with it, so a change of spelling alone is never a
+ * change anywhere.
+ *
+ * @example
+ * ```ts
+ * import { normalisedSql } from "./sql.ts";
+ * normalisedSql("subtype", "c.subtype"); // "lower(c.subtype)"
+ * normalisedSql("description", "c.description"); // "c.description"
+ * ```
+ */
+export function normalisedSql(column: string, expr: string): string {
+  switch (column) {
+    case "timezone":
+      return `CASE ${expr} ${
+        Object.entries(TIMEZONE_ALIASES).map(([alias, canonical]) =>
+          `WHEN ${sqlString(alias)} THEN ${sqlString(canonical)}`
+        ).join(" ")
+      } ELSE ${expr} END`;
+    case "subtype":
+      return `lower(${expr})`;
+    default:
+      return expr;
+  }
+}
 
 /**
  * Quotes an identifier for DuckDB.
@@ -381,9 +414,8 @@ const COMPARED = RECORD_SCHEMA.filter((c) => c.name !== "symbol");
  * The SCD2 diff of this run, in three statements run in order:
  * `current_rows` (the latest current row of each symbol in the run; a
  * missing `active` counts as true, as in {@linkcode ACTIVE_SYMBOLS}; the
- * timezone in its one spelling via the staged `timezone_aliases` and the
- * subtype lower-cased, as incoming values are, so a spelling is never a
- * change),
+ * timezone and subtype in their one form, {@linkcode normalisedSql}, so a
+ * spelling is never a change),
  * `proposed` (what each symbol's current row should say: API values first,
  * then what the catalog already knows, then built-in defaults, so a null from
  * the API never erases a known value; with $1 = true, definite not-founds
@@ -393,9 +425,8 @@ export const COMPUTE_CHANGES = {
   currentRows: `CREATE OR REPLACE TABLE current_rows AS
    SELECT row.* REPLACE (
      coalesce(row.active, true) AS active,
-     lower(row.subtype) AS subtype,
-     coalesce((SELECT a.canonical FROM timezone_aliases a WHERE a.alias = row.timezone), row.timezone)
-       AS timezone)
+     ${normalisedSql("subtype", "row.subtype")} AS subtype,
+     ${normalisedSql("timezone", "row.timezone")} AS timezone)
    FROM (
      -- The row packed whole (see MERGED): the rank beside it never meets a catalog column.
      SELECT struct_pack(*COLUMNS(*)) AS row,
@@ -635,7 +666,9 @@ export const PICKED_CHANGES = `WITH v AS (
   COMPARED.map((c) => {
     const [n, o] = [quoteIdent(c.name), quoteIdent(`old_${c.name}`)];
     return `SELECT ${PICKED_ROW} AS row_id, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
-            n > 1 AND NOT ${sameValue(c.type, n, o)} AS differs FROM v`;
+            n > 1 AND NOT ${
+      sameValue(c.type, normalisedSql(c.name, n), normalisedSql(c.name, o))
+    } AS differs FROM v`;
   }).join(" UNION ALL ")
 }) WHERE differs ORDER BY row_id, field`;
 
