@@ -4,7 +4,7 @@
  * as a child process under the `show` permission set for the contract).
  */
 import assert from "node:assert/strict";
-import { CatalogReader } from "../lib/catalog/reader.ts";
+import { CatalogReader, type VersionRow } from "../lib/catalog/reader.ts";
 import { parseShowCli } from "../lib/input/show_cli.ts";
 import { memoryLogger } from "../lib/report/log.ts";
 import { runShow } from "../lib/show.ts";
@@ -122,7 +122,10 @@ Deno.test("a retired symbol: active before, inactive after, and listed with --ch
   const then = await showJson(project.dir, ["NASDAQ:MSFT", "--as-of", "2026-02-15"]);
   assert.deepEqual(then.rows.map((r: Record<string, unknown>) => r.active), [true]);
   const changed = await showJson(project.dir, ["--changed-since", "2026-02-15"]);
-  const msft = changed.rows.find((r: Record<string, unknown>) => r.symbol === "NASDAQ:MSFT");
+  // History rows nest the catalog's columns under `row`, beside show's own keys.
+  const msft = changed.rows.find((r: { row: Record<string, unknown> }) =>
+    r.row.symbol === "NASDAQ:MSFT"
+  );
   assert.deepEqual(msft.changes, [{ field: "active", old: true, new: false }]);
 });
 
@@ -132,7 +135,9 @@ Deno.test("history across three versions: oldest first, with what changed", asyn
   const answer = await showJson(project.dir, ["NASDAQ:AAPL", "--history"]);
   assert.equal(answer.mode, "history");
   assert.deepEqual(
-    answer.rows.map((r: Record<string, unknown>) => [r.valid_from, r.valid_until, r.first]),
+    answer.rows.map((
+      r: { row: Record<string, unknown>; first: boolean },
+    ) => [r.row.valid_from, r.row.valid_until, r.first]),
     [
       ["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", true],
       ["2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", false],
@@ -174,11 +179,14 @@ Deno.test("--changed-since after a refresh that changed 10% lists exactly those,
   );
   const answer = await showJson(project.dir, ["--changed-since", "2026-01-15"]);
   assert.equal(answer.changed_since, "2026-01-15T00:00:00Z");
-  assert.deepEqual(answer.rows.map((r: Record<string, unknown>) => r.symbol), changed.toSorted());
+  assert.deepEqual(
+    answer.rows.map((r: { row: Record<string, unknown> }) => r.row.symbol),
+    changed.toSorted(),
+  );
   for (const row of answer.rows) {
     assert.equal(row.first, false);
     assert.deepEqual(row.changes.map((c: { field: string }) => c.field), ["description"]);
-    assert.equal(row.changes[0].new, `${row.symbol} renamed`);
+    assert.equal(row.changes[0].new, `${row.row.symbol} renamed`);
   }
   // Exactly at the refresh: that version is already valid, so nothing changed *after* it.
   const atRefresh = await showJson(project.dir, ["--changed-since", "2026-02-01T00:00:00Z"]);
@@ -198,7 +206,9 @@ Deno.test("--changed-since after a refresh that changed 10% lists exactly those,
     "--changed-since",
     "2026-01-15",
   ]);
-  assert.deepEqual(named.rows.map((r: Record<string, unknown>) => r.symbol), [changed[0]]);
+  assert.deepEqual(named.rows.map((r: { row: Record<string, unknown> }) => r.row.symbol), [
+    changed[0],
+  ]);
   assert.deepEqual(named.unknown, []);
 });
 
@@ -427,13 +437,18 @@ cliTest("show reads one consistent file while ingests replace it", async (cli) =
   const round = (n: number) => symbols.map((s) => fetched(s, { description: `round ${n}` }));
   await mergeOnce(path, round(0), { now: new Date(Date.UTC(2026, 0, 1)) });
   // Writer: a new version of every row, again and again, by the real merge
-  // and atomic replace, while show runs as a child process.
+  // and atomic replace, while show runs as a child process. Back to back,
+  // with a longer pause after every third write: on a busy machine a read
+  // (which verifies the checksum, reading every row) can take longer than a
+  // merge, and a reader must get a quiet moment within its tries; one that
+  // mixed versions or never settled still fails below.
   let writes = 0;
   let stop = false;
   const writer = (async () => {
     for (let n = 1; !stop; n++) {
       await mergeOnce(path, round(n), { now: new Date(Date.UTC(2026, 0, 1, 0, n)) });
       writes++;
+      if (writes % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 500));
     }
   })();
   const seen = new Set<string>();
@@ -482,22 +497,30 @@ Deno.test("a read never mixes two versions of the file, even when its layout cha
         await Deno.copyFile(source, `${path}.tmp`);
         await Deno.rename(`${path}.tmp`, path);
         swaps++;
-        // About as often as a read takes: many reads overlap a swap, most still finish.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // About as often as a read takes, so many reads overlap a swap; every
+        // fourth pause is longer, so a read made again after a swap can
+        // finish even on a busy machine (a reader that mixed versions or
+        // never settled would still fail below).
+        await new Promise((resolve) => setTimeout(resolve, swaps % 4 === 0 ? 400 : 50));
       }
     }
   })();
   const seen = new Set<string>();
+  let retried = 0;
   try {
     await using reader = await CatalogReader.open(path);
     for (let i = 0; i < 60; i++) {
       const answer = await reader.read({ symbols: [], all: true, mode: { kind: "current" } });
-      const kinds = new Set(
-        answer.rows.map((r) =>
-          `${r.values.description} ${r.values.valid_from === null ? "-" : "ts"}`
-        ),
+      if (answer.attempts > 1) retried++;
+      const [description, validFrom] = ["description", "valid_from"].map((c) =>
+        answer.columns.indexOf(c)
       );
-      assert.equal(answer.rows.length, symbols.length);
+      const rows: VersionRow[] = [];
+      for await (const item of answer.items) if (item.kind === "row") rows.push(item.row);
+      const kinds = new Set(
+        rows.map((r) => `${r.values[description]} ${r.values[validFrom] === null ? "-" : "ts"}`),
+      );
+      assert.equal(rows.length, symbols.length);
       assert.deepEqual(kinds.size, 1, [...kinds].join(" / "));
       const [kind] = kinds;
       assert.ok(kind === "legacy -" || kind === "modern ts", kind);
@@ -508,6 +531,7 @@ Deno.test("a read never mixes two versions of the file, even when its layout cha
     await swapper;
   }
   assert.ok(swaps > 20, `${swaps} swaps during 60 reads`);
+  assert.ok(retried > 0, "some reads met a swap and were made again");
   assert.equal(seen.size, 2, "both versions were read");
 });
 

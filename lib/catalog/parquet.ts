@@ -1,8 +1,9 @@
 /**
  * Opening a Parquet file as one of our tables, the same way for the merge
  * (catalog.ts) and the read side (reader.ts): its columns read, cast to our
- * schema through a streamed view ({@linkcode parquetViewSql}), and one error
- * for a file that cannot be read.
+ * schema through a streamed view ({@linkcode parquetViewSql}), its rows
+ * checked against the checksum written with them, and one error for a file
+ * that cannot be read.
  *
  * @module
  */
@@ -10,7 +11,16 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { basename } from "node:path";
 import { z } from "zod";
 import { errorMessage, IngestError } from "../core/errors.ts";
-import { type Column, DESCRIBE_PARQUET, parquetViewSql, setPathVariableSql } from "./sql.ts";
+import {
+  CHECKSUM_VERSION,
+  type Column,
+  DESCRIBE_PARQUET,
+  ENGINE_VERSION,
+  FILE_CHECKSUM,
+  parquetViewSql,
+  setPathVariableSql,
+  STORED_CHECKSUM,
+} from "./sql.ts";
 
 /**
  * Runs a query and returns its rows, validated against `schema`.
@@ -67,9 +77,19 @@ export async function openParquetView(
   return found;
 }
 
+/** Whether `path` is a regular file we may see (false when it is not, or not ours to look at). */
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The error for a file that could not be read (and is therefore never
- * written over): `label` names it ("catalog", "exchanges table").
+ * written over): `label` names it ("catalog", "exchanges table"). Its advice
+ * names `<file>.bak` only when that file exists.
  *
  * @example
  * ```ts
@@ -79,9 +99,64 @@ export async function openParquetView(
  * ```
  */
 export function unreadable(label: string, path: string, err: unknown): IngestError {
+  const backup = `${basename(path)}.bak`;
   return new IngestError(
     "catalog",
     `cannot read ${label} ${path}: ${errorMessage(err).split("\n")[0]}`,
-    `it was left untouched; restore ${basename(path)}.bak or move the file away`,
+    isFile(`${path}.bak`)
+      ? `it was left untouched; restore ${backup} (the previous version) or move the file away`
+      : `it was left untouched; move it away or restore it from a copy of your own: there is no ${backup}`,
   );
+}
+
+const storedRow = z.object({ checksum: z.string().nullable(), engine: z.string().nullable() });
+const checksumRow = z.object({ checksum: z.string() });
+
+/** What {@linkcode verifyRowsChecksum} found. */
+export type ChecksumCheck =
+  /** The rows match the checksum written with them. */
+  | "verified"
+  /** No checksum to check: none written (an older or foreign file), or of an unknown version. */
+  | "absent"
+  /** Written by another DuckDB version, whose `hash()` differs: not checkable. */
+  | "other-engine";
+
+/**
+ * The DuckDB version computing checksums on `connection`.
+ *
+ * @internal (for lib/catalog: it takes `@duckdb/node-api`'s connection)
+ */
+export async function engineVersion(connection: DuckDBConnection): Promise<string> {
+  return (await queryRows(connection, ENGINE_VERSION, z.object({ engine: z.string() })))[0].engine;
+}
+
+/**
+ * Checks the rows of the Parquet file at `path` against the checksum this
+ * tool wrote with them (`CHECKSUM_KEY` in its key-value metadata), reading
+ * every row. Rows that no longer match (damage that still reads as
+ * Parquet) throw an Error saying so; callers wrap it with
+ * {@linkcode unreadable}, so the merge, a dry run, probe and `show` refuse
+ * such a file with the same words and exit code. A file without a checksum
+ * (older, or another tool's), with a checksum version this tool does not
+ * know (a newer tool's), or with one computed by another DuckDB version
+ * (`engine` is this one's) is accepted unchecked.
+ *
+ * @internal (for lib/catalog: it takes `@duckdb/node-api`'s connection)
+ */
+export async function verifyRowsChecksum(
+  connection: DuckDBConnection,
+  path: string,
+  engine: () => Promise<string>,
+): Promise<ChecksumCheck> {
+  const [stored] = await queryRows(connection, STORED_CHECKSUM, storedRow, [path]);
+  if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) return "absent";
+  // hash() differs between DuckDB versions: another version's sum cannot be checked.
+  if (stored.engine !== null && stored.engine !== await engine()) return "other-engine";
+  const [actual] = await queryRows(connection, FILE_CHECKSUM, checksumRow, [path]);
+  if (stored.checksum !== actual.checksum) {
+    throw new Error(
+      "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
+    );
+  }
+  return "verified";
 }

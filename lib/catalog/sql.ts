@@ -589,100 +589,159 @@ export const WRITE_EXCHANGES = `COPY (
 /** What a read (`meta-ingest show`) picks from the catalog. */
 export type ReadSelection = "current" | "as-of" | "history" | "changed-since";
 
-/** The hidden column numbering picked rows (symbol, then oldest version first). */
-export const PICKED_ROW = "__show_row";
+/**
+ * What a {@linkcode readSql} statement returns, column by column (named by
+ * position, `h0`.., never by a catalog column's name, so no helper can meet
+ * a column of the user's; read them by position): `kind` (0 a row, 1 a
+ * named symbol without an answer), `ord` (the row's place among its
+ * symbol's picked versions, from 1), `first` (no earlier picked version),
+ * `changes` (JSON text: the fields that differ from the previous picked
+ * version, `[{field, old, new}]` with values as text; null without
+ * diffs), `symbol` (the sort key) and `values`: every value of the row as
+ * one text, fields separated by U+001F, in the order of the catalog's
+ * columns then its extra ones, each as DuckDB writes it as text (a
+ * timestamp `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), `\` and U+001F escaped
+ * as `\\` and `\u`, a null as `\N` (for `kind` 1, the symbol alone). One
+ * text per row, because handing DuckDB's values over one by one costs far
+ * more than splitting a string ({@linkcode decodeReadValues} undoes it).
+ */
+export const READ_OUTPUT = ["kind", "ord", "first", "changes", "symbol", "values"] as const;
+
+/** The field separator of {@linkcode READ_OUTPUT}'s `values`. */
+const VALUE_SEPARATOR = "\x1f";
+
+/** A value as one field of `values` (see {@linkcode READ_OUTPUT}). */
+const encodedValue = (expr: string) =>
+  `coalesce(replace(replace(CAST(${expr} AS VARCHAR), '\\', '\\\\'), chr(31), '\\u'), '\\N')`;
 
 /**
- * Copies the rows a read needs from the `catalog` view into the temp table
- * `picked`, so everything after reads one consistent snapshot:
+ * The fields of one `values` text of {@linkcode READ_OUTPUT}, each as
+ * DuckDB wrote it, null for a null.
+ *
+ * @example
+ * ```ts
+ * import { decodeReadValues } from "./sql.ts";
+ * decodeReadValues("NASDAQ:AAPL\x1f\\N\x1fa\\\\b"); // ["NASDAQ:AAPL", null, "a\\b"]
+ * ```
+ */
+export function decodeReadValues(text: string): (string | null)[] {
+  return text.split(VALUE_SEPARATOR).map((field) =>
+    field === "\\N"
+      ? null
+      : field.includes("\\")
+      ? field.replace(/\\(.)/gs, (_, c: string) => c === "u" ? VALUE_SEPARATOR : c)
+      : field
+  );
+}
+
+/** A catalog column of the packed row `row`, as reads show and compare it. */
+function readColumn(name: string): string {
+  const id = `row.${quoteIdent(name)}`;
+  return name === "active" ? `coalesce(${id}, true)` : id;
+}
+
+/** The same column of the previous version `prev`. */
+function previousColumn(name: string): string {
+  const id = `prev.${quoteIdent(name)}`;
+  return name === "active" ? `coalesce(${id}, true)` : id;
+}
+
+/**
+ * The one statement a read prints from (`meta-ingest show`), streamed in
+ * order. It reads the `catalog` view only; each catalog row travels packed
+ * whole in one struct (`struct_pack(*COLUMNS(*)) AS row`, as the merge
+ * does), so the helper columns beside it never meet a column of the
+ * catalog's own, whatever extra columns it has. What it picks:
  * - `current`: each symbol's current row (`valid_until` null);
  * - `as-of`: the row valid at `$at` (`valid_from <= $at < valid_until`; a
- *   null `valid_until` is still valid, a null `valid_from`, as in old Python
- *   catalogs, counts as valid from the start);
+ *   null `valid_until` is still valid, a null `valid_from`, as in old
+ *   Python catalogs, counts as valid from the start);
  * - `history`: every row;
  * - `changed-since`: for symbols whose current row began after `$at`, the
- *   current row and the row valid at `$at` (if any), to diff them.
- * One row per symbol for `current` and `as-of` (the latest, should a
- * damaged catalog hold two). A missing `active` reads as true.
- * Named parameters: `$symbols` (VARCHAR[], unless `allSymbols`) and `$at`
- * (a TIMESTAMP text, for `as-of` and `changed-since`).
+ *   current row, diffed against the row valid at `$at` (if any).
+ * One row per symbol for `current` and `as-of`: should a damaged catalog
+ * hold several, the newest in the merge's own order (`NEWEST_FIRST`). A
+ * missing `active` reads as true. Changes compare values as the merge
+ * does: normalised ({@linkcode normalisedSql}), null equals null, doubles
+ * within 1e-12. Output: {@linkcode READ_OUTPUT} (the values: the
+ * catalog's columns in schema order, then `extras`); rows by symbol,
+ * oldest version first, then named symbols without an answer (not picked,
+ * or for `changed-since` not in the catalog at all), sorted. Named parameters:
+ * `$symbols` (VARCHAR[], unless `allSymbols`) and `$at` (a TIMESTAMP text,
+ * for `as-of` and `changed-since`).
  */
-export function pickSql(selection: ReadSelection, allSymbols: boolean): string {
+export function readSql(
+  selection: ReadSelection,
+  allSymbols: boolean,
+  extras: readonly string[],
+): string {
   const symbols = allSymbols ? "symbol IS NOT NULL" : "list_contains($symbols::VARCHAR[], symbol)";
   const validAt =
     "coalesce(valid_from <= $at::TIMESTAMP, true) AND coalesce($at::TIMESTAMP < valid_until, true)";
-  const where = {
-    "current": "valid_until IS NULL",
-    "as-of": validAt,
-    "history": "true",
-    "changed-since":
-      `symbol IN (SELECT symbol FROM catalog WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
-       AND (valid_until IS NULL OR (${validAt}))`,
-  }[selection];
-  const one = selection === "current" || selection === "as-of"
-    ? "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST) = 1"
-    : "";
-  return `CREATE OR REPLACE TEMP TABLE picked AS
-    SELECT * REPLACE (coalesce(active, true) AS active),
-           row_number() OVER (ORDER BY symbol, valid_from NULLS FIRST, valid_until NULLS LAST) AS ${PICKED_ROW}
-    FROM catalog WHERE ${symbols} AND ${where} ${one}`;
-}
-
-/**
- * The picked rows to print, oldest first within each symbol: the catalog's
- * columns (timestamps as text, `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), then
- * `extras` (columns beyond ours, as text), then `__show_row_id` and `__show_first` (no
- * earlier picked version of the symbol). With `currentOnly`, only rows whose
- * `valid_until` is null.
- */
-export function pickedRowsSql(extras: readonly string[], currentOnly: boolean): string {
-  const select = [
-    ...CATALOG_SCHEMA.map((c) => {
-      const id = quoteIdent(c.name);
-      return c.type === "TIMESTAMP" ? `CAST(${id} AS VARCHAR) AS ${id}` : id;
-    }),
-    ...extras.map((name) => `CAST(${quoteIdent(name)} AS VARCHAR) AS ${quoteIdent(name)}`),
-  ];
-  return `SELECT ${select.join(", ")}, ${PICKED_ROW} AS __show_row_id, __show_first FROM (
-      SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ${PICKED_ROW}) = 1 AS __show_first
-      FROM picked)
-    ${currentOnly ? "WHERE valid_until IS NULL" : ""} ORDER BY ${PICKED_ROW}`;
-}
-
-/**
- * For each picked row with an earlier picked version of its symbol, the
- * record fields that differ from that version (as the history rules compare
- * them: null equals null, doubles within 1e-12), old and new as text.
- */
-export const PICKED_CHANGES = `WITH v AS (
-    SELECT ${PICKED_ROW}, ${
-  COMPARED.map((c) => {
-    const id = quoteIdent(c.name);
-    return `${id}, lag(${id}) OVER w AS ${quoteIdent(`old_${c.name}`)}`;
-  }).join(", ")
-}, row_number() OVER w AS n
-    FROM picked WINDOW w AS (PARTITION BY symbol ORDER BY ${PICKED_ROW}))
-  SELECT row_id, field, old, new FROM (${
-  COMPARED.map((c) => {
-    const [n, o] = [quoteIdent(c.name), quoteIdent(`old_${c.name}`)];
-    return `SELECT ${PICKED_ROW} AS row_id, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
-            n > 1 AND NOT ${
-      sameValue(c.type, normalisedSql(c.name, n), normalisedSql(c.name, o))
-    } AS differs FROM v`;
-  }).join(" UNION ALL ")
-}) WHERE differs ORDER BY row_id, field`;
-
-/**
- * Named symbols a read did not find: those with no picked row, or with
- * `inCatalog`, those with no row in the catalog at all. `$symbols` = the
- * named symbols (VARCHAR[]).
- */
-export function missingSymbolsSql(inCatalog: boolean): string {
-  const found = inCatalog
-    ? "SELECT symbol FROM catalog WHERE symbol IN (SELECT unnest($symbols::VARCHAR[]))"
-    : "SELECT symbol FROM picked";
-  return `SELECT s AS symbol FROM unnest($symbols::VARCHAR[]) t(s)
-    WHERE s NOT IN (SELECT symbol FROM (${found}) WHERE symbol IS NOT NULL) ORDER BY s`;
+  const packed = "struct_pack(*COLUMNS(*)) AS row";
+  const diffs = selection === "history" || selection === "changed-since";
+  let picked: string;
+  if (!diffs) {
+    const where = `${symbols} AND ${selection === "current" ? "valid_until IS NULL" : validAt}`;
+    // Only symbols with several candidate rows pay for the full order
+    // (NEWEST_FIRST ends in the row as text, dear on a million rows).
+    picked = `several AS (
+        SELECT symbol FROM catalog WHERE ${where} GROUP BY symbol HAVING count(*) > 1),
+      picked AS (
+        SELECT ${packed} FROM catalog
+        WHERE ${where} AND symbol NOT IN (SELECT symbol FROM several)
+        UNION ALL
+        SELECT row FROM (
+          SELECT ${packed}, row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank
+          FROM catalog WHERE ${where} AND symbol IN (SELECT symbol FROM several))
+        WHERE rank = 1)`;
+  } else {
+    const where = selection === "history" ? symbols : `${symbols}
+        AND symbol IN (SELECT symbol FROM catalog WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
+        AND (valid_until IS NULL OR (${validAt}))`;
+    picked = `picked AS (SELECT ${packed} FROM catalog WHERE ${where})`;
+  }
+  const versions = diffs
+    ? `versions AS (
+        SELECT row, row_number() OVER w AS ord, lag(row) OVER w AS prev FROM picked
+        WINDOW w AS (PARTITION BY row.symbol
+          ORDER BY row.valid_from NULLS FIRST, row.valid_until NULLS LAST, hash(row)))`
+    : "versions AS (SELECT row, 1::BIGINT AS ord FROM picked)";
+  const changes = diffs
+    ? `to_json(CASE WHEN ord = 1 THEN [] ELSE list_filter([${
+      COMPARED.map((c) => {
+        const [now, before] = [readColumn(c.name), previousColumn(c.name)];
+        const same = sameValue(
+          c.type,
+          normalisedSql(c.name, now),
+          normalisedSql(c.name, before),
+        );
+        return `CASE WHEN NOT ${same} THEN {'field': ${
+          sqlString(c.name)
+        }, 'old': ${before}::VARCHAR, 'new': ${now}::VARCHAR} END`;
+      }).join(", ")
+    }], lambda c: c IS NOT NULL) END)::VARCHAR`
+    : "NULL::VARCHAR";
+  const values = [...CATALOG_SCHEMA.map((c) => c.name as string), ...extras].map((name) =>
+    encodedValue(readColumn(name))
+  );
+  let unknown = "";
+  if (!allSymbols) {
+    const found = selection === "changed-since"
+      ? "SELECT symbol FROM catalog WHERE list_contains($symbols::VARCHAR[], symbol)"
+      : "SELECT row.symbol FROM picked";
+    unknown = `UNION ALL
+      SELECT 1, NULL, NULL, NULL, s, ${encodedValue("s")}
+      FROM unnest($symbols::VARCHAR[]) AS t(s) WHERE s NOT IN (${found})`;
+  }
+  return `WITH ${picked},
+    ${versions}
+    SELECT 0 AS h0, ord AS h1, ord = 1 AS h2, ${changes} AS h3, row.symbol AS h4,
+      concat_ws(chr(31), ${values.join(", ")}) AS h5
+    FROM versions
+    ${selection === "changed-since" ? "WHERE row.valid_until IS NULL" : ""}
+    ${unknown}
+    ORDER BY h0, h4, h1`;
 }
 
 /**
