@@ -107,6 +107,11 @@ const NUMERIC = new Set<string>(
   CATALOG_SCHEMA.filter((c) => c.type === "BIGINT" || c.type === "DOUBLE").map((c) => c.name),
 );
 
+/** Columns a table never cuts to fit a terminal: the symbol, numbers, booleans, times. */
+const UNCUT = new Set<string>(
+  CATALOG_SCHEMA.filter((c) => c.name === "symbol" || c.type !== "VARCHAR").map((c) => c.name),
+);
+
 function changeText(change: ReadChange): string {
   return formatFieldChange(change);
 }
@@ -156,14 +161,14 @@ class Output {
 
 // ---------------------------------------------------------------- table
 
-/** Longest cell of the table, in characters (escaped text; see `printable`). */
-const TABLE_CELL_MAX = 120;
-
 /** Narrowest a text column is cut to when the table must fit a terminal. */
 const MIN_FIT_WIDTH = 8;
 
-/** A table cell or header: values from the catalog came from outside, so escaped. */
-const cell = (value: string) => printable(value, TABLE_CELL_MAX);
+/**
+ * A table cell or header: values from the catalog came from outside, so
+ * escaped (whole: a terminal's width is what cuts them, see `fit`).
+ */
+const cell = (value: string) => printable(value, Number.MAX_SAFE_INTEGER);
 
 /** What {@linkcode measureTable} found: column widths and what there is to print. */
 export interface TableLayout {
@@ -186,8 +191,9 @@ function tableCells(row: VersionRow, at: number[], view: ShowView): string[] {
 /**
  * Measures a table over a whole answer (the pre-pass): every column's
  * widest cell in display columns, fitted to `view.terminalWidth` when set
- * (text columns give way, widest first, down to a few columns; numbers
- * never do).
+ * (text columns give way, widest first, down to a few columns; the
+ * symbol, numbers, booleans and times never do, and a table that still
+ * does not fit wraps on the terminal).
  */
 export async function measureTable(answer: ReadAnswer, view: ShowView): Promise<TableLayout> {
   const at = positions(answer, view);
@@ -210,7 +216,7 @@ export async function measureTable(answer: ReadAnswer, view: ShowView): Promise<
 function fit(widths: number[], header: string[], view: ShowView): void {
   const room = (view.terminalWidth ?? Infinity) - 2 * (widths.length - 1);
   const floor = header.map((_, i) =>
-    NUMERIC.has(view.columns[i]) ? widths[i] : Math.min(widths[i], MIN_FIT_WIDTH)
+    UNCUT.has(view.columns[i]) ? widths[i] : Math.min(widths[i], MIN_FIT_WIDTH)
   );
   let total = widths.reduce((a, b) => a + b, 0);
   while (total > room) {

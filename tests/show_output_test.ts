@@ -1,0 +1,104 @@
+/**
+ * How `show` lays its answer out: tables measured in display columns and
+ * fitted to a terminal, output written in pieces as rows arrive.
+ */
+import assert from "node:assert/strict";
+import { displayWidth, fitWidth } from "../lib/core/width.ts";
+import { query } from "../testing/catalog.ts";
+import { showInProcess } from "../testing/show.ts";
+import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
+import { tempProject } from "../testing/tmp.ts";
+
+const CATALOG = "data/lakehouse/symbols.parquet";
+
+async function catalogIn(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/data/lakehouse`, { recursive: true });
+  return `${dir}/${CATALOG}`;
+}
+
+Deno.test("display width: wide characters count 2, combining marks 0", () => {
+  assert.equal(displayWidth("Apple"), 5);
+  assert.equal(displayWidth("日本語"), 6);
+  assert.equal(displayWidth("ｱｲｳ"), 3, "halfwidth katakana are narrow");
+  assert.equal(displayWidth("ＡＢ"), 4, "fullwidth forms are wide");
+  assert.equal(displayWidth("한국"), 4);
+  assert.equal(displayWidth("Cafe\u0301"), 4);
+  assert.equal(displayWidth("😀"), 2);
+  assert.equal(displayWidth("a\u200bb"), 2, "a zero-width space has no width");
+  assert.equal(fitWidth("日本語の銘柄", 7), "日本語…");
+  assert.equal(fitWidth("Cafe\u0301 au lait", 5), "Cafe\u0301…");
+  assert.equal(fitWidth("short", 10), "short");
+});
+
+async function wideCatalog(dir: string): Promise<void> {
+  const path = await catalogIn(dir);
+  await query(
+    `COPY (SELECT * FROM (VALUES
+       ('TSE:7203', 'トヨタ自動車', 100::BIGINT, TIMESTAMP '2026-01-01'),
+       ('EURONEXT:CAFE', 'Cafe\u0301 de Paris', 1000::BIGINT, TIMESTAMP '2026-01-01'),
+       ('NASDAQ:AAPL', 'Apple Inc. ' || repeat('and a very long description ', 4), 10::BIGINT, TIMESTAMP '2026-01-01'))
+       AS t(symbol, description, pricescale, valid_from))
+     TO '${path}' (FORMAT parquet)`,
+  );
+}
+
+Deno.test("a piped table is aligned by display width, at full width", async () => {
+  await using project = await tempProject();
+  await wideCatalog(project.dir);
+  const table = await showInProcess(project.dir, ["--all", "--columns", "pricescale,description"]);
+  assert.equal(table.code, 0, table.log.join("\n"));
+  const lines = table.out.trimEnd().split("\n");
+  assert.equal(lines.length, 5);
+  // The description column starts at the same display column on every line.
+  const at = (line: string) =>
+    displayWidth(line.slice(0, line.indexOf(line.trim().split(/\s{2,}/)[2])));
+  const starts = lines.filter((_, i) => i !== 1).map(at);
+  assert.equal(new Set(starts).size, 1, starts.join(" "));
+  assert.match(table.out, /トヨタ自動車/);
+  assert.match(table.out, /Cafe\u0301 de Paris/);
+  assert.match(table.out, /(and a very long description ){3}and a very long description$/m);
+  assert.doesNotMatch(table.out, /…/);
+});
+
+Deno.test("a table on a terminal fits its width: long text is cut with …, numbers never", async () => {
+  await using project = await tempProject();
+  await wideCatalog(project.dir);
+  const table = await showInProcess(project.dir, ["--all", "--columns", "pricescale,description"], {
+    terminalWidth: 50,
+  });
+  assert.equal(table.code, 0, table.log.join("\n"));
+  const lines = table.out.trimEnd().split("\n");
+  for (const line of lines) assert.ok(displayWidth(line) <= 50, `${displayWidth(line)}: ${line}`);
+  assert.match(table.out, /NASDAQ:AAPL\s+10\s+Apple Inc\. and a very.*…$/m);
+  assert.match(table.out, /TSE:7203\s+100\s+トヨタ自動車$/m);
+  assert.match(table.out, /EURONEXT:CAFE\s+1000\s+Cafe\u0301 de Paris$/m);
+  // Too narrow for everything: text columns stop at a few characters, the rest wraps.
+  const narrow = await showInProcess(
+    project.dir,
+    ["--all", "--columns", "pricescale,description"],
+    {
+      terminalWidth: 10,
+    },
+  );
+  assert.match(narrow.out, /^NASDAQ:AAPL\s+10\s+Apple I…$/m);
+  assert.match(narrow.out, /^EURONEXT:CAFE\s+1000\s+Cafe\u0301 de…$/m);
+});
+
+Deno.test("the answer is written in pieces as it streams, not as one text at the end", async () => {
+  await using project = await tempProject();
+  await writeSyntheticCatalog(await catalogIn(project.dir), { symbols: 5_000, versions: 2 });
+  for (const args of [["--all", "--csv"], ["--all", "--ndjson"], ["--all", "--json"], ["--all"]]) {
+    const pieces: number[] = [];
+    let out = "";
+    const result = await showInProcess(project.dir, args, {
+      write: (text) => {
+        pieces.push(text.length);
+        out += text;
+      },
+    });
+    assert.equal(result.code, 0, result.log.join("\n"));
+    assert.ok(pieces.length > 3, `${args.join(" ")}: ${pieces.length} pieces`);
+    assert.ok(Math.max(...pieces) < 70_000, `${args.join(" ")}: pieces of ${Math.max(...pieces)}`);
+    assert.ok(out.includes("SYN:S004999"));
+  }
+});
