@@ -22,7 +22,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   fetch50: async () => [await bench50()],
   stingy: async () => [await benchStingy()],
   merge: benchMerge,
-  show: async () => [await benchShow()],
+  show: benchShow,
   fetch1130: async () => [await bench1130()],
   throttle: async () => [
     await benchUnreachable(),

@@ -251,6 +251,7 @@ Deno.test("no internal name can meet a user's column: a catalog with extra colum
           /\bAS\s+(\w+)/gi,
           /(\w+)\s+AS\s*\(/gi,
           /WINDOW\s+(\w+)/gi,
+          /(\w+)\s+AS\s+MATERIALIZED\s*\(/gi,
           /lambda\s+(\w+)/gi,
           /\bt\((\w+)\)/g,
         ]
@@ -262,7 +263,7 @@ Deno.test("no internal name can meet a user's column: a catalog with extra colum
   names.add("t");
   for (const c of CATALOG_SCHEMA) names.delete(c.name);
   for (
-    const expected of ["h0", "h5", "ord", "rank", "several", "picked", "versions", "w", "c", "s"]
+    const expected of ["h0", "h5", "row", "rank", "several", "picked", "wanted", "w", "c", "s"]
   ) {
     assert.ok(names.has(expected), `${expected} is among the names tried`);
   }

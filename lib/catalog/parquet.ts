@@ -68,9 +68,7 @@ export async function openParquetView(
   schema: readonly Column[],
   requireSymbol: boolean,
 ): Promise<Map<string, string>> {
-  const columns = await queryRows(connection, DESCRIBE_PARQUET, describeRow, [path]);
-  const found = new Map(columns.map((c) => [c.column_name, c.column_type]));
-  if (requireSymbol && !found.has("symbol")) throw new Error("it has no 'symbol' column");
+  const found = await describeParquet(connection, path, requireSymbol);
   const variable = `${view}_path`;
   await connection.run(setPathVariableSql(variable), [path]);
   await connection.run(parquetViewSql(view, variable, schema, found));
@@ -84,6 +82,24 @@ function isFile(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The columns of the Parquet file at `path` and their types. A file without
+ * a `symbol` column is refused when `requireSymbol` is set. Throws whatever
+ * DuckDB throws for a file it cannot read.
+ *
+ * @internal (for lib/catalog: it takes `@duckdb/node-api`'s connection)
+ */
+export async function describeParquet(
+  connection: DuckDBConnection,
+  path: string,
+  requireSymbol: boolean,
+): Promise<Map<string, string>> {
+  const columns = await queryRows(connection, DESCRIBE_PARQUET, describeRow, [path]);
+  const found = new Map(columns.map((c) => [c.column_name, c.column_type]));
+  if (requireSymbol && !found.has("symbol")) throw new Error("it has no 'symbol' column");
+  return found;
 }
 
 /**
@@ -131,15 +147,56 @@ export async function engineVersion(connection: DuckDBConnection): Promise<strin
 }
 
 /**
+ * The checksum this tool wrote with the rows of the Parquet file at `path`
+ * (`CHECKSUM_KEY` in its key-value metadata), when it can be checked: null
+ * with the reason when there is none (an older or foreign file, or a
+ * checksum version this tool does not know) or when another DuckDB
+ * version computed it (`hash()` differs between versions; `engine` is this
+ * one's).
+ *
+ * @internal (for lib/catalog: it takes `@duckdb/node-api`'s connection)
+ */
+export async function storedChecksum(
+  connection: DuckDBConnection,
+  path: string,
+  engine: () => Promise<string>,
+): Promise<{ expected: string; status: "verified" } | { expected: null; status: ChecksumCheck }> {
+  const [stored] = await queryRows(connection, STORED_CHECKSUM, storedRow, [path]);
+  if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) {
+    return { expected: null, status: "absent" };
+  }
+  if (stored.engine !== null && stored.engine !== await engine()) {
+    return { expected: null, status: "other-engine" };
+  }
+  return { expected: stored.checksum, status: "verified" };
+}
+
+/**
+ * The one comparison of a file's rows with their checksum: throws an Error
+ * saying the rows do not match (callers wrap it with {@linkcode unreadable},
+ * so the merge, a dry run, probe and `show` refuse such a file with the same
+ * words and exit code).
+ *
+ * @example
+ * ```ts
+ * import { checkRowsChecksum } from "./parquet.ts";
+ * checkRowsChecksum("v1:2:42", "v1:2:42"); // fine
+ * ```
+ */
+export function checkRowsChecksum(expected: string, actual: string): void {
+  if (expected !== actual) {
+    throw new Error(
+      "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
+    );
+  }
+}
+
+/**
  * Checks the rows of the Parquet file at `path` against the checksum this
- * tool wrote with them (`CHECKSUM_KEY` in its key-value metadata), reading
- * every row. Rows that no longer match (damage that still reads as
- * Parquet) throw an Error saying so; callers wrap it with
- * {@linkcode unreadable}, so the merge, a dry run, probe and `show` refuse
- * such a file with the same words and exit code. A file without a checksum
- * (older, or another tool's), with a checksum version this tool does not
- * know (a newer tool's), or with one computed by another DuckDB version
- * (`engine` is this one's) is accepted unchecked.
+ * tool wrote with them ({@linkcode storedChecksum}), reading every row
+ * (`FILE_CHECKSUM`); {@linkcode checkRowsChecksum} decides. Resolves to
+ * what it found: `verified`, or why there was nothing to check (such a file
+ * is accepted).
  *
  * @internal (for lib/catalog: it takes `@duckdb/node-api`'s connection)
  */
@@ -148,15 +205,9 @@ export async function verifyRowsChecksum(
   path: string,
   engine: () => Promise<string>,
 ): Promise<ChecksumCheck> {
-  const [stored] = await queryRows(connection, STORED_CHECKSUM, storedRow, [path]);
-  if (stored.checksum === null || !stored.checksum.startsWith(CHECKSUM_VERSION)) return "absent";
-  // hash() differs between DuckDB versions: another version's sum cannot be checked.
-  if (stored.engine !== null && stored.engine !== await engine()) return "other-engine";
+  const stored = await storedChecksum(connection, path, engine);
+  if (stored.expected === null) return stored.status;
   const [actual] = await queryRows(connection, FILE_CHECKSUM, checksumRow, [path]);
-  if (stored.checksum !== actual.checksum) {
-    throw new Error(
-      "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
-    );
-  }
+  checkRowsChecksum(stored.expected, actual.checksum);
   return "verified";
 }

@@ -55,10 +55,14 @@ import { IngestError } from "../core/errors.ts";
 import { fractionText } from "../core/time.ts";
 import { openFileSandboxedDb, type SandboxedDb } from "./duckdb.ts";
 import {
+  checkRowsChecksum,
   type ChecksumCheck,
+  describeParquet,
   engineVersion,
   fileIdentity,
   openParquetView,
+  queryRows,
+  storedChecksum,
   unreadable,
   verifyRowsChecksum,
 } from "./parquet.ts";
@@ -67,9 +71,12 @@ import {
   CATALOG_SCHEMA,
   type Column,
   decodeReadValues,
+  parquetViewSql,
   READ_OUTPUT,
   readSql,
   RECORD_SCHEMA,
+  WANTED_CHECKSUM,
+  wantedScanSql,
 } from "./sql.ts";
 
 /** What a read answers. Times are ISO 8601 UTC (`2026-03-01T00:00:00Z`). */
@@ -269,6 +276,8 @@ function checkResultTypes(result: DuckDBResult): void {
   }
 }
 
+const checksumRow = z.object({ checksum: z.string() });
+
 const changesJson = z.array(
   z.object({ field: z.string(), old: z.string().nullable(), new: z.string().nullable() }),
 ).nullable();
@@ -400,23 +409,43 @@ export class CatalogReader implements AsyncDisposable {
     }
   }
 
-  /** One attempt: view, checksum, the pre-pass, then the answer's first chunk. */
+  /**
+   * One attempt: the file's columns and rows (checked against the checksum),
+   * the pre-pass, then the answer's first chunk. Every symbol: the view reads
+   * the file, after a pass that checks the checksum. Named symbols: one pass
+   * copies their rows out of the file and computes the checksum together
+   * ({@linkcode wantedScanSql}), and the view reads that copy.
+   */
   private async attempt(
     query: ReadQuery,
     options: ReadOptions,
   ): Promise<Omit<ReadAnswer, "attempts">> {
-    const found = await openParquetView(
-      this.connection,
-      "catalog",
-      this.path,
-      CATALOG_SCHEMA,
-      true,
-    );
+    const verify = options.verify !== false;
+    const engine = () => this.engine();
+    let found: Map<string, string>;
+    let checksum: ReadAnswer["checksum"] = "skipped";
+    if (query.all) {
+      found = await openParquetView(this.connection, "catalog", this.path, CATALOG_SCHEMA, true);
+      if (verify) checksum = await verifyRowsChecksum(this.connection, this.path, engine);
+    } else {
+      found = await describeParquet(this.connection, this.path, true);
+      const stored = verify ? await storedChecksum(this.connection, this.path, engine) : null;
+      const [scan, rows] = wantedScanSql(found, stored?.expected != null);
+      await this.connection.run(scan, { symbols: listValue([...query.symbols]), path: this.path });
+      await this.connection.run(rows);
+      if (stored) {
+        checksum = stored.status;
+        if (stored.expected !== null) {
+          const [actual] = await queryRows(this.connection, WANTED_CHECKSUM, checksumRow);
+          checkRowsChecksum(stored.expected, actual.checksum);
+        }
+      }
+      await this.connection.run(
+        parquetViewSql("catalog", "catalog_path", CATALOG_SCHEMA, found, "wanted_rows"),
+      );
+    }
     const known = new Set<string>(CATALOG_SCHEMA.map((c) => c.name));
     const layout = layoutOf([...found.keys()].filter((name) => !known.has(name)));
-    const checksum = options.verify === false
-      ? "skipped"
-      : await verifyRowsChecksum(this.connection, this.path, () => this.engine());
     if (options.prepass) {
       await options.prepass({ ...await this.start(query, layout, checksum), attempts: 1 });
     }

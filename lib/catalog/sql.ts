@@ -168,12 +168,15 @@ export const DESCRIBE_PARQUET =
  * missing ones as nulls, extra ones kept after ours. The file is read
  * through the view on demand (streamed, never loaded whole); its path is the
  * session variable `variable`, set with {@linkcode setPathVariableSql}.
+ * With `from`, the view reads that relation instead (rows already copied
+ * out of such a file, with its columns: see {@linkcode wantedScanSql}).
  */
 export function parquetViewSql(
   view: string,
   variable: string,
   schema: readonly Column[],
   found: ReadonlyMap<string, string>,
+  from: string = `read_parquet(getvariable('${variable}'))`,
 ): string {
   const known = new Set(schema.map((c) => c.name));
   const select = schema.map((c) => {
@@ -194,8 +197,7 @@ export function parquetViewSql(
   const extras = [...found.keys()].filter((name) => !known.has(name)).map(quoteIdent);
   return `CREATE OR REPLACE VIEW ${quoteIdent(view)} AS SELECT ${
     [...select, ...extras].join(", ")
-  } ` +
-    `FROM read_parquet(getvariable('${variable}'))`;
+  } FROM ${from}`;
 }
 
 /**
@@ -375,6 +377,36 @@ export const ACTIVE_SYMBOLS =
  */
 export const FILE_SUMMARY: string =
   `SELECT ${checksumExpr} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
+
+/**
+ * A read of named symbols in one pass over the file (`meta-ingest show`):
+ * the rows whose symbol (in its one spelling, as the view spells it) is in
+ * `$symbols` (VARCHAR[]) are copied, as the file holds them, into the temp
+ * table `wanted_rows`, and with `withChecksum` the same pass computes the
+ * checksum of every row ({@linkcode FILE_CHECKSUM}'s) into
+ * `wanted_scan.checksum`, so verifying costs no second read. `$path` = the
+ * file; `found` = its columns and types. Two statements, run in order; the
+ * second reads no file. The rows travel packed whole in one struct, so
+ * nothing meets a column of the file's own.
+ */
+export function wantedScanSql(found: ReadonlyMap<string, string>, withChecksum: boolean): string[] {
+  const id = quoteIdent("symbol");
+  const symbol = found.get("symbol") === "VARCHAR"
+    ? canonicalSymbolSql(id)
+    : `CAST(${id} AS VARCHAR)`;
+  return [
+    `CREATE OR REPLACE TEMP TABLE wanted_scan AS
+     SELECT ${withChecksum ? checksumExpr : "NULL::VARCHAR"} AS checksum,
+       list(struct_pack(*COLUMNS(*))) FILTER (WHERE list_contains($symbols::VARCHAR[], ${symbol}))
+         AS rows
+     FROM read_parquet($path)`,
+    `CREATE OR REPLACE TEMP TABLE wanted_rows AS
+     SELECT unnest(rows, recursive := true) FROM wanted_scan`,
+  ];
+}
+
+/** The checksum {@linkcode wantedScanSql} computed. */
+export const WANTED_CHECKSUM = "SELECT checksum FROM wanted_scan";
 
 /**
  * The order that makes a symbol's current row "the newest" when a damaged
@@ -634,24 +666,15 @@ export function decodeReadValues(text: string): (string | null)[] {
   );
 }
 
-/** A catalog column of the packed row `row`, as reads show and compare it. */
+/** A catalog column as reads show and compare it (a missing `active` is true). */
 function readColumn(name: string): string {
-  const id = `row.${quoteIdent(name)}`;
-  return name === "active" ? `coalesce(${id}, true)` : id;
-}
-
-/** The same column of the previous version `prev`. */
-function previousColumn(name: string): string {
-  const id = `prev.${quoteIdent(name)}`;
+  const id = quoteIdent(name);
   return name === "active" ? `coalesce(${id}, true)` : id;
 }
 
 /**
  * The one statement a read prints from (`meta-ingest show`), streamed in
- * order. It reads the `catalog` view only; each catalog row travels packed
- * whole in one struct (`struct_pack(*COLUMNS(*)) AS row`, as the merge
- * does), so the helper columns beside it never meet a column of the
- * catalog's own, whatever extra columns it has. What it picks:
+ * order. It reads the `catalog` view only. What it picks:
  * - `current`: each symbol's current row (`valid_until` null);
  * - `as-of`: the row valid at `$at` (`valid_from <= $at < valid_until`; a
  *   null `valid_until` is still valid, a null `valid_from`, as in old
@@ -666,82 +689,95 @@ function previousColumn(name: string): string {
  * within 1e-12. Output: {@linkcode READ_OUTPUT} (the values: the
  * catalog's columns in schema order, then `extras`); rows by symbol,
  * oldest version first, then named symbols without an answer (not picked,
- * or for `changed-since` not in the catalog at all), sorted. Named parameters:
- * `$symbols` (VARCHAR[], unless `allSymbols`) and `$at` (a TIMESTAMP text,
- * for `as-of` and `changed-since`).
+ * or for `changed-since` not in the catalog at all), sorted. Named
+ * parameters: `$symbols` (VARCHAR[], unless `allSymbols`) and `$at` (a
+ * TIMESTAMP text, for `as-of` and `changed-since`).
+ *
+ * No name of its own can meet a column of the catalog's, whatever extra
+ * columns it has: every relation it builds has exactly the catalog's
+ * columns (`SELECT *`, filters, `QUALIFY` instead of a rank column), the
+ * helpers (`ord`, `changes`, ...) are computed in the last SELECT only and
+ * named by position (`h0`..`h5`), and the order is by ordinal.
  */
 export function readSql(
   selection: ReadSelection,
   allSymbols: boolean,
   extras: readonly string[],
 ): string {
-  const symbols = allSymbols ? "symbol IS NOT NULL" : "list_contains($symbols::VARCHAR[], symbol)";
+  // Named symbols: their rows are copied out of the file once (few), and
+  // everything after reads that copy; every symbol: the file itself.
+  const from = allSymbols ? "catalog" : "wanted";
+  const ctes: string[] = allSymbols ? [] : [
+    `wanted AS MATERIALIZED (SELECT * FROM catalog WHERE list_contains($symbols::VARCHAR[], symbol))`,
+  ];
   const validAt =
     "coalesce(valid_from <= $at::TIMESTAMP, true) AND coalesce($at::TIMESTAMP < valid_until, true)";
-  const packed = "struct_pack(*COLUMNS(*)) AS row";
   const diffs = selection === "history" || selection === "changed-since";
-  let picked: string;
+  // Read twice with named symbols (the rows, and which went unanswered): computed once.
+  const once = allSymbols ? "" : "MATERIALIZED";
   if (!diffs) {
-    const where = `${symbols} AND ${selection === "current" ? "valid_until IS NULL" : validAt}`;
+    const where = `symbol IS NOT NULL AND ${
+      selection === "current" ? "valid_until IS NULL" : validAt
+    }`;
     // Only symbols with several candidate rows pay for the full order
     // (NEWEST_FIRST ends in the row as text, dear on a million rows).
-    picked = `several AS (
-        SELECT symbol FROM catalog WHERE ${where} GROUP BY symbol HAVING count(*) > 1),
-      picked AS (
-        SELECT ${packed} FROM catalog
-        WHERE ${where} AND symbol NOT IN (SELECT symbol FROM several)
+    ctes.push(
+      `several AS (SELECT symbol FROM ${from} WHERE ${where} GROUP BY symbol HAVING count(*) > 1)`,
+      `picked AS ${once} (
+        SELECT * FROM ${from} WHERE ${where} AND symbol NOT IN (SELECT symbol FROM several)
         UNION ALL
-        SELECT row FROM (
-          SELECT ${packed}, row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank
-          FROM catalog WHERE ${where} AND symbol IN (SELECT symbol FROM several))
-        WHERE rank = 1)`;
+        -- The row packed whole beside its rank (as the merge does), then unpacked.
+        SELECT row.* FROM (
+          SELECT struct_pack(*COLUMNS(*)) AS row,
+            row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank
+          FROM ${from} WHERE ${where} AND symbol IN (SELECT symbol FROM several))
+        WHERE rank = 1)`,
+    );
   } else {
-    const where = selection === "history" ? symbols : `${symbols}
-        AND symbol IN (SELECT symbol FROM catalog WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
+    const where = selection === "history" ? "symbol IS NOT NULL" : `symbol IS NOT NULL
+        AND symbol IN (SELECT symbol FROM ${from} WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
         AND (valid_until IS NULL OR (${validAt}))`;
-    picked = `picked AS (SELECT ${packed} FROM catalog WHERE ${where})`;
+    ctes.push(`picked AS ${once} (SELECT * FROM ${from} WHERE ${where})`);
   }
-  const versions = diffs
-    ? `versions AS (
-        SELECT row, row_number() OVER w AS ord, lag(row) OVER w AS prev FROM picked
-        WINDOW w AS (PARTITION BY row.symbol
-          ORDER BY row.valid_from NULLS FIRST, row.valid_until NULLS LAST, hash(row)))`
-    : "versions AS (SELECT row, 1::BIGINT AS ord FROM picked)";
+  // Versions of a symbol, oldest first (a hash of the whole row breaks exact ties).
+  const ord = diffs ? "row_number() OVER w" : "1::BIGINT";
   const changes = diffs
-    ? `to_json(CASE WHEN ord = 1 THEN [] ELSE list_filter([${
+    ? `to_json(CASE WHEN ${ord} = 1 THEN [] ELSE list_filter([${
       COMPARED.map((c) => {
-        const [now, before] = [readColumn(c.name), previousColumn(c.name)];
-        const same = sameValue(
-          c.type,
-          normalisedSql(c.name, now),
-          normalisedSql(c.name, before),
-        );
+        const now = readColumn(c.name);
+        const before = `lag(${now}) OVER w`;
+        const same = sameValue(c.type, normalisedSql(c.name, now), normalisedSql(c.name, before));
         return `CASE WHEN NOT ${same} THEN {'field': ${
           sqlString(c.name)
-        }, 'old': ${before}::VARCHAR, 'new': ${now}::VARCHAR} END`;
+        }, 'old': (${before})::VARCHAR, 'new': (${now})::VARCHAR} END`;
       }).join(", ")
     }], lambda c: c IS NOT NULL) END)::VARCHAR`
     : "NULL::VARCHAR";
-  const values = [...CATALOG_SCHEMA.map((c) => c.name as string), ...extras].map((name) =>
-    encodedValue(readColumn(name))
-  );
+  const columns = [...CATALOG_SCHEMA.map((c) => c.name as string), ...extras];
+  const values = columns.map((name) => encodedValue(readColumn(name)));
   let unknown = "";
   if (!allSymbols) {
-    const found = selection === "changed-since"
-      ? "SELECT symbol FROM catalog WHERE list_contains($symbols::VARCHAR[], symbol)"
-      : "SELECT row.symbol FROM picked";
+    const found = selection === "changed-since" ? "wanted" : "picked";
     unknown = `UNION ALL
       SELECT 1, NULL, NULL, NULL, s, ${encodedValue("s")}
-      FROM unnest($symbols::VARCHAR[]) AS t(s) WHERE s NOT IN (${found})`;
+      FROM unnest($symbols::VARCHAR[]) AS t(s)
+      WHERE s NOT IN (SELECT symbol FROM ${found} WHERE symbol IS NOT NULL)`;
   }
-  return `WITH ${picked},
-    ${versions}
-    SELECT 0 AS h0, ord AS h1, ord = 1 AS h2, ${changes} AS h3, row.symbol AS h4,
+  return `WITH ${ctes.join(",\n")}
+    SELECT 0 AS h0, ${ord} AS h1, ${ord} = 1 AS h2, ${changes} AS h3, symbol AS h4,
       concat_ws(chr(31), ${values.join(", ")}) AS h5
-    FROM versions
-    ${selection === "changed-since" ? "WHERE row.valid_until IS NULL" : ""}
+    FROM picked
+    ${
+    diffs
+      ? `WINDOW w AS (PARTITION BY symbol
+          ORDER BY valid_from NULLS FIRST, valid_until NULLS LAST, hash(${
+        columns.map(quoteIdent).join(", ")
+      }))`
+      : ""
+  }
+    ${selection === "changed-since" ? "QUALIFY valid_until IS NULL" : ""}
     ${unknown}
-    ORDER BY h0, h4, h1`;
+    ORDER BY 1, 5, 2`;
 }
 
 /**
