@@ -3,6 +3,7 @@
  * fitted to a terminal, output written in pieces as rows arrive.
  */
 import assert from "node:assert/strict";
+import { CatalogReader } from "../lib/catalog/reader.ts";
 import { displayWidth, fitWidth } from "../lib/core/width.ts";
 import { query } from "../testing/catalog.ts";
 import { showInProcess } from "../testing/show.ts";
@@ -100,5 +101,33 @@ Deno.test("the answer is written in pieces as it streams, not as one text at the
     assert.ok(pieces.length > 3, `${args.join(" ")}: ${pieces.length} pieces`);
     assert.ok(Math.max(...pieces) < 70_000, `${args.join(" ")}: pieces of ${Math.max(...pieces)}`);
     assert.ok(out.includes("SYN:S004999"));
+  }
+});
+
+Deno.test("an answer streams from the file it started on, though the file is replaced before it is consumed", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  const version = async (description: string, target: string) =>
+    await query(
+      `COPY (SELECT 'SYN:S' || lpad(range::VARCHAR, 6, '0') AS symbol, '${description}' AS description
+       FROM range(20000)) TO '${target}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    );
+  await version("old", path);
+  await version("new", `${path}.next`);
+  await using reader = await CatalogReader.open(path);
+  const at = await reader.read({ symbols: [], all: true, mode: { kind: "current" } });
+  const description = at.columns.indexOf("description");
+  // The answer has started (its first rows are in); now an ingest replaces the file.
+  await Deno.rename(`${path}.next`, path);
+  const seen = new Map<string, number>();
+  for await (const item of at.items) {
+    if (item.kind !== "row") continue;
+    const value = String(item.row.values[description]);
+    seen.set(value, (seen.get(value) ?? 0) + 1);
+  }
+  assert.deepEqual([...seen], [["old", 20000]]);
+  const again = await reader.read({ symbols: [], all: true, mode: { kind: "current" } });
+  for await (const item of again.items) {
+    if (item.kind === "row") assert.equal(item.row.values[description], "new");
   }
 });

@@ -224,9 +224,15 @@ Deno.test('JSON keeps columns named like show\'s own keys: history rows nest the
   assert.equal(current.rows[0].changes, "mine 2");
   assert.equal(current.rows[0].first, "also mine 2");
   // NDJSON: the same objects, one per line.
-  const nd = await showInProcess(project.dir, ["NASDAQ:AAPL", "--history", "--ndjson"]);
+  const nd = await showInProcess(project.dir, [
+    "NASDAQ:AAPL",
+    "NYSE:NOPE",
+    "--history",
+    "--ndjson",
+  ]);
   const docs = nd.out.trimEnd().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(docs, history.rows);
+  assert.deepEqual(nd.log, ["warning: not in the catalog: NYSE:NOPE"]);
   // CSV and the table name show's column apart from the catalog's.
   const csv = await showInProcess(project.dir, [
     "NASDAQ:AAPL",
