@@ -13,10 +13,11 @@
  *   checksum written with them before the first one is handed over; rows
  *   that do not match make the file unreadable, as for a merge.
  * - One consistent version of the file: the file's identity (inode, size,
- *   times) is taken before the first statement of an attempt and again once
- *   the answer's statement has delivered its first chunk; when they differ,
- *   nothing was handed over yet and the attempt is made again (at most
- *   {@linkcode READ_ATTEMPTS} times). Writers replace the catalog by
+ *   times) is taken before the first statement of an attempt, after each
+ *   statement, and once the answer's statement has delivered its first
+ *   chunk; when it differs, nothing was handed over yet and the attempt
+ *   stops and is made again at once (at most {@linkcode READ_ATTEMPTS}
+ *   attempts). Writers replace the catalog by
  *   atomic rename, and the answer's statement holds the file it opened
  *   (its ORDER BY has read every row by its first chunk anyway), so a read
  *   during an ingest sees the old file or the new one, never a mix.
@@ -172,6 +173,9 @@ export interface ReadOptions {
 
 /** Attempts a read makes while the file keeps being replaced. */
 export const READ_ATTEMPTS = 5;
+
+/** The file was replaced during an attempt (thrown between its statements). */
+class Replaced extends Error {}
 
 const FIELD_TYPES = new Map<string, Column["type"]>(RECORD_SCHEMA.map((c) => [c.name, c.type]));
 
@@ -389,24 +393,35 @@ export class CatalogReader implements AsyncDisposable {
       const before = await fileIdentity(this.path).catch((err) => {
         throw unreadable("catalog", this.path, err);
       });
+      // Checked after every statement too: an attempt the file changed under
+      // stops at once, so the next starts right after the replace (a writer's
+      // quiet moment), not a whole attempt later.
+      const unchanged = async () => {
+        if (await identity() !== before) throw new Replaced();
+      };
       let answer: ReadAnswer;
       try {
-        answer = { ...await this.attempt(query, options), attempts: attempt };
+        answer = { ...await this.attempt(query, options, unchanged), attempts: attempt };
+        await unchanged();
+        return answer;
       } catch (err) {
         if (err instanceof IngestError) throw err;
         // A file replaced mid-read may fail in odd ways: only an unchanged one is damaged.
-        if (attempt < READ_ATTEMPTS && await identity() !== before) continue;
-        throw unreadable("catalog", this.path, err);
-      }
-      if (await identity() === before) return answer;
-      if (attempt >= READ_ATTEMPTS) {
-        throw new IngestError(
-          "catalog",
-          `catalog ${this.path} kept changing while it was read (${attempt} tries)`,
-          "retry when the ingest writing it has finished",
-        );
+        if (!(err instanceof Replaced) && await identity() === before) {
+          throw unreadable("catalog", this.path, err);
+        }
+        if (attempt >= READ_ATTEMPTS) throw this.keptChanging(attempt);
       }
     }
+  }
+
+  /** The error for a file replaced during every attempt. */
+  private keptChanging(attempts: number): IngestError {
+    return new IngestError(
+      "catalog",
+      `catalog ${this.path} kept changing while it was read (${attempts} tries)`,
+      "retry when the ingest writing it has finished",
+    );
   }
 
   /**
@@ -419,6 +434,7 @@ export class CatalogReader implements AsyncDisposable {
   private async attempt(
     query: ReadQuery,
     options: ReadOptions,
+    unchanged: () => Promise<void>,
   ): Promise<Omit<ReadAnswer, "attempts">> {
     const verify = options.verify !== false;
     const engine = () => this.engine();
@@ -426,12 +442,15 @@ export class CatalogReader implements AsyncDisposable {
     let checksum: ReadAnswer["checksum"] = "skipped";
     if (query.all) {
       found = await openParquetView(this.connection, "catalog", this.path, CATALOG_SCHEMA, true);
+      await unchanged();
       if (verify) checksum = await verifyRowsChecksum(this.connection, this.path, engine);
     } else {
       found = await describeParquet(this.connection, this.path, true);
       const stored = verify ? await storedChecksum(this.connection, this.path, engine) : null;
+      await unchanged();
       const [scan, rows] = wantedScanSql(found, stored?.expected != null);
       await this.connection.run(scan, { symbols: listValue([...query.symbols]), path: this.path });
+      await unchanged();
       await this.connection.run(rows);
       if (stored) {
         checksum = stored.status;
@@ -446,8 +465,10 @@ export class CatalogReader implements AsyncDisposable {
     }
     const known = new Set<string>(CATALOG_SCHEMA.map((c) => c.name));
     const layout = layoutOf([...found.keys()].filter((name) => !known.has(name)));
+    await unchanged();
     if (options.prepass) {
       await options.prepass({ ...await this.start(query, layout, checksum), attempts: 1 });
+      await unchanged();
     }
     return await this.start(query, layout, checksum);
   }
