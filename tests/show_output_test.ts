@@ -3,7 +3,9 @@
  * fitted to a terminal, output written in pieces as rows arrive.
  */
 import assert from "node:assert/strict";
-import { CatalogReader } from "../lib/catalog/reader.ts";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { CatalogReader, layoutOf, streamItems } from "../lib/catalog/reader.ts";
+import { IngestError } from "../lib/core/errors.ts";
 import { displayWidth, fitWidth } from "../lib/core/width.ts";
 import { query } from "../testing/catalog.ts";
 import { showInProcess } from "../testing/show.ts";
@@ -130,4 +132,50 @@ Deno.test("an answer streams from the file it started on, though the file is rep
   for await (const item of again.items) {
     if (item.kind === "row") assert.equal(item.row.values[description], "new");
   }
+});
+
+Deno.test("a stream that stops before its end row is an error, never a short answer", async () => {
+  // DuckDB ends a stream that fails midway exactly like one that is done
+  // (the C API's fetch returns null for both); the read's last row says
+  // "end", so its absence is caught. A real DuckDB stream that fails after
+  // a few million rows, in the read statement's shape:
+  const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+  await using _ = { [Symbol.asyncDispose]: () => Promise.resolve(instance.closeSync()) };
+  const connection = await instance.connect();
+  const layout = layoutOf([]);
+  const row = (value: string) =>
+    `0::INTEGER, 1::BIGINT, true, NULL::VARCHAR, 'X', ${value} || repeat(chr(31) || '\\N', ${
+      layout.columns.length - 1
+    })`;
+  const drain = async (sql: string) => {
+    const result = await connection.stream(sql);
+    const started = { result, first: await result.fetchChunk() };
+    let rows = 0;
+    for await (const item of streamItems(started, layout, "/p/symbols.parquet")) {
+      if (item.kind === "row") rows++;
+    }
+    return rows;
+  };
+  const failing = `SELECT ${
+    row("CASE WHEN range < 1000000 THEN 'S' || range ELSE error('boom') END")
+  } FROM range(3000000)`;
+  await assert.rejects(
+    () => drain(failing),
+    (err: Error) => {
+      assert.ok(err instanceof IngestError);
+      assert.match(err.message, /stopped before its last row.*what was printed is incomplete/);
+      return true;
+    },
+  );
+  // Done but without its end row: the same.
+  await assert.rejects(() => drain(`SELECT ${row("'S'")} FROM range(5)`), /stopped before/);
+  // With it: every row, and nothing after the end.
+  assert.equal(
+    await drain(
+      `SELECT * FROM (SELECT ${row("'S'")} FROM range(5000)
+       UNION ALL SELECT 2, NULL, NULL, NULL, NULL, ''
+       UNION ALL SELECT 3, NULL, NULL, NULL, NULL, 'after the end') ORDER BY 1`,
+    ),
+    5000,
+  );
 });

@@ -210,7 +210,7 @@ export function duckDbFromIso(iso: string): string {
 }
 
 /** How a value DuckDB wrote as text becomes a value again, per column type. */
-type Decoder = (text: string | null) => CellValue;
+export type Decoder = (text: string | null) => CellValue;
 
 /** A BIGINT exactly: a number while that is exact, a bigint beyond. */
 function exactInteger(text: string): number | bigint {
@@ -246,13 +246,24 @@ function typed(field: string, text: string | null): CellValue {
   return DECODERS[FIELD_TYPES.get(field) ?? "VARCHAR"](text);
 }
 
-/** What the read statement returns, column by column. */
-interface Layout {
+/**
+ * What the read statement returns, column by column.
+ *
+ * @internal
+ */
+export interface Layout {
+  /** The catalog's columns, ours then its extra ones. */
   columns: string[];
+  /** How each becomes a value. */
   decoders: Decoder[];
 }
 
-function layoutOf(extras: readonly string[]): Layout {
+/**
+ * The layout of a catalog with these extra columns.
+ *
+ * @internal
+ */
+export function layoutOf(extras: readonly string[]): Layout {
   const types = [...CATALOG_SCHEMA.map((c) => c.type), ...extras.map(() => "VARCHAR" as const)];
   return {
     columns: [...CATALOG_SCHEMA.map((c) => c.name as string), ...extras],
@@ -287,13 +298,22 @@ const changesJson = z.array(
 ).nullable();
 
 /** The items of one chunk. */
-function* itemsOf(chunk: DuckDBDataChunk, layout: Layout): Generator<ReadItem> {
+function* itemsOf(
+  chunk: DuckDBDataChunk,
+  layout: Layout,
+  end: { seen: boolean },
+): Generator<ReadItem> {
   // By position (READ_OUTPUT): kind, ord, first, changes, symbol, values.
   const [kinds, firsts, changeTexts, lines] = [0, 2, 3, 5].map((i) => chunk.getColumnVector(i));
   const width = layout.columns.length;
   for (let r = 0; r < chunk.rowCount; r++) {
+    const kind = kinds.getItem(r);
+    if (kind === 2) {
+      end.seen = true;
+      return;
+    }
     const fields = decodeReadValues(lines.getItem(r) as string);
-    if (kinds.getItem(r) === 1) {
+    if (kind === 1) {
       yield { kind: "unknown", symbol: fields[0] ?? "" };
       continue;
     }
@@ -311,18 +331,44 @@ function* itemsOf(chunk: DuckDBDataChunk, layout: Layout): Generator<ReadItem> {
   }
 }
 
-/** A started read statement: its first chunk already fetched. */
-interface Started {
+/**
+ * A started read statement: its first chunk already fetched.
+ *
+ * @internal
+ */
+export interface Started {
+  /** The streaming result (`@duckdb/node-api`'s). */
   result: DuckDBResult;
+  /** Its first chunk, until the items take it. */
   first: DuckDBDataChunk | null;
 }
 
-async function* streamItems(started: Started, layout: Layout): AsyncGenerator<ReadItem> {
+/**
+ * The items of a started read statement, to its end row. DuckDB ends a
+ * stream that fails midway (out of memory, say) exactly as one that is
+ * done, so a stream that stops before its end row is an error here, never
+ * a short answer.
+ *
+ * @internal (exported for tests: it takes `@duckdb/node-api`'s result)
+ */
+export async function* streamItems(
+  started: Started,
+  layout: Layout,
+  path: string,
+): AsyncGenerator<ReadItem> {
   let chunk = started.first;
   started.first = null; // the chunk is the generator's now
-  while (chunk !== null && chunk.rowCount > 0) {
-    yield* itemsOf(chunk, layout);
-    chunk = await started.result.fetchChunk();
+  const end = { seen: false };
+  while (chunk !== null && chunk.rowCount > 0 && !end.seen) {
+    yield* itemsOf(chunk, layout, end);
+    if (!end.seen) chunk = await started.result.fetchChunk();
+  }
+  if (!end.seen) {
+    throw new IngestError(
+      "catalog",
+      `the read of catalog ${path} stopped before its last row (DuckDB ended its stream early: out of memory, or the file could not be read); what was printed is incomplete`,
+      "retry; if it happens again, ask for fewer rows (name symbols, or leave out --history)",
+    );
   }
 }
 
@@ -488,7 +534,7 @@ export class CatalogReader implements AsyncDisposable {
     const result = await this.connection.stream(readSql(mode.kind, query.all, extras), params);
     checkResultTypes(result);
     const started: Started = { result, first: await result.fetchChunk() };
-    return { columns: layout.columns, items: streamItems(started, layout), checksum };
+    return { columns: layout.columns, items: streamItems(started, layout, this.path), checksum };
   }
 
   /** Closes the database; safe to call twice. */

@@ -625,7 +625,8 @@ export type ReadSelection = "current" | "as-of" | "history" | "changed-since";
  * What a {@linkcode readSql} statement returns, column by column (named by
  * position, `h0`.., never by a catalog column's name, so no helper can meet
  * a column of the user's; read them by position): `kind` (0 a row, 1 a
- * named symbol without an answer), `ord` (the row's place among its
+ * named symbol without an answer, 2 the end: one last row, so a stream
+ * that stops before it is known to have failed), `ord` (the row's place among its
  * symbol's picked versions, from 1), `first` (no earlier picked version),
  * `changes` (JSON text: the fields that differ from the previous picked
  * version, `[{field, old, new}]` with values as text; null without
@@ -777,6 +778,7 @@ export function readSql(
   }
     ${selection === "changed-since" ? "QUALIFY valid_until IS NULL" : ""}
     ${unknown}
+    UNION ALL SELECT 2, NULL, NULL, NULL, NULL, ''
     ORDER BY 1, 5, 2`;
 }
 
