@@ -32,7 +32,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   stingy: async () => [await benchStingy()],
   storm: async () => [await benchStorm()],
   merge: benchMerge,
-  show: async () => [await benchShow()],
+  show: benchShow,
   fetch1130: async () => [await bench1130()],
   throttle: async () => [
     await benchUnreachable(),

@@ -192,7 +192,14 @@ function parseProbe(args: readonly string[], env: CliEnv): ParsedCommand<ProbeOp
 
 async function runShowCommand(options: ShowOptions, env: CliEnv): Promise<number> {
   const { runShow } = await import("./show.ts");
-  return await runShow(options, { log: stderrLogger({ quiet: false }), write: writeStdout, env });
+  // A table on a terminal fits its width; piped, it is printed at full width.
+  const terminalWidth = Deno.stdout.isTerminal() ? Deno.consoleSize().columns : undefined;
+  return await runShow(options, {
+    log: stderrLogger({ quiet: false }),
+    write: writeStdout,
+    env,
+    terminalWidth,
+  });
 }
 
 async function runStatusCommand(options: StatusOptions, env: CliEnv): Promise<number> {

@@ -1,13 +1,16 @@
 /**
  * One `meta-ingest show`, start to end: resolve the catalog path, read one
- * consistent version of the file, pick the columns, print.
+ * consistent, verified version of the file, pick the columns, print as the
+ * rows stream in.
  *
  * Promises: {@linkcode runShow} never throws for expected failures; it
  * prints one error line and returns the exit code: 0 answered (symbols the
  * catalog did not know are part of the answer), 1 the catalog cannot be
- * read (missing, damaged, outside the project root), 2 usage (a column the
- * catalog does not have). It writes no file, takes no lock and opens no
- * connection.
+ * read (missing, damaged or failing its row checksum, outside the project
+ * root), 2 usage (a column the catalog does not have). Every such error
+ * comes before the first byte of the answer. It writes no file of the
+ * project, takes no lock and opens no connection (a catalog in an S3 store
+ * is first copied into a private folder and read from there).
  *
  * @example
  * ```ts
@@ -25,12 +28,18 @@
  *
  * @module
  */
-import type { ReadResult } from "./catalog/reader.ts";
+import type { ReadAnswer } from "./catalog/reader.ts";
 import { describeError, IngestError } from "./core/errors.ts";
 import { projectRoot, resolveExistingInside } from "./fs/paths.ts";
 import type { ShowOptions } from "./input/show_cli.ts";
 import type { Logger } from "./report/log.ts";
-import { formatShow, TABLE_COLUMNS } from "./report/show_output.ts";
+import {
+  measureTable,
+  type ShowView,
+  TABLE_COLUMNS,
+  type TableLayout,
+  writeShow,
+} from "./report/show_output.ts";
 import { openStore } from "./locate.ts";
 import type { S3Env } from "./store/s3.ts";
 import type { CatalogStore } from "./store/store.ts";
@@ -39,25 +48,30 @@ import type { CatalogStore } from "./store/store.ts";
 export interface ShowDeps {
   /** Where errors and warnings go (stderr). */
   log: Logger;
-  /** Writes the answer (stdout). */
+  /** Writes the answer (stdout), a piece at a time; awaited. */
   write: (text: string) => void | Promise<void>;
   /** Project root (real path); defaults to the working directory. */
   root?: string;
   /** The AWS variables, for a catalog in an S3 store. */
   env?: S3Env;
+  /**
+   * The terminal's width in columns when stdout is one: a table is fitted
+   * to it. Unset: full width (piped).
+   */
+  terminalWidth?: number;
 }
 
-function pickColumns(options: ShowOptions, result: ReadResult): string[] {
+function pickColumns(options: ShowOptions, available: readonly string[]): string[] {
   if (!options.columns) {
-    if (options.format !== "table") return result.columns;
-    return TABLE_COLUMNS[options.mode.kind].filter((c) => result.columns.includes(c));
+    if (options.format !== "table") return [...available];
+    return TABLE_COLUMNS[options.mode.kind].filter((c) => available.includes(c));
   }
-  const unknown = options.columns.filter((c) => !result.columns.includes(c));
+  const unknown = options.columns.filter((c) => !available.includes(c));
   if (unknown.length) {
     throw new IngestError(
       "usage",
       `--columns: the catalog has no column ${unknown.map((c) => `"${c}"`).join(", ")}`,
-      `its columns: ${result.columns.join(", ")}`,
+      `its columns: ${available.join(", ")}`,
     );
   }
   return ["symbol", ...options.columns.filter((c) => c !== "symbol")];
@@ -104,20 +118,31 @@ export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<num
     }
     const { CatalogReader } = await loading;
     await using reader = await CatalogReader.open(path);
-    const result = await reader.read(options);
-    const columns = pickColumns(options, result);
-    await deps.write(
-      formatShow(options.format, result, {
-        mode: options.mode,
-        catalogPath: options.catalogPath,
-        columns,
-      }),
-    );
-    if (options.format === "csv" && result.unknown.length) {
+    const view = (answer: ReadAnswer): ShowView => ({
+      mode: options.mode,
+      catalogPath: options.catalogPath,
+      columns: pickColumns(options, answer.columns),
+      csvRaw: options.csvRaw,
+      terminalWidth: deps.terminalWidth,
+    });
+    // A table is measured first, in the same consistent read; nothing is
+    // written until the file has been checked and the answer has started.
+    let layout: TableLayout | undefined;
+    const answer = await reader.read(options, {
+      verify: options.verify,
+      prepass: options.format === "table"
+        ? async (first) => {
+          layout = await measureTable(first, view(first));
+        }
+        : undefined,
+    });
+    const unknown = await writeShow(options.format, answer, view(answer), deps.write, layout);
+    if ((options.format === "csv" || options.format === "ndjson") && unknown.length) {
       const when = options.mode.kind === "as-of"
         ? `unknown at ${options.mode.at}`
         : "not in the catalog";
-      deps.log.warn(`${when}: ${result.unknown.join(", ")} (rows with only the symbol)`);
+      const rows = options.format === "csv" ? " (rows with only the symbol)" : "";
+      deps.log.warn(`${when}: ${unknown.join(", ")}${rows}`);
     }
     return 0;
   } catch (err) {

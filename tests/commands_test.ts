@@ -98,6 +98,8 @@ Deno.test("show's command line: modes, symbols, formats and conflicts", () => {
     mode: { kind: "current" },
     columns: undefined,
     format: "table",
+    csvRaw: false,
+    verify: true,
     catalogPath: "data/lakehouse/symbols.parquet",
   });
   assert.deepEqual(showOptions(["AAPL", "--default-exchange", "nasdaq"]).symbols, ["NASDAQ:AAPL"]);
@@ -107,6 +109,9 @@ Deno.test("show's command line: modes, symbols, formats and conflicts", () => {
   });
   const feed = showOptions(["--changed-since", "2026-03-01", "--json"]);
   assert.deepEqual([feed.all, feed.format, feed.mode.kind], [true, "json", "changed-since"]);
+  assert.equal(showOptions(["--all", "--ndjson"]).format, "ndjson");
+  const raw = showOptions(["--all", "--csv-raw", "--no-verify"]);
+  assert.deepEqual([raw.format, raw.csvRaw, raw.verify], ["csv", true, false]);
   assert.deepEqual(showOptions(["A:B", "--columns", "pricescale, tick_size"]).columns, [
     "pricescale",
     "tick_size",
@@ -115,7 +120,10 @@ Deno.test("show's command line: modes, symbols, formats and conflicts", () => {
 
   usageError(() => parseShowCli([]), /no symbols: name one or more/);
   usageError(() => parseShowCli(["A:B", "--all"]), /symbols or --all, not both/);
-  usageError(() => parseShowCli(["A:B", "--json", "--csv"]), /only one of --json or --csv/);
+  usageError(
+    () => parseShowCli(["A:B", "--json", "--csv"]),
+    /only one of --json, --ndjson or --csv/,
+  );
   usageError(
     () => parseShowCli(["A:B", "--history", "--as-of", "2026-01-01"]),
     /only one of --as-of, --history or --changed-since/,

@@ -144,7 +144,7 @@ cliTest(
     assert.equal(run.code, 1, run.stderr);
     assert.match(
       run.stderr,
-      /cannot read catalog .*symbols\.parquet: its rows do not match the checksum .*left untouched; restore symbols\.parquet\.bak/,
+      /cannot read catalog .*symbols\.parquet: its rows do not match the checksum .*left untouched; move it away .*: there is no symbols\.parquet\.bak/,
     );
     assert.deepEqual(await Deno.readFile(path), bytes);
   },

@@ -294,7 +294,7 @@ cliBoth("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cl
   assert.equal(result.code, 1);
   assert.match(
     result.stderr,
-    /cannot read catalog .*symbols\.parquet: .*left untouched; restore symbols\.parquet\.bak/,
+    /cannot read catalog .*symbols\.parquet: .*left untouched; move it away or restore it from a copy of your own: there is no symbols\.parquet\.bak/,
   );
   assert.doesNotMatch(result.stderr, /Uncaught|at file:/);
   assert.deepEqual(await Deno.readFile(path), garbage);

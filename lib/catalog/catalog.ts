@@ -38,7 +38,14 @@ import type { CatalogCounts } from "./outcomes.ts";
 export type { CatalogCounts } from "./outcomes.ts";
 export { NotDurableWrite } from "./outcomes.ts";
 import { openSandboxedDb, type SandboxedDb } from "./duckdb.ts";
-import { fileIdentity, openParquetView, queryRows, unreadable } from "./parquet.ts";
+import {
+  engineVersion,
+  fileIdentity,
+  openParquetView,
+  queryRows,
+  unreadable,
+  verifyRowsChecksum,
+} from "./parquet.ts";
 import { errorMessage, IngestError } from "../core/errors.ts";
 import { exchangeRow } from "../record/exchanges.ts";
 import { EXCHANGES_FILE, runLogName } from "../record/companions.ts";
@@ -51,7 +58,6 @@ import {
   CHANGE_COUNTS,
   CHANGES_AFTER,
   checkCastsSql,
-  CHECKSUM_VERSIONS,
   type Column,
   COMPUTE_CHANGES,
   countRowsSql,
@@ -60,7 +66,6 @@ import {
   dropRelationSql,
   DUPLICATE_CURRENT,
   emptyViewSql,
-  ENGINE_VERSION,
   EXCHANGE_CHANGE_COUNT,
   EXCHANGE_CHANGES,
   EXCHANGES_SCHEMA,
@@ -77,7 +82,6 @@ import {
   STATUS_CHECKS,
   STATUS_RUNS,
   STATUS_TOTALS,
-  STORED_CHECKSUM,
   WRITE_CATALOG,
   WRITE_EXCHANGES,
   WRITE_RUN_LOG,
@@ -147,7 +151,6 @@ const fieldChangeRow = z.object({
 });
 const skewedRow = z.object({ symbol: z.string(), valid_from: z.string() });
 const checksumRow = z.object({ checksum: z.string() });
-const storedRow = z.object({ checksum: z.string().nullable(), engine: z.string().nullable() });
 const summaryRow = z.object({ checksum: z.string(), rows: count, current: count });
 
 /**
@@ -370,43 +373,23 @@ export class Catalog implements AsyncDisposable {
 
   /** The DuckDB version computing checksums (asked once). */
   private async engine(): Promise<string> {
-    this.engineVersion ??= (await queryRows(
-      this.connection,
-      ENGINE_VERSION,
-      z.object({ engine: z.string() }),
-    ))[0].engine;
+    this.engineVersion ??= await engineVersion(this.connection);
     return this.engineVersion;
   }
 
   /**
    * A catalog this tool wrote carries a checksum of its rows; rows that no
-   * longer match it (damage that still reads as Parquet) make it unreadable.
-   * A file without one (older, or another tool's) is accepted, and so is one
-   * whose checksum version this tool does not know (a newer tool's).
+   * longer match it make it unreadable ({@linkcode verifyRowsChecksum}, the
+   * one check `show` makes too).
    */
   private async verifyChecksum(path: string): Promise<void> {
     // A run loads the catalog more than once (before the fetch, then under
     // the lock): a file version already checked is not read again.
     const version = await fileIdentity(path);
     if (version === this.checkedVersion) return;
-    const [stored] = await queryRows(this.connection, STORED_CHECKSUM, storedRow, [path]);
-    // A checksum of a version this tool does not know (a newer tool's) is accepted.
-    const sumVersion = Object.keys(CHECKSUM_VERSIONS).find((v) => stored.checksum?.startsWith(v));
-    if (stored.checksum === null || sumVersion === undefined) return;
-    // hash() differs between DuckDB versions: another version's sum cannot be checked.
-    if (stored.engine !== null && stored.engine !== await this.engine()) return;
-    const [actual] = await queryRows(
-      this.connection,
-      fileChecksumSql(sumVersion),
-      checksumRow,
-      [path],
-    );
-    if (stored.checksum !== actual.checksum) {
-      throw new Error(
-        "its rows do not match the checksum written with them (the file was damaged or changed after it was written)",
-      );
+    if (await verifyRowsChecksum(this.connection, path, () => this.engine()) === "verified") {
+      this.checkedVersion = version;
     }
-    this.checkedVersion = version;
   }
 
   /**

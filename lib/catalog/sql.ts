@@ -96,6 +96,14 @@ export const INCOMING_SCHEMA: readonly Column[] = [
 const FLOAT_TYPES = new Set(["DOUBLE", "FLOAT", "REAL", "DECIMAL"]);
 
 /**
+ * A text constant of our own code as a SQL string literal (values from
+ * outside always travel as bound parameters instead).
+ */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
  * Quotes an identifier for DuckDB.
  *
  * @example
@@ -127,12 +135,15 @@ export const DESCRIBE_PARQUET =
  * missing ones as nulls, extra ones kept after ours. The file is read
  * through the view on demand (streamed, never loaded whole); its path is the
  * session variable `variable`, set with {@linkcode setPathVariableSql}.
+ * With `from`, the view reads that relation instead (rows already copied
+ * out of such a file, with its columns: see {@linkcode wantedScanSql}).
  */
 export function parquetViewSql(
   view: string,
   variable: string,
   schema: readonly Column[],
   found: ReadonlyMap<string, string>,
+  from: string = `read_parquet(getvariable('${variable}'))`,
 ): string {
   const known = new Set(schema.map((c) => c.name));
   const select = schema.map((c) => {
@@ -153,8 +164,7 @@ export function parquetViewSql(
   const extras = [...found.keys()].filter((name) => !known.has(name)).map(quoteIdent);
   return `CREATE OR REPLACE VIEW ${quoteIdent(view)} AS SELECT ${
     [...select, ...extras].join(", ")
-  } ` +
-    `FROM read_parquet(getvariable('${variable}'))`;
+  } FROM ${from}`;
 }
 
 /**
@@ -360,6 +370,39 @@ export const ACTIVE_SYMBOLS =
  */
 export const FILE_SUMMARY: string =
   `SELECT ${checksumExpr()} AS checksum, count(*) AS rows, count(DISTINCT symbol) FILTER (WHERE valid_until IS NULL) AS current FROM read_parquet($1)`;
+
+/**
+ * A read of named symbols in one pass over the file (`meta-ingest show`):
+ * the rows whose symbol (in its one spelling, as the view spells it) is in
+ * `$symbols` (VARCHAR[]) are copied, as the file holds them, into the temp
+ * table `wanted_rows`, and with a `checksumVersion` the same pass computes
+ * the checksum of every row in that version ({@linkcode fileChecksumSql}'s) into
+ * `wanted_scan.checksum`, so verifying costs no second read. `$path` = the
+ * file; `found` = its columns and types. Two statements, run in order; the
+ * second reads no file. The rows travel packed whole in one struct, so
+ * nothing meets a column of the file's own.
+ */
+export function wantedScanSql(
+  found: ReadonlyMap<string, string>,
+  checksumVersion: string | null,
+): string[] {
+  const id = quoteIdent("symbol");
+  const symbol = found.get("symbol") === "VARCHAR"
+    ? canonicalSymbolSql(id)
+    : `CAST(${id} AS VARCHAR)`;
+  return [
+    `CREATE OR REPLACE TEMP TABLE wanted_scan AS
+     SELECT ${checksumVersion ? checksumExpr(checksumVersion) : "NULL::VARCHAR"} AS checksum,
+       list(struct_pack(*COLUMNS(*))) FILTER (WHERE list_contains($symbols::VARCHAR[], ${symbol}))
+         AS rows
+     FROM read_parquet($path)`,
+    `CREATE OR REPLACE TEMP TABLE wanted_rows AS
+     SELECT unnest(rows, recursive := true) FROM wanted_scan`,
+  ];
+}
+
+/** The checksum {@linkcode wantedScanSql} computed. */
+export const WANTED_CHECKSUM = "SELECT checksum FROM wanted_scan";
 
 /**
  * The order that makes a symbol's current row "the newest" when a damaged
@@ -613,98 +656,165 @@ export const WRITE_EXCHANGES = `COPY (
 /** What a read (`meta-ingest show`) picks from the catalog. */
 export type ReadSelection = "current" | "as-of" | "history" | "changed-since";
 
-/** The hidden column numbering picked rows (symbol, then oldest version first). */
-export const PICKED_ROW = "__show_row";
+/**
+ * What a {@linkcode readSql} statement returns, column by column (named by
+ * position, `h0`.., never by a catalog column's name, so no helper can meet
+ * a column of the user's; read them by position): `kind` (0 a row, 1 a
+ * named symbol without an answer, 2 the end: one last row, so a stream
+ * that stops before it is known to have failed), `ord` (the row's place among its
+ * symbol's picked versions, from 1), `first` (no earlier picked version),
+ * `changes` (JSON text: the fields that differ from the previous picked
+ * version, `[{field, old, new}]` with values as text; null without
+ * diffs), `symbol` (the sort key) and `values`: every value of the row as
+ * one text, fields separated by U+001F, in the order of the catalog's
+ * columns then its extra ones, each as DuckDB writes it as text (a
+ * timestamp `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), `\` and U+001F escaped
+ * as `\\` and `\u`, a null as `\N` (for `kind` 1, the symbol alone). One
+ * text per row, because handing DuckDB's values over one by one costs far
+ * more than splitting a string ({@linkcode decodeReadValues} undoes it).
+ */
+export const READ_OUTPUT = ["kind", "ord", "first", "changes", "symbol", "values"] as const;
+
+/** The field separator of {@linkcode READ_OUTPUT}'s `values`. */
+const VALUE_SEPARATOR = "\x1f";
+
+/** A value as one field of `values` (see {@linkcode READ_OUTPUT}). */
+const encodedValue = (expr: string) =>
+  `coalesce(replace(replace(CAST(${expr} AS VARCHAR), '\\', '\\\\'), chr(31), '\\u'), '\\N')`;
 
 /**
- * Copies the rows a read needs from the `catalog` view into the temp table
- * `picked`, so everything after reads one consistent snapshot:
+ * The fields of one `values` text of {@linkcode READ_OUTPUT}, each as
+ * DuckDB wrote it, null for a null.
+ *
+ * @example
+ * ```ts
+ * import { decodeReadValues } from "./sql.ts";
+ * decodeReadValues("NASDAQ:AAPL\x1f\\N\x1fa\\\\b"); // ["NASDAQ:AAPL", null, "a\\b"]
+ * ```
+ */
+export function decodeReadValues(text: string): (string | null)[] {
+  return text.split(VALUE_SEPARATOR).map((field) =>
+    field === "\\N"
+      ? null
+      : field.includes("\\")
+      ? field.replace(/\\(.)/gs, (_, c: string) => c === "u" ? VALUE_SEPARATOR : c)
+      : field
+  );
+}
+
+/** A catalog column as reads show and compare it (a missing `active` is true). */
+function readColumn(name: string): string {
+  const id = quoteIdent(name);
+  return name === "active" ? `coalesce(${id}, true)` : id;
+}
+
+/**
+ * The one statement a read prints from (`meta-ingest show`), streamed in
+ * order. It reads the `catalog` view only. What it picks:
  * - `current`: each symbol's current row (`valid_until` null);
  * - `as-of`: the row valid at `$at` (`valid_from <= $at < valid_until`; a
- *   null `valid_until` is still valid, a null `valid_from`, as in old Python
- *   catalogs, counts as valid from the start);
+ *   null `valid_until` is still valid, a null `valid_from`, as in old
+ *   Python catalogs, counts as valid from the start);
  * - `history`: every row;
  * - `changed-since`: for symbols whose current row began after `$at`, the
- *   current row and the row valid at `$at` (if any), to diff them.
- * One row per symbol for `current` and `as-of` (the latest, should a
- * damaged catalog hold two). A missing `active` reads as true.
- * Named parameters: `$symbols` (VARCHAR[], unless `allSymbols`) and `$at`
- * (a TIMESTAMP text, for `as-of` and `changed-since`).
+ *   current row, diffed against the row valid at `$at` (if any).
+ * One row per symbol for `current` and `as-of`: should a damaged catalog
+ * hold several, the newest in the merge's own order (`NEWEST_FIRST`). A
+ * missing `active` reads as true. Changes compare values as the merge
+ * does: normalised ({@linkcode normalisedSql}), null equals null, doubles
+ * within 1e-12. Output: {@linkcode READ_OUTPUT} (the values: the
+ * catalog's columns in schema order, then `extras`); rows by symbol,
+ * oldest version first, then named symbols without an answer (not picked,
+ * or for `changed-since` not in the catalog at all), sorted. Named
+ * parameters: `$symbols` (VARCHAR[], unless `allSymbols`) and `$at` (a
+ * TIMESTAMP text, for `as-of` and `changed-since`).
+ *
+ * No name of its own can meet a column of the catalog's, whatever extra
+ * columns it has: every relation it builds has exactly the catalog's
+ * columns (`SELECT *`, filters, `QUALIFY` instead of a rank column), the
+ * helpers (`ord`, `changes`, ...) are computed in the last SELECT only and
+ * named by position (`h0`..`h5`), and the order is by ordinal.
  */
-export function pickSql(selection: ReadSelection, allSymbols: boolean): string {
-  const symbols = allSymbols ? "symbol IS NOT NULL" : "list_contains($symbols::VARCHAR[], symbol)";
+export function readSql(
+  selection: ReadSelection,
+  allSymbols: boolean,
+  extras: readonly string[],
+): string {
+  // Named symbols: their rows are copied out of the file once (few), and
+  // everything after reads that copy; every symbol: the file itself.
+  const from = allSymbols ? "catalog" : "wanted";
+  const ctes: string[] = allSymbols ? [] : [
+    `wanted AS MATERIALIZED (SELECT * FROM catalog WHERE list_contains($symbols::VARCHAR[], symbol))`,
+  ];
   const validAt =
     "coalesce(valid_from <= $at::TIMESTAMP, true) AND coalesce($at::TIMESTAMP < valid_until, true)";
-  const where = {
-    "current": "valid_until IS NULL",
-    "as-of": validAt,
-    "history": "true",
-    "changed-since":
-      `symbol IN (SELECT symbol FROM catalog WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
-       AND (valid_until IS NULL OR (${validAt}))`,
-  }[selection];
-  const one = selection === "current" || selection === "as-of"
-    ? "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY valid_from DESC NULLS LAST) = 1"
-    : "";
-  return `CREATE OR REPLACE TEMP TABLE picked AS
-    SELECT * REPLACE (coalesce(active, true) AS active),
-           row_number() OVER (ORDER BY symbol, valid_from NULLS FIRST, valid_until NULLS LAST) AS ${PICKED_ROW}
-    FROM catalog WHERE ${symbols} AND ${where} ${one}`;
-}
-
-/**
- * The picked rows to print, oldest first within each symbol: the catalog's
- * columns (timestamps as text, `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC), then
- * `extras` (columns beyond ours, as text), then `__show_row_id` and `__show_first` (no
- * earlier picked version of the symbol). With `currentOnly`, only rows whose
- * `valid_until` is null.
- */
-export function pickedRowsSql(extras: readonly string[], currentOnly: boolean): string {
-  const select = [
-    ...CATALOG_SCHEMA.map((c) => {
-      const id = quoteIdent(c.name);
-      return c.type === "TIMESTAMP" ? `CAST(${id} AS VARCHAR) AS ${id}` : id;
-    }),
-    ...extras.map((name) => `CAST(${quoteIdent(name)} AS VARCHAR) AS ${quoteIdent(name)}`),
-  ];
-  return `SELECT ${select.join(", ")}, ${PICKED_ROW} AS __show_row_id, __show_first FROM (
-      SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ${PICKED_ROW}) = 1 AS __show_first
-      FROM picked)
-    ${currentOnly ? "WHERE valid_until IS NULL" : ""} ORDER BY ${PICKED_ROW}`;
-}
-
-/**
- * For each picked row with an earlier picked version of its symbol, the
- * record fields that differ from that version (as the history rules compare
- * them: null equals null, doubles within 1e-12), old and new as text.
- */
-export const PICKED_CHANGES = `WITH v AS (
-    SELECT ${PICKED_ROW}, ${
-  COMPARED.map((c) => {
-    const id = quoteIdent(c.name);
-    return `${id}, lag(${id}) OVER w AS ${quoteIdent(`old_${c.name}`)}`;
-  }).join(", ")
-}, row_number() OVER w AS n
-    FROM picked WINDOW w AS (PARTITION BY symbol ORDER BY ${PICKED_ROW}))
-  SELECT row_id, field, old, new FROM (${
-  COMPARED.map((c) => {
-    const [n, o] = [quoteIdent(c.name), quoteIdent(`old_${c.name}`)];
-    return `SELECT ${PICKED_ROW} AS row_id, '${c.name}' AS field, ${o}::VARCHAR AS old, ${n}::VARCHAR AS new,
-            n > 1 AND NOT ${sameValue(c.type, n, o)} AS differs FROM v`;
-  }).join(" UNION ALL ")
-}) WHERE differs ORDER BY row_id, field`;
-
-/**
- * Named symbols a read did not find: those with no picked row, or with
- * `inCatalog`, those with no row in the catalog at all. `$symbols` = the
- * named symbols (VARCHAR[]).
- */
-export function missingSymbolsSql(inCatalog: boolean): string {
-  const found = inCatalog
-    ? "SELECT symbol FROM catalog WHERE symbol IN (SELECT unnest($symbols::VARCHAR[]))"
-    : "SELECT symbol FROM picked";
-  return `SELECT s AS symbol FROM unnest($symbols::VARCHAR[]) t(s)
-    WHERE s NOT IN (SELECT symbol FROM (${found}) WHERE symbol IS NOT NULL) ORDER BY s`;
+  const diffs = selection === "history" || selection === "changed-since";
+  // Read twice with named symbols (the rows, and which went unanswered): computed once.
+  const once = allSymbols ? "" : "MATERIALIZED";
+  if (!diffs) {
+    const where = `symbol IS NOT NULL AND ${
+      selection === "current" ? "valid_until IS NULL" : validAt
+    }`;
+    // Only symbols with several candidate rows pay for the full order
+    // (NEWEST_FIRST ends in the row as text, dear on a million rows).
+    ctes.push(
+      `several AS (SELECT symbol FROM ${from} WHERE ${where} GROUP BY symbol HAVING count(*) > 1)`,
+      `picked AS ${once} (
+        SELECT * FROM ${from} WHERE ${where} AND symbol NOT IN (SELECT symbol FROM several)
+        UNION ALL
+        -- The row packed whole beside its rank (as the merge does), then unpacked.
+        SELECT row.* FROM (
+          SELECT struct_pack(*COLUMNS(*)) AS row,
+            row_number() OVER (PARTITION BY symbol ORDER BY ${NEWEST_FIRST}) AS rank
+          FROM ${from} WHERE ${where} AND symbol IN (SELECT symbol FROM several))
+        WHERE rank = 1)`,
+    );
+  } else {
+    const where = selection === "history" ? "symbol IS NOT NULL" : `symbol IS NOT NULL
+        AND symbol IN (SELECT symbol FROM ${from} WHERE valid_until IS NULL AND valid_from > $at::TIMESTAMP)
+        AND (valid_until IS NULL OR (${validAt}))`;
+    ctes.push(`picked AS ${once} (SELECT * FROM ${from} WHERE ${where})`);
+  }
+  // Versions of a symbol, oldest first (a hash of the whole row breaks exact ties).
+  const ord = diffs ? "row_number() OVER w" : "1::BIGINT";
+  const changes = diffs
+    ? `to_json(CASE WHEN ${ord} = 1 THEN [] ELSE list_filter([${
+      COMPARED.map((c) => {
+        const now = readColumn(c.name);
+        const before = `lag(${now}) OVER w`;
+        const same = sameValue(c.type, normalisedSql(c.name, now), normalisedSql(c.name, before));
+        return `CASE WHEN NOT ${same} THEN {'field': ${
+          sqlString(c.name)
+        }, 'old': (${before})::VARCHAR, 'new': (${now})::VARCHAR} END`;
+      }).join(", ")
+    }], lambda c: c IS NOT NULL) END)::VARCHAR`
+    : "NULL::VARCHAR";
+  const columns = [...CATALOG_SCHEMA.map((c) => c.name as string), ...extras];
+  const values = columns.map((name) => encodedValue(readColumn(name)));
+  let unknown = "";
+  if (!allSymbols) {
+    const found = selection === "changed-since" ? "wanted" : "picked";
+    unknown = `UNION ALL
+      SELECT 1, NULL, NULL, NULL, s, ${encodedValue("s")}
+      FROM unnest($symbols::VARCHAR[]) AS t(s)
+      WHERE s NOT IN (SELECT symbol FROM ${found} WHERE symbol IS NOT NULL)`;
+  }
+  return `WITH ${ctes.join(",\n")}
+    SELECT 0 AS h0, ${ord} AS h1, ${ord} = 1 AS h2, ${changes} AS h3, symbol AS h4,
+      concat_ws(chr(31), ${values.join(", ")}) AS h5
+    FROM picked
+    ${
+    diffs
+      ? `WINDOW w AS (PARTITION BY symbol
+          ORDER BY valid_from NULLS FIRST, valid_until NULLS LAST, hash(${
+        columns.map(quoteIdent).join(", ")
+      }))`
+      : ""
+  }
+    ${selection === "changed-since" ? "QUALIFY valid_until IS NULL" : ""}
+    ${unknown}
+    UNION ALL SELECT 2, NULL, NULL, NULL, NULL, ''
+    ORDER BY 1, 5, 2`;
 }
 
 /**

@@ -36,7 +36,7 @@ import { booleanFlag, type FlagTable, parseFlags, stringFlag } from "./flags.ts"
 export type ShowMode = ReadMode;
 
 /** How `show` prints its answer. */
-export type ShowFormat = "table" | "json" | "csv";
+export type ShowFormat = "table" | "json" | "ndjson" | "csv";
 
 /** Everything a `show` needs to know, validated. */
 export interface ShowOptions {
@@ -48,8 +48,12 @@ export interface ShowOptions {
   mode: ShowMode;
   /** Columns asked for with `--columns`, in order; undefined for the default set. */
   columns?: string[];
-  /** Table, JSON or CSV. */
+  /** Table, JSON, NDJSON or CSV. */
   format: ShowFormat;
+  /** CSV: exact values, without the `'` that keeps spreadsheets from running formulas (`--csv-raw`). */
+  csvRaw: boolean;
+  /** Check the rows against the catalog's checksum before printing (off with `--no-verify`). */
+  verify: boolean;
   /** The catalog path as given (resolved inside the project root when read). */
   catalogPath: string;
 }
@@ -83,7 +87,12 @@ Options:
   --changed-since TIME     only symbols that changed after TIME (all symbols unless named)
   --columns a,b,...        columns to print (symbol always comes first)
   --json                   one JSON document on stdout
-  --csv                    CSV with a header on stdout
+  --ndjson                 one JSON document per row (for pipelines)
+  --csv                    CSV with a header on stdout; text that a spreadsheet would run
+                           as a formula (=, +, -, @, tab, CR first) gets a leading '
+  --csv-raw                CSV with exact values (no '), for programs rather than spreadsheets
+  --no-verify              skip checking the rows against the catalog's checksum (faster on
+                           big catalogs; a damaged file is then printed as it is)
   --catalog-path PATH      catalog Parquet file (default ${DEFAULTS.catalogPath})
   --default-exchange EX    exchange for bare tickers (AAPL -> EX:AAPL)
 ${ROOT_HELP}
@@ -100,6 +109,8 @@ TIME: YYYY-MM-DD (midnight UTC), or YYYY-MM-DDTHH:MM[:SS[.ffffff]] followed by
 Z or an offset like +02:00 (e.g. 2026-03-01T00:00:00Z).
 Symbols are written EXCHANGE:TICKER (case does not matter); a symbol the catalog
 did not know at that time is listed as unknown. Output times are ISO 8601 UTC.
+Output streams as it is read. A table fits the terminal's width (long text is cut,
+ending in …); piped, it is printed at full width.
 
 Exit codes: 0 answered, 1 the catalog is missing or cannot be read, 2 usage
 error (a path outside the project root included), ${SIGNAL_EXITS}.`;
@@ -124,6 +135,7 @@ const TIME_RE =
  * parseTime("2026-03-01");                   // "2026-03-01T00:00:00Z"
  * parseTime("2026-03-01T02:30:00.5+02:00");  // "2026-03-01T00:30:00.500Z"
  * parseTime("2026-03-01T00:00:00");          // null (no zone)
+ * parseTime("0001-01-01");                   // "0001-01-01T00:00:00Z"
  * ```
  */
 export function parseTime(text: string): string | null {
@@ -131,9 +143,12 @@ export function parseTime(text: string): string | null {
   if (!match) return null;
   const [, y, mo, d, h = "00", mi = "00", s = "00", fraction = "", zone = "Z"] = match;
   const parts = [y, mo, d, h, mi, s].map(Number);
-  const ms = Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3], parts[4], parts[5]);
-  const check = new Date(ms);
-  // Date.UTC rolls 2026-02-30 over into March: a round trip catches it.
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const check = new Date(0);
+  check.setUTCFullYear(parts[0], parts[1] - 1, parts[2]);
+  check.setUTCHours(parts[3], parts[4], parts[5], 0);
+  const ms = check.getTime();
+  // The Date rolls 2026-02-30 over into March: a round trip catches it.
   if (
     check.getUTCFullYear() !== parts[0] || check.getUTCMonth() !== parts[1] - 1 ||
     check.getUTCDate() !== parts[2] || check.getUTCHours() !== parts[3] ||
@@ -188,7 +203,10 @@ const SHOW_FLAGS = {
     }).optional(),
   ),
   "json": booleanFlag(),
+  "ndjson": booleanFlag(),
   "csv": booleanFlag(),
+  "csv-raw": booleanFlag(),
+  "no-verify": booleanFlag(),
   "catalog-path": catalogPathFlag,
   "default-exchange": defaultExchangeFlag,
   "help": booleanFlag("h"),
@@ -219,7 +237,14 @@ export function parseShowCli(args: readonly string[]): ShowCommand {
   }
   if (modes.length > 1) throw usage("give only one of --as-of, --history or --changed-since");
   const mode = modes[0] ?? { kind: "current" };
-  if (flags.json && flags.csv) throw usage("give only one of --json or --csv");
+  const formats = [
+    flags.json && "--json",
+    flags.ndjson && "--ndjson",
+    (flags.csv || flags["csv-raw"]) && (flags["csv-raw"] ? "--csv-raw" : "--csv"),
+  ].filter((f) => typeof f === "string");
+  if (formats.length > 1) {
+    throw usage(`give only one of --json, --ndjson or --csv/--csv-raw (got ${formats.join(", ")})`);
+  }
 
   const raw = positionals.flatMap(splitSymbols);
   const targets = normalizeTargets(raw, { defaultExchange: flags["default-exchange"] });
@@ -240,7 +265,15 @@ export function parseShowCli(args: readonly string[]): ShowCommand {
       all: all || targets.valid.length === 0,
       mode,
       columns: flags.columns,
-      format: flags.json ? "json" : flags.csv ? "csv" : "table",
+      format: flags.json
+        ? "json"
+        : flags.ndjson
+        ? "ndjson"
+        : flags.csv || flags["csv-raw"]
+        ? "csv"
+        : "table",
+      csvRaw: flags["csv-raw"] ?? false,
+      verify: !flags["no-verify"],
       catalogPath: flags["catalog-path"],
     },
   };

@@ -340,7 +340,7 @@ const FIELD_MAX = 120;
 /** A field that came from outside, as the terminal may show it (see lib/core/text.ts). */
 const field = (text: string) => printable(text, FIELD_MAX);
 
-function show(value: FieldChange["old"]): string {
+function show(value: FieldChange["old"] | bigint): string {
   return value === null
     ? "null"
     : typeof value === "string"
@@ -373,7 +373,9 @@ function endpointLines(use: EndpointUse): string[] {
   if (use.mode === null || use.mode === "symbol") return [];
   if (use.served.scan + use.served.symbol + use.fallbacks.length === 0) return [];
   const lines = [
-    `  endpoints: ${counted(use.served.scan, "symbol")} by /scan, ${grouped(use.served.symbol)} by /symbol` +
+    `  endpoints: ${counted(use.served.scan, "symbol")} by /scan, ${
+      grouped(use.served.symbol)
+    } by /symbol` +
     (use.mode === "auto"
       ? use.verified
         ? `; spot check of ${use.verified} against /symbol: ${
@@ -397,7 +399,8 @@ function endpointLines(use: EndpointUse): string[] {
 
 /**
  * One field change as people read it: `field: old → new`, text quoted,
- * null as `null`, outside text escaped.
+ * null as `null`, outside text escaped, a bigint (`show` reads a BIGINT
+ * beyond 2^53 as one) with all its digits.
  *
  * @example
  * ```ts
@@ -405,7 +408,9 @@ function endpointLines(use: EndpointUse): string[] {
  * formatFieldChange({ field: "pricescale", old: 100, new: 1000 }); // "pricescale: 100 → 1000"
  * ```
  */
-export function formatFieldChange(change: FieldChange): string {
+export function formatFieldChange(
+  change: { field: string; old: FieldChange["old"] | bigint; new: FieldChange["new"] | bigint },
+): string {
   return `${field(change.field)}: ${show(change.old)} → ${show(change.new)}`;
 }
 
