@@ -46,6 +46,8 @@ Deno.test("names of the tool's own files are refused as catalog names", () => {
     "/p/data/exchanges.parquet.lock",
     "/p/data/exchanges.parquet.bak",
     tempPathFor("/p/data/exchanges.parquet"),
+    "/p/data/symbols.runs.parquet", // the run log of symbols.parquet
+    "/p/data/.symbols.parquet.1.0a1b2c3d.probe",
   ];
   for (const path of companions) usageError(path);
   checkCatalogPath("/p/data/exchanges.parquet.v2.parquet", "x");

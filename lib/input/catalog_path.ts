@@ -17,17 +17,23 @@ import { basename } from "node:path";
 import { IngestError } from "../core/errors.ts";
 import { GLOB_CHARACTERS } from "../catalog/globs.ts";
 import { resolveWritableInside } from "../fs/paths.ts";
-import { EXCHANGES_FILE } from "../record/exchanges.ts";
+import { EXCHANGES_FILE, RUN_LOG_SUFFIX } from "../record/companions.ts";
 
 export { GLOB_CHARACTERS };
 
 /**
  * Endings of the files the tool keeps beside a catalog (and beside
- * `exchanges.parquet`): the lock (`<name>.lock`, lib/fs/lock.ts via
+ * `exchanges.parquet`): the run log (`<stem>.runs.parquet`), the lock (`<name>.lock`, lib/fs/lock.ts via
  * lib/job.ts), the backup (`<name>.bak`) and temp files
  * (`.<name>.<pid>.<hex>.tmp`, also for the backup), both lib/fs/atomic.ts.
  */
-export const COMPANION_SUFFIXES: readonly string[] = [".lock", ".bak", ".tmp"];
+export const COMPANION_SUFFIXES: readonly string[] = [
+  ".lock",
+  ".bak",
+  ".tmp",
+  ".probe",
+  RUN_LOG_SUFFIX,
+];
 
 /**
  * Refuses a path (absolute, as DuckDB will get it) that DuckDB would read as
@@ -81,7 +87,7 @@ export function checkCatalogPath(path: string, given: string, flag = "--catalog-
   if (suffix !== undefined) {
     throw new IngestError(
       "usage",
-      `${flag} ${given} ends in '${suffix}', a name meta-ingest uses for its own files beside a catalog (lock, backup, temp files)`,
+      `${flag} ${given} ends in '${suffix}', a name meta-ingest uses for its own files beside a catalog (lock, backup, temp files, run log)`,
       "use a name like symbols.parquet",
     );
   }
