@@ -5,7 +5,7 @@
  * the summary and the catalog (`meta-ingest show --all`), then refreshes
  * again after the mirror's data changed, and ends with one symbol's history
  * (`meta-ingest show NASDAQ:AAPL --history`, under the read-only `show`
- * permission set). Stops the mirror.
+ * permission set) and `meta-ingest status`. Stops the mirror.
  *
  * @module
  */
@@ -33,7 +33,7 @@ async function cli(title: string, args: string[]): Promise<number> {
       "-q",
       "--config",
       join(REPO_ROOT, "deno.json"),
-      ...(args[0] === "show" ? showFlags : flags),
+      ...(args[0] === "show" || args[0] === "status" ? showFlags : flags),
       join(REPO_ROOT, "main.ts"),
       ...args,
     ],
@@ -78,7 +78,10 @@ const history = await cli("one symbol's history, read back", [
   "NASDAQ:AAPL",
   "--history",
 ]);
+const status = await cli("what the catalog holds, and when each symbol was last checked", [
+  "status",
+]);
 console.log(`\nscratch project: ${project}`);
 const ok = [0, 3].includes(first) && second === 0 && third === 0 && listed === 0 &&
-  history === 0;
+  history === 0 && status === 0;
 Deno.exit(ok ? 0 : 1);
