@@ -77,7 +77,7 @@ Deno.test("show verifies the row checksum: damage that still parses exits 1 befo
   await using project = await tempProject();
   const path = await merged(project.dir);
   const sum = await storedChecksum(path);
-  assert.match(sum, /^v1:3:/);
+  assert.match(sum, /^v2:3:/);
   // The same rows rewritten uncompressed, with their checksum: still good.
   await query(
     `COPY (SELECT * FROM read_parquet('${path}')) TO '${path}.plain'
