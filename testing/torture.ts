@@ -26,7 +26,7 @@ const TARGETS = mirrorSymbols(["NASDAQ"]).slice(0, 30);
  * Rounds per endpoint. The endpoint changes only the fetch, and the merge
  * and write are what is tortured, so scan mode gets fewer.
  */
-const ROUNDS: Record<(typeof ENDPOINTS)[number], number> = { symbol: 6, scan: 2 };
+const ROUNDS: Record<(typeof ENDPOINTS)[number], number> = { symbol: 6, scan: 4 };
 
 /** The catalog's state as far as the torture cares: readable, and which revision. */
 async function state(path: string): Promise<{ rows: number; revisions: string[] }> {
