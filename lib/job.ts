@@ -394,7 +394,13 @@ export async function runJob(options: RunOptions, deps: JobDeps): Promise<RunRep
           recordSkew(report, plan, retiring);
           recordPlan(report, plan, repaired);
         } else {
-          await merge(store, catalog, fetched, retiring, options, report, deps, state, repaired);
+          await untilLanded(
+            store,
+            deps,
+            "this run's records",
+            () =>
+              mergeOnce(store!, catalog, fetched, retiring, options, report, deps, state, repaired),
+          );
         }
       }
     } finally {
@@ -460,7 +466,8 @@ async function finishRun(
   const landed = report.exit_code === 0 || report.exit_code === 3;
   if (checks && store && landed && !options.dryRun && !signal?.aborted) {
     try {
-      if ((await store.read()).symbols !== null) {
+      // Only beside a catalog this run read or wrote.
+      if (report.catalog.rows !== null) {
         const catalog = await (opening ?? openCatalog(store.localPath("symbols")));
         opening ??= Promise.resolve(catalog);
         await recordRun(
@@ -647,26 +654,6 @@ async function untilLanded(
   }
 }
 
-/** One chunk's merge: {@linkcode mergeOnce} until it lands. */
-async function merge(
-  store: CatalogStore,
-  catalog: Catalog,
-  fetched: FetchedRecord[],
-  retiring: string[],
-  options: RunOptions,
-  report: RunReport,
-  deps: JobDeps,
-  state: { writes: number },
-  repaired: Set<string>,
-): Promise<void> {
-  await untilLanded(
-    store,
-    deps,
-    "this run's records",
-    () => mergeOnce(store, catalog, fetched, retiring, options, report, deps, state, repaired),
-  );
-}
-
 /**
  * Adds this run to the run log beside the catalog (under the lock, or
  * conditionally on the object's ETag), so `status` can tell when each
@@ -684,7 +671,7 @@ async function recordRun(
       timeoutMs: options.lockTimeoutMs,
       onEvent: (message) => deps.log.info(message),
     });
-    const base = await store.read();
+    const base = await store.read(["runlog"]);
     await catalog.loadRunLog();
     const staged = await catalog.stageRunLog(store, run);
     const outcome = await store.commit([staged], base);
@@ -692,7 +679,7 @@ async function recordRun(
   });
 }
 
-/** One attempt of {@linkcode merge}: "done", or the conflict that beat it. */
+/** One attempt of a chunk's merge: "done", or the conflict that beat it. */
 async function mergeOnce(
   store: CatalogStore,
   catalog: Catalog,

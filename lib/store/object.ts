@@ -49,6 +49,7 @@ import {
   commitOrder,
   type CommitOutcome,
   type StagedFile,
+  STORED_FILES,
   type StoredFile,
   type StoreVersion,
 } from "./store.ts";
@@ -189,13 +190,13 @@ export class ObjectStore implements CatalogStore {
     return Promise.resolve({ [Symbol.asyncDispose]: () => Promise.resolve() });
   }
 
-  async read(): Promise<StoreVersion> {
+  async read(files: readonly StoredFile[] = STORED_FILES): Promise<StoreVersion> {
     const version: Record<StoredFile, string | null> = {
       symbols: null,
       exchanges: null,
       runlog: null,
     };
-    for (const file of ["symbols", "exchanges", "runlog"] as const) {
+    for (const file of files) {
       const local = this.localPath(file);
       const got = await this.#client.get(this.#keys[file], local);
       if (got === null) await Deno.remove(local).catch(() => {});

@@ -110,11 +110,11 @@ export interface CatalogStore extends AsyncDisposable {
    */
   exclusive(options?: ExclusiveOptions): Promise<AsyncDisposable>;
   /**
-   * Makes every {@linkcode CatalogStore.localPath} the newest version
-   * (a no-op for local files; a download for objects); resolves to their
-   * identities.
+   * Makes the {@linkcode CatalogStore.localPath} of `files` (default: all)
+   * the newest version (a no-op for local files; a download for objects);
+   * resolves to their identities (null for a file not asked for).
    */
-  read(): Promise<StoreVersion>;
+  read(files?: readonly StoredFile[]): Promise<StoreVersion>;
   /** True when the files are still the version `read` returned (the local paths did not change under a reader). */
   unchanged(version: StoreVersion): Promise<boolean>;
   /**
