@@ -44,6 +44,30 @@ if (denort) {
   }
 }
 
+const RUNTIME_PATTERN =
+  /dl\.deno\.land|denort|error sending request|dns error|Setting up base binary/i;
+const noRuntime = () =>
+  fail(
+    `cannot get Deno's compile runtime (denort ${version}) from dl.deno.land and DENORT_BIN is not set; ` +
+      `set DENORT_BIN to a denort ${version} binary, or run on a connected machine`,
+  );
+
+// Without DENORT_BIN, make sure the runtime can be had before compiling:
+// a one-line probe fails at once where main.ts would fail only after a
+// whole type check (seconds). On a connected machine this downloads denort
+// into Deno's cache, where the real compiles find it.
+if (!denort) {
+  const scratch = await Deno.makeTempDir({ prefix: "meta-ingest-dist-" });
+  await Deno.writeTextFile(join(scratch, "probe.ts"), "export {};\n");
+  const probe = await new Deno.Command(Deno.execPath(), {
+    args: ["compile", "--quiet", "--no-check", "--output", join(scratch, "probe"), "probe.ts"],
+    cwd: scratch,
+    stdout: "piped",
+    stderr: "piped",
+  }).output().finally(() => Deno.remove(scratch, { recursive: true }).catch(() => {}));
+  if (!probe.success && RUNTIME_PATTERN.test(new TextDecoder().decode(probe.stderr))) noRuntime();
+}
+
 await Deno.mkdir(outDir, { recursive: true });
 const targets: [string, PermissionSetName, string[]][] = [
   ["meta-ingest", "ingest", []],
@@ -77,15 +101,7 @@ for (const [name, set, builtIn] of targets) {
   const result = await command.output();
   if (!result.success) {
     const stderr = new TextDecoder().decode(result.stderr);
-    if (
-      !denort &&
-      /dl\.deno\.land|denort|error sending request|dns error|Setting up base binary/i.test(stderr)
-    ) {
-      fail(
-        `cannot get Deno's compile runtime (denort ${version}) from dl.deno.land and DENORT_BIN is not set; ` +
-          `set DENORT_BIN to a denort ${version} binary, or run on a connected machine`,
-      );
-    }
+    if (!denort && RUNTIME_PATTERN.test(stderr)) noRuntime();
     fail(`deno compile of ${name} failed: ${stderr.trim().split("\n").slice(0, 3).join(" | ")}`);
   }
   console.log(`built ${output} (${set} permissions)`);
