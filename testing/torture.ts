@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { query } from "./catalog.ts";
-import type { Cli, ENDPOINTS } from "./cli.ts";
+import type { Cli } from "./cli.ts";
 import { listing, tempProject } from "./tmp.ts";
 import { mirrorSymbols, startMirror } from "./mirror.ts";
 import { writeSyntheticCatalog } from "./synthetic_catalog.ts";
@@ -23,10 +23,12 @@ const CATALOG = "data/lakehouse/symbols.parquet";
 const TARGETS = mirrorSymbols(["NASDAQ"]).slice(0, 30);
 
 /**
- * Rounds per endpoint. The endpoint changes only the fetch, and the merge
- * and write are what is tortured, so scan mode gets fewer.
+ * Rounds of one torture: half anywhere in a run, half inside the merge. The
+ * runs use the default endpoint mode (auto: /scan for the catalog's symbols,
+ * /symbol for the spot check); the endpoint changes only the fetch, and the
+ * merge and the write are what is tortured.
  */
-const ROUNDS: Record<(typeof ENDPOINTS)[number], number> = { symbol: 6, scan: 4 };
+const ROUNDS = 6;
 
 /** The catalog's state as far as the torture cares: readable, and which revision. */
 async function state(path: string): Promise<{ rows: number; revisions: string[] }> {
@@ -65,7 +67,6 @@ async function whenExists(path: string, ended: Promise<unknown>): Promise<boolea
  */
 export async function torture(
   cli: Cli,
-  endpoint: (typeof ENDPOINTS)[number],
   signal: "SIGKILL" | "SIGTERM",
 ): Promise<void> {
   await using project = await tempProject();
@@ -100,7 +101,7 @@ export async function torture(
   let interruptedMidMerge = 0;
   let stoppedWithReport = 0;
   let nextRuns = 0;
-  const rounds = ROUNDS[endpoint];
+  const rounds = ROUNDS;
   const spread = Math.ceil(rounds / 2);
   for (let round = 0; round < rounds; round++) {
     const before = await state(path);

@@ -6,7 +6,7 @@
  * read-only folder are clear errors that leave the old catalog as it was.
  */
 import assert from "node:assert/strict";
-import { type Cli, cliBoth, cliTest } from "../testing/cli.ts";
+import { type Cli, cliTest } from "../testing/cli.ts";
 import { listing, tempProject } from "../testing/tmp.ts";
 import { startMirror } from "../testing/mirror.ts";
 import { torture } from "../testing/torture.ts";
@@ -14,9 +14,9 @@ import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
 
 const CATALOG = "data/lakehouse/symbols.parquet";
 
-cliBoth(
+cliTest(
   "SIGKILL at chosen moments: the catalog is always old or new, the next run proceeds",
-  (cli: Cli, endpoint) => torture(cli, endpoint, "SIGKILL"),
+  (cli: Cli) => torture(cli, "SIGKILL"),
 );
 
 /** Mounts a tmpfs (root only); null when this machine does not allow it. */

@@ -137,7 +137,7 @@ cliBoth("--dry-run fetches and lists what would change, and writes nothing", asy
   ]);
 });
 
-cliBoth("--dry-run on a fresh project creates nothing", async (cli: Cli) => {
+cliTest("--dry-run on a fresh project creates nothing", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const result = await cli.run(
@@ -282,7 +282,7 @@ cliBoth(
   },
 );
 
-cliBoth("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cli: Cli) => {
+cliTest("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) % 256);
@@ -302,7 +302,7 @@ cliBoth("a corrupt catalog: exit 1, bytes untouched, a clear message", async (cl
   assert.deepEqual(await listing(`${project.dir}/data/lakehouse`), ["symbols.parquet"]);
 });
 
-cliBoth("the lock is waited for, and a timeout names the holder", async (cli: Cli) => {
+cliTest("the lock is waited for, and a timeout names the holder", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror();
   await Deno.mkdir(`${project.dir}/data/lakehouse`, { recursive: true });
@@ -341,15 +341,15 @@ cliBoth("the lock is waited for, and a timeout names the holder", async (cli: Cl
   assert.match(after.stderr, /took over a stale lock from pid/);
 });
 
-cliBoth("eight runs at once on one catalog lose no update", async (cli: Cli, endpoint) => {
+cliTest("eight runs at once on one catalog lose no update", async (cli: Cli) => {
   await using project = await tempProject();
   await using mirror = startMirror({ latencyMs: 10, jitterMs: 20 });
   const symbols = mirrorSymbols(["BINANCE", "NASDAQ", "CME_MINI", "FX_IDC"]).filter((_, i) =>
     i % 7 === 0
   ).slice(0, 80);
-  // The merges are what contend, and they do not depend on the endpoint:
-  // scan mode shows it with four runs (eight in symbol mode).
-  const runs = endpoint === "symbol" ? 8 : 4;
+  // The merges are what contend, and they do not depend on the endpoint
+  // (these runs use the default, auto).
+  const runs = 8;
   const slices = Array.from({ length: runs }, (_, i) => symbols.filter((_, j) => j % runs === i));
   const results = await Promise.all(
     slices.map((slice) =>
@@ -375,7 +375,7 @@ cliBoth("eight runs at once on one catalog lose no update", async (cli: Cli, end
   assert.deepEqual(exchanges.map((e) => e.exchange), ["BINANCE", "CME_MINI", "FX_IDC", "NASDAQ"]);
 });
 
-cliBoth(
+cliTest(
   "two catalogs in one folder share exchanges.parquet without losing a row",
   async (cli: Cli) => {
     await using project = await tempProject();
@@ -442,7 +442,7 @@ cliTest("a catalog path named exchanges.parquet is a usage error", async (cli: C
   assert.deepEqual(await listing(project.dir), []);
 });
 
-cliBoth(
+cliTest(
   "a symlink planted at the lock path is refused and its target left alone",
   async (cli: Cli) => {
     await using project = await tempProject();
