@@ -11,6 +11,7 @@ import { runShow } from "../lib/show.ts";
 import { join } from "node:path";
 import { permissionFlags, readPermissionSet, readTask, REPO_ROOT } from "../tools/permissions.ts";
 import { CATALOG_SCHEMA } from "../lib/catalog/sql.ts";
+import { IngestError } from "../lib/core/errors.ts";
 import { fetched, mergeOnce, query } from "../testing/catalog.ts";
 import { cliTest } from "../testing/cli.ts";
 import { mirrorSymbols } from "../testing/mirror.ts";
@@ -470,6 +471,39 @@ cliTest("show reads one consistent file while ingests replace it", async (cli) =
     await writer;
   }
   assert.ok(writes >= 3, `the catalog was replaced ${writes} times during the reads`);
+});
+
+Deno.test("an attempt that fails while the file is replaced is made again, not reported", async () => {
+  await using project = await tempProject();
+  const path = await catalogIn(project.dir);
+  await query(
+    `COPY (SELECT 'NASDAQ:AAPL' AS symbol, 'old' AS description) TO '${path}' (FORMAT parquet)`,
+  );
+  await query(
+    `COPY (SELECT 'NASDAQ:AAPL' AS symbol, 'new' AS description) TO '${path}.b' (FORMAT parquet)`,
+  );
+  await using reader = await CatalogReader.open(path);
+  let passes = 0;
+  // What a read that met a swap half-way sees: an error from DuckDB, worded
+  // as an unreadable catalog, while another version has taken the path.
+  const answer = await reader.read({ symbols: [], all: true, mode: { kind: "current" } }, {
+    prepass: async () => {
+      if (passes++ > 0) return;
+      await Deno.rename(`${path}.b`, path);
+      throw new IngestError("catalog", `cannot read catalog ${path}: TProtocolException`, "retry");
+    },
+  });
+  const rows: VersionRow[] = [];
+  for await (const item of answer.items) if (item.kind === "row") rows.push(item.row);
+  assert.equal(answer.attempts, 2);
+  assert.deepEqual(rows.map((r) => r.values[answer.columns.indexOf("description")]), ["new"]);
+  // The same error from a file nobody replaced is the file's own, and is reported.
+  await assert.rejects(
+    reader.read({ symbols: [], all: true, mode: { kind: "current" } }, {
+      prepass: () => Promise.reject(new IngestError("catalog", "unreadable (simulated)", "retry")),
+    }),
+    /unreadable \(simulated\)/,
+  );
 });
 
 Deno.test("a read never mixes two versions of the file, even when its layout changes under it", async () => {

@@ -17,7 +17,8 @@
  *   statement, and once the answer's statement has delivered its first
  *   chunk; when it differs, nothing was handed over yet and the attempt
  *   stops and is made again at once (at most {@linkcode READ_ATTEMPTS}
- *   attempts). Writers replace the catalog by
+ *   attempts), as does an attempt that failed while the file changed (a
+ *   read can meet one version's footer and the next one's pages). Writers replace the catalog by
  *   atomic rename, and the answer's statement holds the file it opened
  *   (its ORDER BY has read every row by its first chunk anyway), so a read
  *   during an ingest sees the old file or the new one, never a mix.
@@ -164,7 +165,8 @@ export interface ReadOptions {
    * A full pass over an answer before the one handed over, inside the same
    * consistency window (a table measures its columns with it). It must
    * write nothing: the read may still be made again. Errors it throws that
-   * are {@linkcode IngestError}s pass through as they are.
+   * are {@linkcode IngestError}s pass through as they are, unless the file
+   * was replaced during the attempt (then the read is made again).
    *
    * @default {undefined}
    */
@@ -451,10 +453,11 @@ export class CatalogReader implements AsyncDisposable {
         await unchanged();
         return answer;
       } catch (err) {
-        if (err instanceof IngestError) throw err;
-        // A file replaced mid-read may fail in odd ways: only an unchanged one is damaged.
+        // A file replaced mid-read may fail in odd ways (DuckDB can meet one
+        // version's footer and the next one's pages, or a checksum that no
+        // longer matches): only an error from an unchanged file is its own.
         if (!(err instanceof Replaced) && await identity() === before) {
-          throw unreadable("catalog", this.path, err);
+          throw err instanceof IngestError ? err : unreadable("catalog", this.path, err);
         }
         if (attempt >= READ_ATTEMPTS) throw this.keptChanging(attempt);
       }
