@@ -19,6 +19,7 @@ import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
 import { SECOND_SIGNAL_TEXT } from "../core/signals.ts";
 import { isExchangeCode } from "../record/symbols.ts";
+import { S3_ENV_NAMES } from "../store/env.ts";
 import { booleanFlag, type FlagSpec, type FlagTable, parseFlags, stringFlag } from "./flags.ts";
 
 /** Where this run's targets come from. */
@@ -98,12 +99,7 @@ export interface CliEnv {
 export const ENV_NAMES = [
   "META_INGEST_BASE_URL",
   "META_INGEST_ENDPOINT",
-  "AWS_ACCESS_KEY_ID",
-  "AWS_SECRET_ACCESS_KEY",
-  "AWS_SESSION_TOKEN",
-  "AWS_REGION",
-  "AWS_ENDPOINT_URL_S3",
-  "AWS_ENDPOINT_URL",
+  ...S3_ENV_NAMES,
 ] as const satisfies readonly (keyof CliEnv)[];
 
 /** Defaults, as documented in `--help` and the README. */

@@ -52,19 +52,9 @@ import { z } from "zod";
 import { IngestError } from "../core/errors.ts";
 import { readCapped } from "../fs/read_capped.ts";
 import { delay } from "../std/delay.ts";
+import { S3_ENV_NAMES, type S3Env } from "./env.ts";
 
-/** The environment variables the client is configured by (AWS names). */
-export const S3_ENV_NAMES = [
-  "AWS_ACCESS_KEY_ID",
-  "AWS_SECRET_ACCESS_KEY",
-  "AWS_SESSION_TOKEN",
-  "AWS_REGION",
-  "AWS_ENDPOINT_URL_S3",
-  "AWS_ENDPOINT_URL",
-] as const;
-
-/** The variables of {@linkcode S3_ENV_NAMES}, as read by the caller. */
-export type S3Env = Partial<Record<(typeof S3_ENV_NAMES)[number], string | undefined>>;
+export { S3_ENV_NAMES, type S3Env };
 
 /** The region when `AWS_REGION` is not set. */
 export const DEFAULT_REGION = "us-east-1";
