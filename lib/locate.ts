@@ -53,6 +53,49 @@ function schemeOf(given: string): string | null {
 }
 
 /**
+ * Whether `--catalog-path` names a `scheme://` location (an S3 store, or a
+ * scheme {@linkcode openStore} refuses) rather than a local path.
+ *
+ * @example
+ * ```ts
+ * import { isStoreLocation } from "./locate.ts";
+ * isStoreLocation("s3://cat/lake/symbols.parquet"); // true
+ * isStoreLocation("data/lakehouse/symbols.parquet"); // false
+ * ```
+ */
+export function isStoreLocation(given: string): boolean {
+  return schemeOf(given) !== null;
+}
+
+/**
+ * A read-only command's first steps on its store: the read-only preflight,
+ * then the newest version read. Throws `missing` (by default "catalog not
+ * found: GIVEN") when the store holds no catalog.
+ *
+ * @example
+ * ```ts
+ * import { openStore, readStore } from "./locate.ts";
+ * const given = "data/lakehouse/symbols.parquet";
+ * await using store = await openStore(given, { root: "/p", env: {}, purpose: "read" });
+ * await readStore(store, given);
+ * ```
+ */
+export async function readStore(
+  store: CatalogStore,
+  given: string,
+  missing?: IngestError,
+): Promise<void> {
+  await store.preflight({ write: false });
+  if ((await store.read()).symbols === null) {
+    throw missing ?? new IngestError(
+      "catalog",
+      `catalog not found: ${given}`,
+      "run an ingest first, or point --catalog-path at the catalog",
+    );
+  }
+}
+
+/**
  * Opens the store `--catalog-path` names; see the module doc.
  *
  * @example

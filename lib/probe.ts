@@ -36,7 +36,7 @@ import type { ProbeOptions } from "./input/probe_cli.ts";
 import { sameValue, SHARED_FIELDS } from "./record/compare.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
-import { openStore } from "./locate.ts";
+import { openStore, readStore } from "./locate.ts";
 import type { S3Env } from "./store/s3.ts";
 import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
@@ -118,14 +118,15 @@ async function catalogSymbols(
   env: S3Env,
 ): Promise<string[]> {
   await using store = await openStore(options.catalogPath, { root, env, purpose: "read" });
-  await store.preflight({ write: false });
-  if ((await store.read()).symbols === null) {
-    throw new IngestError(
+  await readStore(
+    store,
+    options.catalogPath,
+    new IngestError(
       "input",
       `no catalog at ${options.catalogPath} to sample symbols from`,
       "give --symbols EX:TICKER,... or --catalog-path",
-    );
-  }
+    ),
+  );
   const { Catalog } = await import("./catalog/catalog.ts");
   await using catalog = await Catalog.open(store.localPath("symbols"));
   // One version, as show reads it: the checksum and the symbols from the same file.

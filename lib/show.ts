@@ -40,7 +40,7 @@ import {
   type TableLayout,
   writeShow,
 } from "./report/show_output.ts";
-import { openStore } from "./locate.ts";
+import { isStoreLocation, openStore, readStore } from "./locate.ts";
 import type { S3Env } from "./store/s3.ts";
 import type { CatalogStore } from "./store/store.ts";
 
@@ -95,21 +95,14 @@ export async function runShow(options: ShowOptions, deps: ShowDeps): Promise<num
   try {
     const root = deps.root ?? await projectRoot();
     let path: string;
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.catalogPath)) {
+    if (isStoreLocation(options.catalogPath)) {
       // A catalog in an S3 store (or a scheme we refuse): read into a private copy.
       store = await openStore(options.catalogPath, {
         root,
         env: deps.env ?? {},
         purpose: "read",
       });
-      await store.preflight({ write: false });
-      if ((await store.read()).symbols === null) {
-        throw new IngestError(
-          "catalog",
-          `catalog not found: ${options.catalogPath}`,
-          "run an ingest first, or point --catalog-path at the catalog",
-        );
-      }
+      await readStore(store, options.catalogPath);
       path = store.localPath("symbols");
     } else {
       // Read-only: a companion name (a .bak to inspect) is fine; globs are

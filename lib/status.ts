@@ -32,7 +32,7 @@ import { STALE_EXIT_CODE, type StatusOptions } from "./input/status_cli.ts";
 import type { Logger } from "./report/log.ts";
 import { formatStatus, type StatusReport } from "./report/status_output.ts";
 import { readSnapshot } from "./snapshot.ts";
-import { openStore } from "./locate.ts";
+import { openStore, readStore } from "./locate.ts";
 import type { S3Env } from "./store/s3.ts";
 import type { CatalogStore } from "./store/store.ts";
 
@@ -74,14 +74,7 @@ export async function runStatus(options: StatusOptions, deps: StatusDeps): Promi
     const now = deps.now ?? new Date();
     const root = deps.root ?? await projectRoot();
     store ??= await openStore(options.catalogPath, { root, env: deps.env ?? {}, purpose: "read" });
-    await store.preflight({ write: false });
-    if ((await store.read()).symbols === null) {
-      throw new IngestError(
-        "catalog",
-        `catalog not found: ${options.catalogPath}`,
-        "run an ingest first, or point --catalog-path at the catalog",
-      );
-    }
+    await readStore(store, options.catalogPath);
     const { Catalog } = await import("./catalog/catalog.ts");
     await using catalog = await Catalog.open(store.localPath("symbols"));
     const staleBefore = new Date(now.getTime() - (options.staleAfterMs ?? Infinity));
