@@ -5,9 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { CatalogReader, type VersionRow } from "../lib/catalog/reader.ts";
-import { parseShowCli } from "../lib/input/show_cli.ts";
-import { memoryLogger } from "../lib/report/log.ts";
-import { runShow } from "../lib/show.ts";
 import { join } from "node:path";
 import { permissionFlags, readPermissionSet, readTask, REPO_ROOT } from "../tools/permissions.ts";
 import { CATALOG_SCHEMA } from "../lib/catalog/sql.ts";
@@ -15,6 +12,7 @@ import { IngestError } from "../lib/core/errors.ts";
 import { fetched, mergeOnce, query } from "../testing/catalog.ts";
 import { cliTest } from "../testing/cli.ts";
 import { mirrorSymbols } from "../testing/mirror.ts";
+import { showInProcess } from "../testing/show.ts";
 import { tempProject } from "../testing/tmp.ts";
 
 const T1 = new Date("2026-01-01T00:00:00Z");
@@ -42,21 +40,7 @@ async function threeVersions(dir: string): Promise<string> {
   return path;
 }
 
-async function show(root: string, args: string[]) {
-  const command = parseShowCli(args);
-  assert.equal(command.kind, "run");
-  if (command.kind !== "run") throw new Error("unreachable");
-  let out = "";
-  const log = memoryLogger();
-  const code = await runShow(command.options, {
-    log,
-    write: (text) => {
-      out += text;
-    },
-    root,
-  });
-  return { code, out, log: log.lines };
-}
+const show = (root: string, args: string[]) => showInProcess(root, args);
 
 // deno-lint-ignore no-explicit-any
 async function showJson(root: string, args: string[]): Promise<any> {
