@@ -14,18 +14,11 @@
  */
 import { join } from "node:path";
 import { S3Client, s3Config } from "../lib/store/s3.ts";
-import {
-  cephUnavailable,
-  freshBucket,
-  s3EnvOf,
-  type S3TestStore,
-  startCeph,
-  storeFromEnv,
-} from "../testing/ceph.ts";
+import { freshBucket, s3EnvOf, type S3TestStore } from "../testing/ceph.ts";
 import { denoRunner, runCli } from "../testing/cli.ts";
 import { mirrorSymbols, startMirror } from "../testing/mirror.ts";
 import { writeSyntheticCatalog } from "../testing/synthetic_catalog.ts";
-import { type BenchRow, scratchProject } from "./support.ts";
+import { type BenchRow, scratchProject, withTestStore } from "./support.ts";
 
 const KEY = "lake/symbols.parquet";
 
@@ -134,27 +127,11 @@ async function contended(store: S3TestStore, mirrorUrl: string): Promise<BenchRo
 }
 
 /** Both rows; skipped without Ceph. */
-export async function benchShared(): Promise<BenchRow[]> {
-  const named = storeFromEnv();
-  const unavailable = named ? null : cephUnavailable();
-  if (unavailable) {
-    return [{
-      name: "shared catalog on S3",
-      figure: "-",
-      target: "-",
-      ratio: null,
-      ok: true,
-      note: `skipped: ${unavailable}`,
-    }];
-  }
-  const started = named ? null : await startCeph();
-  await using mirror = startMirror();
-  try {
-    const store = named ?? started!;
+export function benchShared(): Promise<BenchRow[]> {
+  return withTestStore("shared catalog on S3", async (store) => {
+    await using mirror = startMirror();
     return [await bigMerge(store, mirror.url), await contended(store, mirror.url)];
-  } finally {
-    await started?.stop();
-  }
+  });
 }
 
 if (import.meta.main) {

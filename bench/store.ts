@@ -12,15 +12,8 @@
  */
 import { join } from "node:path";
 import { bareEtag, S3Client, s3Config } from "../lib/store/s3.ts";
-import {
-  cephUnavailable,
-  freshBucket,
-  s3EnvOf,
-  type S3TestStore,
-  startCeph,
-  storeFromEnv,
-} from "../testing/ceph.ts";
-import { type BenchRow, median, scratchProject } from "./support.ts";
+import { freshBucket, s3EnvOf, type S3TestStore } from "../testing/ceph.ts";
+import { type BenchRow, median, scratchProject, withTestStore } from "./support.ts";
 
 const MB = 1024 * 1024;
 
@@ -87,25 +80,9 @@ async function roundTrips(store: S3TestStore, mb: number, dir: string): Promise<
 }
 
 /** The store rows: start-up, memory, and the round trips at 5 and 50 MB. */
-export async function benchStore(): Promise<BenchRow[]> {
-  const named = storeFromEnv();
-  if (!named) {
-    const unavailable = cephUnavailable();
-    if (unavailable) {
-      return [{
-        name: "store round trips",
-        figure: "-",
-        target: "-",
-        ratio: null,
-        ok: true,
-        note: `skipped: ${unavailable}`,
-      }];
-    }
-  }
-  await using project = await scratchProject();
-  const started = named ? null : await startCeph();
-  try {
-    const store = named ?? started!;
+export function benchStore(): Promise<BenchRow[]> {
+  return withTestStore("store round trips", async (store, started) => {
+    await using project = await scratchProject();
     const rows: BenchRow[] = [];
     if (started) {
       rows.push({
@@ -129,7 +106,5 @@ export async function benchStore(): Promise<BenchRow[]> {
       });
     }
     return rows;
-  } finally {
-    await started?.stop();
-  }
+  });
 }

@@ -1,9 +1,17 @@
 /**
  * Shared pieces of the benchmarks: a scratch project, the CLI as a child
- * process under the ingest-local permission set, and result rows.
+ * process under the ingest-local permission set, an S3 test store, and
+ * result rows.
  *
  * @module
  */
+import {
+  type CephStore,
+  cephUnavailable,
+  type S3TestStore,
+  startCeph,
+  storeFromEnv,
+} from "../testing/ceph.ts";
 import { denoRunner, runCli } from "../testing/cli.ts";
 
 /** One line of the benchmark table. */
@@ -28,6 +36,35 @@ export async function scratchProject(): Promise<{ dir: string } & AsyncDisposabl
     dir,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
   };
+}
+
+/**
+ * Runs `fn` against an S3 test store: the one `META_TEST_S3` names, else a
+ * local Ceph started for it (also passed as `started`, and stopped
+ * afterwards). Without either, one row named `name` says why it was skipped.
+ */
+export async function withTestStore(
+  name: string,
+  fn: (store: S3TestStore, started: CephStore | null) => Promise<BenchRow[]>,
+): Promise<BenchRow[]> {
+  const named = storeFromEnv();
+  const unavailable = named ? null : cephUnavailable();
+  if (unavailable) {
+    return [{
+      name,
+      figure: "-",
+      target: "-",
+      ratio: null,
+      ok: true,
+      note: `skipped: ${unavailable}`,
+    }];
+  }
+  const started = named ? null : await startCeph();
+  try {
+    return await fn(named ?? started!, started);
+  } finally {
+    await started?.stop();
+  }
 }
 
 /** Runs the CLI (deno run main.ts, ingest-local set) and times it end to end. */
