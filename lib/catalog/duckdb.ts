@@ -5,8 +5,10 @@
  * sandboxed on its own: `allowed_directories` = the given folder,
  * `enable_external_access=false` (no other files, no network, no extension
  * downloads), `TimeZone=UTC` (timestamps never shift with the machine's
- * zone), no spilling to disk, bounded threads and memory, and then
- * `lock_configuration=true` so no later statement can undo any of it.
+ * zone), no spilling to disk, bounded threads and memory, no external file
+ * cache (it served bytes of a replaced catalog version to the retry of a
+ * read: `tools/read_race.ts`), and then `lock_configuration=true` so no
+ * later statement can undo any of it.
  *
  * @example
  * ```ts
@@ -72,6 +74,7 @@ async function openWith(allowSql: string, allowed: string): Promise<SandboxedDb>
     ...DUCKDB_LIMITS,
     autoload_known_extensions: "false",
     autoinstall_known_extensions: "false",
+    enable_external_file_cache: "false",
   });
   noteEngineVersion(version()); // for the run report (lib/catalog/engine.ts)
   let connection: DuckDBConnection;
