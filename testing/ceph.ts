@@ -140,27 +140,48 @@ async function freePort(): Promise<number> {
   return await Promise.resolve(port);
 }
 
+/**
+ * What the `ceph` command line says when the monitor it just started is not
+ * serving commands yet (seen under load: "Error EPERM: problem getting
+ * command descriptions from mon."). The command was never sent, so it is
+ * safe to send again.
+ */
+const MON_NOT_READY = /problem getting command descriptions/;
+/** Tries of a command the monitor was not ready for, and the pause between. */
+const MON_TRIES = 10;
+const MON_PAUSE_MS = 500;
+
+/**
+ * Runs one start-up step. `again` says which failures to try again (at most
+ * MON_TRIES times): only ones that left nothing done, or steps that are
+ * idempotent.
+ */
 async function run(
   program: string,
   args: string[],
   what: string,
   dir: string,
+  again: (stderr: string) => boolean = () => false,
 ): Promise<string> {
-  const output = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(DAEMON_TIMEOUT_MS),
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  if (!output.success) {
-    const err = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
+  for (let attempt = 1;; attempt++) {
+    const output = await new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(DAEMON_TIMEOUT_MS),
+    }).output();
+    if (output.success) return new TextDecoder().decode(output.stdout);
+    const stderr = new TextDecoder().decode(output.stderr).trim();
+    if (attempt < MON_TRIES && again(stderr)) {
+      await new Promise((resolve) => setTimeout(resolve, MON_PAUSE_MS));
+      continue;
+    }
+    const err = stderr.split("\n").slice(-5).join("\n");
     throw new Error(
-      `ceph start-up (${what}) failed in ${dir}: ${program} exited ${output.code}\n${err}`,
+      `ceph start-up (${what}) failed in ${dir} (try ${attempt}): ${program} exited ${output.code}\n${err}`,
     );
   }
-  return text;
 }
 
 function conf(dir: string, fsid: string, monPort: number, rgwPort: number): string {
@@ -364,7 +385,9 @@ export async function startCeph(options: StartOptions = {}): Promise<CephStore> 
     );
     await run("ceph-mon", ["--mkfs", "-i", "a", "--monmap", monmap, "-c", config], "mon mkfs", dir);
     await run("ceph-mon", ["-i", "a", "-c", config], "mon", dir);
-    const id = (await run("ceph", ["-c", config, "osd", "create"], "osd create", dir)).trim();
+    const monNotReady = (stderr: string) => MON_NOT_READY.test(stderr);
+    const osdCreate = ["-c", config, "osd", "create"];
+    const id = (await run("ceph", osdCreate, "osd create", dir, monNotReady)).trim();
     if (id !== "0") throw new Error(`ceph start-up: osd create answered '${id}', not 0`);
     await run("ceph-osd", ["-i", "0", "--mkfs", "-c", config], "osd mkfs", dir);
     await run("ceph-osd", ["-i", "0", "-c", config], "osd", dir);
@@ -385,6 +408,8 @@ export async function startCeph(options: StartOptions = {}): Promise<CephStore> 
       ],
       "crush add",
       dir,
+      // Idempotent: placing osd.0 where it already is succeeds.
+      () => true,
     );
     await run("radosgw", ["-c", config, "-n", "client.rgw.test"], "radosgw", dir);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
