@@ -53,9 +53,11 @@ Deno.test("a soft throttle pauses the whole pool; every symbol lands with few em
   assert.equal(counts.empty_bodies, mirror.stats.empty);
   // Two penalties in 60 symbols, each costing the three empty answers that
   // trip the pause, a probe or two, and what was already on its way (9 to 12
-  // in practice). Without the shared view each symbol spent its retries
-  // inside the penalty (60 and more).
-  assert.ok(mirror.stats.empty <= 15, `${mirror.stats.empty} empty answers`);
+  // in practice; a loaded machine can add a few: good answers between the
+  // empty ones, or one symbol's quick retry counting as one symbol). Without
+  // the shared view each symbol spent its retries inside the penalty (60 and
+  // more).
+  assert.ok(mirror.stats.empty <= 20, `${mirror.stats.empty} empty answers`);
   assert.ok(
     events.some((e) => /is throttling us \(empty response body\): pausing all requests/.test(e)),
   );
@@ -142,7 +144,10 @@ Deno.test("403s share one cooldown: a run of them pauses the pool instead of eac
   const outcomes = await fetchAll(client, mirrorSymbols(["NYSE"]).slice(0, 12), 3);
   assert.deepEqual(outcomes.filter((o) => o.kind !== "fetched"), []);
   // Per-symbol retries alone would have drawn about 3 x 3000 / 30 = 300 refusals.
-  assert.ok(mirror.stats.byStatus[403] <= 5, `${mirror.stats.byStatus[403]} x 403`);
+  // The shared cooldown: three that trip the pause (from two symbols or more;
+  // on a loaded machine one symbol's quick retry may come first, and a fourth
+  // trips it), what was on its way, and the probe.
+  assert.ok(mirror.stats.byStatus[403] <= 8, `${mirror.stats.byStatus[403]} x 403`);
   assert.equal(client.counts().status403, mirror.stats.byStatus[403]);
   assert.ok(client.counts().pauses >= 1);
 });
@@ -190,9 +195,11 @@ Deno.test("--max-throttle-s: pausing stops at the budget and the rest fail sayin
   });
   const outcomes = await fetchAll(client, mirrorSymbols(["NYSE"]).slice(0, 12), 3);
   assert.equal(client.halt?.kind, "budget");
-  // 3 answers, 3 empty ones that trip the pause, one probe per pause (2),
-  // and at most 2 more that were on their way: never a loop.
-  assert.ok(mirror.stats.requests <= 3 + 3 + 2 + 2, `${mirror.stats.requests} requests`);
+  // 3 answers, 3 empty ones that trip the pause (a fourth when a loaded
+  // machine lets one symbol's retry come back first: they must span two
+  // symbols), one probe per pause (2), and at most 2 more that were on
+  // their way: never a loop.
+  assert.ok(mirror.stats.requests <= 3 + 4 + 2 + 2, `${mirror.stats.requests} requests`);
   assert.equal(client.counts().pauses, 2);
   assert.equal(outcomes.filter((o) => o.kind === "fetched").length, 3);
   const reasons = new Set(
@@ -308,14 +315,16 @@ Deno.test("a server that stops answering part-way: the fetched are merged, the r
   });
   const symbols = mirrorSymbols(["AMEX"]).slice(0, 30).join(",");
   const report = await runJob(
-    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "500"]),
+    // 1 s: the five answers come in ms, but share the test's thread with
+    // the mirror; a shorter timeout could catch one on a stalled machine.
+    runOptions(["--symbols", symbols, "--base-url", mirror.url, "--timeout-ms", "1000"]),
     { log: memoryLogger(), root: project.dir, client: { backoffBaseMs: 10 } },
   );
   assert.equal(report.exit_code, 3);
   assert.equal(report.fetched, 5);
   assert.match(
     report.error ?? "",
-    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 500 ms\)/,
+    /^127\.0\.0\.1:\d+ stopped answering: 6 requests in a row got no answer \(no answer within 1000 ms\)/,
   );
   // 5 answered; the 3 on their way when the first one failed count as one;
   // 5 more failures in a row, and at most 2 more already sent: then it stops.
@@ -326,7 +335,11 @@ Deno.test("a soft-throttled run lands every symbol, exit 0, and the log says the
   await using project = await tempProject();
   const clock = new ScaledClock(10);
   await using mirror = startMirror({ latencyMs: 5, softThrottle: SOFT_THROTTLE, clock });
-  const symbols = mirrorSymbols(["BINANCE"]).slice(0, 30).join(",");
+  // 50 symbols: at least 50 requests, so two penalties (from the 21st and
+  // the 42nd request). A pause needs three empty answers within a penalty's
+  // 150 ms of wall time; with two, one stall of the test's thread that long
+  // cannot leave the run without a pause.
+  const symbols = mirrorSymbols(["BINANCE"]).slice(0, 50).join(",");
   const log = memoryLogger();
   const report = await runJob(runOptions(["--symbols", symbols, "--base-url", mirror.url]), {
     log,
@@ -334,7 +347,7 @@ Deno.test("a soft-throttled run lands every symbol, exit 0, and the log says the
     client: { ...short, clock },
   });
   assert.equal(report.exit_code, 0, report.error ?? "");
-  assert.equal(report.fetched, 30);
+  assert.equal(report.fetched, 50);
   assert.ok(report.http.pauses >= 1);
   assert.ok(report.http.paused_ms >= 500);
   assert.equal(report.http.empty_bodies, mirror.stats.empty);

@@ -122,14 +122,16 @@ Deno.test("retries are bounded by maxRetries and the reason says what failed", a
   const client = new TradingViewClient({
     baseUrl: mirror.url,
     ...fast,
-    timeoutMs: 500,
+    // 1 s: the other answers come in ms, but share the test's thread with
+    // the mirror; a shorter timeout could catch one on a stalled machine.
+    timeoutMs: 1_000,
     maxRetries: 2,
   });
   const outcomes = await fetchAll(client, Object.keys(faults), 4);
   const reasons = outcomes.map((o) => (o.kind === "failed" ? o.reason : o.kind));
   assert.deepEqual(reasons, [
     "HTTP 502 (gave up after 3 attempts)",
-    "timed out after 500 ms (gave up after 3 attempts)",
+    "timed out after 1000 ms (gave up after 3 attempts)",
     "malformed response body (not JSON) (gave up after 3 attempts)",
     "HTTP 403 (gave up after 3 attempts)",
   ]);
