@@ -335,8 +335,8 @@ Deno.test("a soft-throttled run lands every symbol, exit 0, and the log says the
   await using project = await tempProject();
   const clock = new ScaledClock(10);
   await using mirror = startMirror({ latencyMs: 5, softThrottle: SOFT_THROTTLE, clock });
-  // 50 symbols: at least 50 requests, so two penalties (from the 21st and
-  // the 42nd request). A pause needs three empty answers within a penalty's
+  // 50 symbols: two penalties (one from the 21st request, one from the 21st
+  // after that penalty ends). A pause needs three empty answers within a penalty's
   // 150 ms of wall time; with two, one stall of the test's thread that long
   // cannot leave the run without a pause.
   const symbols = mirrorSymbols(["BINANCE"]).slice(0, 50).join(",");
