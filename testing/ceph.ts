@@ -26,6 +26,7 @@
 import { AwsClient } from "aws4fetch";
 import { join } from "node:path";
 import { z } from "zod";
+import { delay } from "../lib/std/delay.ts";
 
 /** Where tests find the store: what `META_TEST_S3` holds. */
 export interface S3TestStore {
@@ -174,7 +175,7 @@ async function run(
     if (output.success) return new TextDecoder().decode(output.stdout);
     const stderr = new TextDecoder().decode(output.stderr).trim();
     if (attempt < MON_TRIES && again(stderr)) {
-      await new Promise((resolve) => setTimeout(resolve, MON_PAUSE_MS));
+      await delay(MON_PAUSE_MS);
       continue;
     }
     const err = stderr.split("\n").slice(-5).join("\n");
@@ -255,7 +256,7 @@ async function waitGone(pids: number[], ms: number): Promise<number[]> {
   const until = Date.now() + ms;
   let left = pids;
   while (left.length > 0 && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await delay(100);
     const still: number[] = [];
     for (const pid of left) if (await alive(pid)) still.push(pid);
     left = still;
@@ -472,7 +473,7 @@ async function waitForGateway(endpoint: string, dir: string): Promise<void> {
     } catch {
       // not up yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200);
   }
   const tail = await Deno.readTextFile(join(dir, "log", "client.rgw.test.log"))
     .then((text) => text.trim().split("\n").slice(-5).join("\n"))
@@ -546,7 +547,7 @@ async function acquireShared(): Promise<S3TestStore> {
     if (text) return storeSchema.parse(JSON.parse(text));
     const failed = await Deno.readTextFile(join(dir, "failed")).catch(() => null);
     if (failed) throw new Error(`the shared Ceph store failed to start: ${failed}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200);
   }
   throw new Error(`the shared Ceph store in ${dir} did not become ready`);
 }
