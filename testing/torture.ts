@@ -101,9 +101,8 @@ export async function torture(
   let interruptedMidMerge = 0;
   let stoppedWithReport = 0;
   let nextRuns = 0;
-  const rounds = ROUNDS;
-  const spread = Math.ceil(rounds / 2);
-  for (let round = 0; round < rounds; round++) {
+  const spread = Math.ceil(ROUNDS / 2);
+  for (let round = 0; round < ROUNDS; round++) {
     const before = await state(path);
     const revision = 11 + round;
     mirror.configure({ revision });
@@ -177,7 +176,7 @@ export async function torture(
     // proceeds at once: it never waits for the lock, and it cleans up. Shown
     // after the first two rounds that left something, and after the last;
     // after the others, the next round's run is the next run.
-    if (((lockLeft || tempsLeft.length) && nextRuns < 2) || round === rounds - 1) {
+    if (((lockLeft || tempsLeft.length) && nextRuns < 2) || round === ROUNDS - 1) {
       nextRuns++;
       const next = await cli.run(args(mirror.url), { cwd: project.dir });
       assert.equal(next.code, 0, next.stderr);

@@ -18,10 +18,11 @@
  *   chunk; when it differs, nothing was handed over yet and the attempt
  *   stops and is made again at once (at most {@linkcode READ_ATTEMPTS}
  *   attempts), as does an attempt that failed while the file changed (a
- *   read can meet one version's footer and the next one's pages). Writers replace the catalog by
- *   atomic rename, and the answer's statement holds the file it opened
- *   (its ORDER BY has read every row by its first chunk anyway), so a read
- *   during an ingest sees the old file or the new one, never a mix.
+ *   read can meet one version's footer and the next one's pages). Writers
+ *   replace the catalog by atomic rename, and the answer's statement holds
+ *   the file it opened (its ORDER BY has read every row by its first chunk
+ *   anyway), so a read during an ingest sees the old file or the new one,
+ *   never a mix.
  * - Old catalogs are read through the same normalising view as merges
  *   (pandas TIMESTAMP_NS, DOUBLE pricescale, NaN as null, missing columns
  *   as nulls, a missing `active` as true). Times are compared at the
