@@ -29,7 +29,7 @@ import type { Catalog, CatalogCounts, MergePlan, RunRecord } from "./catalog/cat
 import { NotDurableWrite } from "./catalog/outcomes.ts";
 import { NotDurableError } from "./fs/atomic.ts";
 import type { CatalogStore } from "./store/store.ts";
-import type { S3Env } from "./store/s3.ts";
+import type { S3Env } from "./store/env.ts";
 import { openStore } from "./locate.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { retirable } from "./catalog/retire.ts";

@@ -26,7 +26,8 @@ import { checkCatalogPath, checkNotGlob, resolveCatalogPath } from "./input/cata
 import { resolveWritableInside } from "./fs/paths.ts";
 import { LocalStore } from "./store/local.ts";
 import { ObjectStore } from "./store/object.ts";
-import { parseS3Uri, S3Client, type S3ClientOptions, s3Config, type S3Env } from "./store/s3.ts";
+import type { S3Env } from "./store/env.ts";
+import { parseS3Uri, S3Client, type S3ClientOptions, s3Config } from "./store/s3.ts";
 import type { CatalogStore } from "./store/store.ts";
 
 /** What {@linkcode openStore} needs. */

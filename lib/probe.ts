@@ -37,7 +37,7 @@ import { sameValue, SHARED_FIELDS } from "./record/compare.ts";
 import { fetchAll, type SymbolOutcome, TradingViewClient } from "./fetch/client.ts";
 import { fetchAllScan } from "./fetch/scan.ts";
 import { openStore, readStore } from "./locate.ts";
-import type { S3Env } from "./store/s3.ts";
+import type { S3Env } from "./store/env.ts";
 import { readSnapshot } from "./snapshot.ts";
 import type { Logger } from "./report/log.ts";
 

@@ -41,7 +41,7 @@ import {
   writeShow,
 } from "./report/show_output.ts";
 import { isStoreLocation, openStore, readStore } from "./locate.ts";
-import type { S3Env } from "./store/s3.ts";
+import type { S3Env } from "./store/env.ts";
 import type { CatalogStore } from "./store/store.ts";
 
 /** What a show needs from its surroundings. */

@@ -33,7 +33,7 @@ import type { Logger } from "./report/log.ts";
 import { formatStatus, type StatusReport } from "./report/status_output.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { openStore, readStore } from "./locate.ts";
-import type { S3Env } from "./store/s3.ts";
+import type { S3Env } from "./store/env.ts";
 import type { CatalogStore } from "./store/store.ts";
 
 /** What a status needs from its surroundings. */

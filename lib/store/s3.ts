@@ -54,8 +54,6 @@ import { readCapped } from "../fs/read_capped.ts";
 import { delay } from "../std/delay.ts";
 import { S3_ENV_NAMES, type S3Env } from "./env.ts";
 
-export { S3_ENV_NAMES, type S3Env };
-
 /** The region when `AWS_REGION` is not set. */
 export const DEFAULT_REGION = "us-east-1";
 
